@@ -1,0 +1,39 @@
+# gpu-caas — see README.md. Every target that needs the toolchain runs setup first.
+SHELL := /bin/bash
+STACK ?= dev
+ENV := . scripts/env.sh &&
+
+.PHONY: help setup preview test test-unit test-engine lint typecheck schema validate bench clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+setup: ## create .venv and build (or find) the Pulumi CLI, language host and providers
+	@scripts/setup.sh
+
+preview: setup ## pulumi preview of STACK (default dev) with every policy pack
+	@$(ENV) scripts/preview.sh $(STACK)
+
+test: setup ## unit tests + real-engine preview of every Pulumi.*.yaml stack with every policy pack
+	@$(ENV) python -m pytest -q
+
+test-unit: setup ## unit tests only (no engine)
+	@$(ENV) python -m pytest -q -m "not engine"
+
+test-engine: setup ## real-engine tests only
+	@$(ENV) python -m pytest -q -m engine
+
+lint: setup ## ruff + mypy
+	@$(ENV) ruff check . && ruff format --check . && mypy .
+
+schema: setup ## regenerate stacks/schema/tenant.schema.json from the config models
+	@$(ENV) python -m stacks schema
+
+validate: setup ## validate every Pulumi.*.yaml without the engine
+	@$(ENV) python -m stacks validate Pulumi.*.yaml
+
+bench: setup ## benchmarks (speed and memory targets live here, not in tests)
+	@$(ENV) python -m bench
+
+clean: ## remove the local state backend and caches in the repo (not the toolchain cache)
+	rm -rf .pulumi .pytest_cache .mypy_cache .ruff_cache
