@@ -1,0 +1,237 @@
+"""`ControlPlane`: the tenant cluster's control plane, with three backends.
+
+Every backend yields the kubeconfig from a resource output (kubeadm init command,
+Kamaji admin-kubeconfig fetch, ISV readiness check), so on a first preview it is
+unknown and nothing contacts the tenant cluster.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_command as command
+import pulumi_kubernetes as k8s
+
+from components.cluster import kamaji, kubeadm
+from components.cluster.bootstrap import SECRET_OUTPUTS, mint_join_token
+from components.cluster.kubeconfig import api_server
+from components.cluster.labels import CONTROL_PLANE_TAINT, node_labels
+from components.cluster.sizing import api_server_flags, hosted_sizing
+from components.cluster.types import (
+    MIN_KUBERNETES_VERSION,
+    ControlPlaneArgs,
+    ControlPlaneBackend,
+    JoinParameters,
+    SshHost,
+    secret,
+)
+
+TYPE = "gpu-caas:cluster:ControlPlane"
+
+_WRITE_KUBECONFIG = """set -eu
+umask 077
+kc=$(mktemp)
+trap 'rm -f "$kc"' EXIT
+printf '%s' "$KUBECONFIG_DATA" > "$kc"
+"""
+
+FETCH_ADMIN_KUBECONFIG = (
+    _WRITE_KUBECONFIG
+    + """k() { kubectl --kubeconfig "$kc" --namespace "$TCP_NAMESPACE" "$@"; }
+k wait "tenantcontrolplane/$TCP_NAME" --timeout=20m \\
+  --for=jsonpath='{.status.kubernetesResources.version.status}'=Ready >&2
+k get secret "$TCP_NAME-admin-kubeconfig" -o jsonpath='{.data.admin\\.conf}' | base64 -d
+"""
+)
+"""Wait for the Kamaji TenantControlPlane to be Ready, print its admin kubeconfig.
+The management kubeconfig comes from the secret env var KUBECONFIG_DATA."""
+
+
+def readyz_script(minimum: tuple[int, int] = MIN_KUBERNETES_VERSION) -> str:
+    """Check an external API server answers `/readyz` and runs a supported version."""
+    major, minor = minimum
+    return _WRITE_KUBECONFIG + (
+        'kubectl --kubeconfig "$kc" get --raw /readyz >/dev/null\n'
+        "minor=$(kubectl --kubeconfig \"$kc\" get --raw /version "
+        "| sed -n 's/.*\"minor\": *\"\\([0-9]*\\).*/\\1/p')\n"
+        f'[ "${{minor:-0}}" -ge {minor} ] || {{ echo "the cluster runs Kubernetes '
+        f'{major}.${{minor:-?}}; gpu-caas needs {major}.{minor} or later (DRA is GA '
+        'there)" >&2; exit 1; }\n'
+        f'echo "ready {major}.$minor"\n'
+    )
+
+
+class ControlPlane(pulumi.ComponentResource):
+    """The control plane of one tenant cluster (hosted, kubeadm or external)."""
+
+    kubeconfig: pulumi.Output[str]
+    """Admin kubeconfig of the tenant cluster (secret)."""
+    api_endpoint: pulumi.Output[str]
+    """API server URL, e.g. `https://api.acme.example:6443`."""
+    kubernetes_version: pulumi.Output[str]
+    join: pulumi.Output[JoinParameters] | None
+    """kubeadm backend: join parameters minted on the first control-plane host (secret)."""
+
+    def __init__(
+        self, name: str, args: ControlPlaneArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE, name, None, opts)
+        self.join = None
+        if args.backend is ControlPlaneBackend.HOSTED:
+            kubeconfig = _create_hosted(name, args, self)
+        elif args.backend is ControlPlaneBackend.KUBEADM:
+            kubeconfig, self.join = _create_kubeadm(name, args, self)
+        else:
+            kubeconfig = _create_external(name, args, self)
+        self.kubeconfig = secret(kubeconfig)
+        # The server URL is not confidential; unsecret it so previews show it.
+        self.api_endpoint = pulumi.Output.unsecret(self.kubeconfig.apply(api_server))
+        self.kubernetes_version = pulumi.Output.from_input(args.kubernetes_version)
+        self.register_outputs(
+            {
+                "kubeconfig": self.kubeconfig,
+                "apiEndpoint": self.api_endpoint,
+                "kubernetesVersion": self.kubernetes_version,
+            }
+        )
+
+
+def _create_hosted(name: str, args: ControlPlaneArgs, parent: ControlPlane) -> pulumi.Output[str]:
+    """Kamaji TenantControlPlane on the management cluster, then fetch its kubeconfig."""
+    hosted = args.hosted
+    if hosted is None:
+        raise ValueError("backend 'hosted' needs ControlPlaneArgs.hosted")
+    management_kubeconfig = secret(hosted.management_kubeconfig)
+    management = k8s.Provider(
+        f"{name}-management",
+        kubeconfig=management_kubeconfig,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    on_management = pulumi.ResourceOptions(parent=parent, provider=management)
+    namespace = k8s.core.v1.Namespace(
+        f"{name}-namespace",
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=hosted.namespace, labels={"gpu-caas.io/tenant": args.cluster_name}
+        ),
+        opts=on_management,
+    )
+    tcp = k8s.apiextensions.CustomResource(
+        f"{name}-tcp",
+        api_version=kamaji.API_VERSION,
+        kind=kamaji.KIND,
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=args.cluster_name,
+            namespace=namespace.metadata.name,
+            labels={"gpu-caas.io/tenant": args.cluster_name},
+        ),
+        spec=kamaji.tenant_control_plane_spec(
+            name=args.cluster_name,
+            version=args.kubernetes_version,
+            sizing=hosted_sizing(args.size, args.ha),
+            service_type=hosted.service_type,
+            pod_cidr=args.pod_cidr,
+            service_cidr=args.service_cidr,
+            data_store=hosted.data_store,
+            address=hosted.address,
+        ),
+        opts=on_management,
+    )
+    fetch = command.local.Command(
+        f"{name}-admin-kubeconfig",
+        create=FETCH_ADMIN_KUBECONFIG,
+        environment={
+            "KUBECONFIG_DATA": management_kubeconfig,
+            "TCP_NAMESPACE": namespace.metadata.name,
+            "TCP_NAME": args.cluster_name,
+        },
+        # A replaced TenantControlPlane has a new CA: fetch again.
+        triggers=[tcp.id],
+        opts=pulumi.ResourceOptions(
+            parent=parent, depends_on=[tcp], additional_secret_outputs=SECRET_OUTPUTS
+        ),
+    )
+    return fetch.stdout
+
+
+def _create_kubeadm(
+    name: str, args: ControlPlaneArgs, parent: ControlPlane
+) -> tuple[pulumi.Output[str], pulumi.Output[JoinParameters]]:
+    """kubeadm init on the first control-plane host, join the others (HA)."""
+    settings = args.kubeadm
+    if settings is None or not settings.hosts:
+        raise ValueError("backend 'kubeadm' needs ControlPlaneArgs.kubeadm with hosts")
+    first, *others = settings.hosts
+    version = args.kubernetes_version
+    taints = [CONTROL_PLANE_TAINT]
+    child = pulumi.ResourceOptions(parent=parent, additional_secret_outputs=SECRET_OUTPUTS)
+    init = command.remote.Command(
+        f"{name}-init",
+        connection=first.connection(),
+        create=kubeadm.init_script(version),
+        delete=kubeadm.RESET_SCRIPT,
+        stdin=kubeadm.render_init_configuration(
+            cluster_name=args.cluster_name,
+            version=version,
+            node_name=first.name,
+            advertise_address=first.address,
+            endpoint=settings.endpoint,
+            pod_cidr=args.pod_cidr,
+            service_cidr=args.service_cidr,
+            cri_socket=settings.cri_socket,
+            labels=node_labels(tenant=args.cluster_name, node_group=None, host=first),
+            taints=taints,
+            api_server_args=api_server_flags(args.size).as_args(),
+        ),
+        opts=child,
+    )
+    _, join = mint_join_token(
+        f"{name}-join-token",
+        host=first,
+        joining_hosts=settings.joining_hosts or [h.name for h in settings.hosts],
+        upload_certs=bool(others),
+        kubeconfig=None,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[init]),
+    )
+    for host in others:
+        labels = node_labels(tenant=args.cluster_name, node_group=None, host=host)
+
+        def join_configuration(
+            j: JoinParameters, h: SshHost = host, lb: dict[str, str] = labels
+        ) -> str:
+            return kubeadm.render_join_configuration(
+                node_name=h.name,
+                join=j,
+                cri_socket=settings.cri_socket,
+                labels=lb,
+                taints=taints,
+                control_plane_address=h.address,
+            )
+
+        command.remote.Command(
+            f"{name}-join-{host.name}",
+            connection=host.connection(),
+            create=kubeadm.join_script(version),
+            delete=kubeadm.RESET_SCRIPT,
+            stdin=secret(join.apply(join_configuration)),
+            opts=child,
+        )
+    return init.stdout, join
+
+
+def _create_external(
+    name: str, args: ControlPlaneArgs, parent: ControlPlane
+) -> pulumi.Output[str]:
+    """Check the ISV cluster answers and is new enough; its kubeconfig then flows on."""
+    external = args.external
+    if external is None:
+        raise ValueError("backend 'external' needs ControlPlaneArgs.external")
+    kubeconfig = secret(external.kubeconfig)
+    ready = command.local.Command(
+        f"{name}-readyz",
+        create=readyz_script(),
+        environment={"KUBECONFIG_DATA": kubeconfig},
+        # Re-check when the ISV hands over a different kubeconfig.
+        triggers=[kubeconfig],
+        opts=pulumi.ResourceOptions(parent=parent, additional_secret_outputs=SECRET_OUTPUTS),
+    )
+    # Unknown until the cluster answered: a first preview never contacts it.
+    return pulumi.Output.all(ready.stdout, kubeconfig).apply(lambda v: str(v[1]))

@@ -1,0 +1,73 @@
+"""Node labels and taints of inventory hosts (pure; applied by kubelet at registration)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from components import naming
+from components.cluster.types import SshHost, Taint
+
+CONTROL_PLANE_TAINT = Taint("node-role.kubernetes.io/control-plane", "", "NoSchedule")
+"""kubeadm's default control-plane taint; restated because an explicit taint list
+replaces kubeadm's default."""
+
+
+def node_labels(
+    *,
+    tenant: str,
+    node_group: str | None,
+    host: SshHost | None = None,
+    gpu_product: str | None = None,
+    mig_config: str | None = None,
+    sharing_config: str | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Labels of one node: tenant, group, GPU product, topology, sharing, then `extra`.
+
+    Without `host` (autoscaled groups) only group-wide labels are returned and the GPU
+    product is `gpu_product`. `extra` cannot override platform keys (the config rules
+    reject that earlier).
+    """
+    labels: dict[str, str] = dict(extra or {})
+    labels[naming.LABEL_TENANT] = tenant
+    if node_group is not None:
+        labels[naming.LABEL_NODE_GROUP] = node_group
+    product = host.gpu_product if host is not None else gpu_product
+    if product is not None:
+        labels[naming.LABEL_GPU_PRODUCT] = product
+    if host is not None:
+        labels.update(_topology_labels(host))
+    if mig_config is not None:
+        labels[naming.LABEL_MIG_CONFIG] = mig_config
+    if sharing_config is not None:
+        labels[naming.LABEL_DEVICE_PLUGIN_CONFIG] = sharing_config
+    return dict(sorted(labels.items()))
+
+
+def _topology_labels(host: SshHost) -> dict[str, str]:
+    labels = {}
+    if host.dpu:
+        labels[naming.LABEL_DPU] = "true"
+    if host.rack is not None:
+        labels[naming.LABEL_RACK] = host.rack
+    if host.rail is not None:
+        labels[naming.LABEL_RAIL] = host.rail
+    if host.nvlink_domain is not None:
+        # Both keys: ours for humans and policies, the DRA driver's for ComputeDomains.
+        labels[naming.LABEL_NVLINK_DOMAIN] = host.nvlink_domain
+        labels[naming.LABEL_GPU_CLIQUE] = host.nvlink_domain
+    return labels
+
+
+def node_taints(*, gpu: bool, gpu_taint: bool, extra: Sequence[Taint] = ()) -> list[Taint]:
+    """Taints of a node group: the GPU taint (unless disabled) then `extra`."""
+    taints = []
+    if gpu and gpu_taint:
+        taints.append(Taint(naming.GPU_TAINT_KEY, naming.GPU_TAINT_VALUE, "NoSchedule"))
+    taints.extend(t for t in extra if t not in taints)
+    return taints
+
+
+def kubelet_node_labels(labels: Mapping[str, str]) -> str:
+    """The kubelet `--node-labels` value: `k=v,k=v` in key order."""
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))

@@ -1,0 +1,190 @@
+"""Typed inputs of the cluster components (built by `stacks/` from validated config).
+
+Components never read Pulumi config: everything they need is here, secrets as secret
+`pulumi.Output[str]`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import cast
+
+import pulumi
+import pulumi_command as command
+
+from components.versions import KUBERNETES_MINIMUM
+
+_major, _minor = KUBERNETES_MINIMUM.split(".")[:2]
+MIN_KUBERNETES_VERSION = (int(_major), int(_minor))
+"""Oldest Kubernetes (major, minor) the platform supports: DRA is GA from 1.34 (NVIDIA
+CaaS RA, "Capabilities Required"). Derived from `components.versions`, the one place
+versions live."""
+
+
+DEFAULT_CRI_SOCKET = "unix:///run/containerd/containerd.sock"
+
+
+def secret(value: pulumi.Input[str]) -> pulumi.Output[str]:
+    """`pulumi.Output.secret` with the type mypy cannot infer."""
+    return cast(pulumi.Output[str], pulumi.Output.secret(value))
+
+
+class ControlPlaneSize(StrEnum):
+    """Capacity class of the control plane (API server, controllers, etcd)."""
+
+    SMALL = "small"
+    MEDIUM = "medium"
+    LARGE = "large"
+
+
+class ControlPlaneBackend(StrEnum):
+    """How the control plane is run."""
+
+    HOSTED = "hosted"
+    """Kamaji TenantControlPlane on the provider's management cluster."""
+    KUBEADM = "kubeadm"
+    """kubeadm over SSH on the tenant's control-plane hosts."""
+    EXTERNAL = "external"
+    """Handed over by an ISV platform (kubeconfig)."""
+
+
+@dataclass(frozen=True)
+class Taint:
+    """A node taint (`key=value:effect`)."""
+
+    key: str
+    value: str
+    effect: str
+
+
+@dataclass(frozen=True)
+class SshHost:
+    """An inventory host reachable over SSH, with what its node labels derive from."""
+
+    name: str
+    """Host name; also the Kubernetes node name."""
+    address: str
+    user: str
+    private_key: pulumi.Output[str]
+    """SSH private key, a secret Output; only ever sent as `connection.privateKey`."""
+    port: int = 22
+    gpu_product: str | None = None
+    """GFD product label value of the host's GPUs (None: no GPUs)."""
+    dpu: bool = False
+    rack: str | None = None
+    rail: str | None = None
+    nvlink_domain: str | None = None
+
+    def connection(self) -> command.remote.ConnectionArgs:
+        """SSH connection; the key is secret, so the whole connection is secret in state."""
+        return command.remote.ConnectionArgs(
+            host=self.address,
+            port=self.port,
+            user=self.user,
+            private_key=secret(self.private_key),
+            # Freshly provisioned hosts may still be booting: retry instead of failing.
+            dial_error_limit=30,
+            per_dial_timeout=15,
+        )
+
+
+@dataclass(frozen=True)
+class JoinParameters:
+    """What `kubeadm join` needs (all secret except the endpoint)."""
+
+    endpoint: str
+    token: str
+    ca_cert_hash: str
+    certificate_key: str | None = None
+    """Only for control-plane joins (kubeadm HA)."""
+
+
+@dataclass(frozen=True)
+class HostedArgs:
+    """Kamaji settings of a hosted control plane."""
+
+    management_kubeconfig: pulumi.Output[str]
+    """Kubeconfig of the management cluster (secret)."""
+    namespace: str
+    service_type: str = "LoadBalancer"
+    data_store: str | None = None
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class KubeadmArgs:
+    """kubeadm settings of a control plane on the tenant's hosts."""
+
+    hosts: Sequence[SshHost]
+    """Control-plane hosts; the first runs `kubeadm init`, the others join."""
+    endpoint: str | None = None
+    """Stable `host[:port]` of an HA control plane."""
+    cri_socket: str = DEFAULT_CRI_SOCKET
+    joining_hosts: Sequence[str] = ()
+    """Names of every host that joins (control plane and workers): a new bootstrap
+    token is minted when this set changes."""
+
+
+@dataclass(frozen=True)
+class ExternalArgs:
+    """A cluster handed over by an ISV platform."""
+
+    kubeconfig: pulumi.Output[str]
+    """Its kubeconfig (secret)."""
+
+
+@dataclass(frozen=True)
+class ControlPlaneArgs:
+    """Inputs of `ControlPlane`: exactly the settings of `backend` are set."""
+
+    cluster_name: str
+    kubernetes_version: str
+    """Full version, e.g. "1.34.2"."""
+    backend: ControlPlaneBackend
+    ha: bool = False
+    size: ControlPlaneSize = ControlPlaneSize.SMALL
+    pod_cidr: str = "10.244.0.0/16"
+    service_cidr: str = "10.96.0.0/16"
+    hosted: HostedArgs | None = None
+    kubeadm: KubeadmArgs | None = None
+    external: ExternalArgs | None = None
+
+
+@dataclass(frozen=True)
+class AutoscaleSpec:
+    """Declared autoscaled capacity; the services platform builds a Karpenter NodePool."""
+
+    min_nodes: int
+    max_nodes: int
+    node_class: Mapping[str, str]
+    """`{group, kind, name}` of the provider's NodeClass."""
+    gpu_count: int | None = None
+    instance_types: Sequence[str] = ()
+    requirements: Sequence[Mapping[str, object]] = ()
+
+
+@dataclass(frozen=True)
+class NodeGroupArgs:
+    """Inputs of `NodeGroup`: inventory hosts to join, or autoscaled capacity."""
+
+    cluster_name: str
+    """Tenant name (`gpu-caas.io/tenant`)."""
+    group_name: str
+    """Node group name (`gpu-caas.io/node-group`)."""
+    kubernetes_version: str
+    hosts: Sequence[SshHost] = ()
+    autoscale: AutoscaleSpec | None = None
+    gpu_product: str | None = None
+    """GFD product of the group's GPUs (None: CPU-only group)."""
+    mig_config: str | None = None
+    """mig-manager config name (`nvidia.com/mig.config`) when sharing mode is MIG."""
+    sharing_config: str | None = None
+    """Device-plugin config name for time-slicing/MPS."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    taints: Sequence[Taint] = ()
+    gpu_taint: bool = True
+    cri_socket: str = DEFAULT_CRI_SOCKET
+    join: pulumi.Output[JoinParameters] | None = None
+    """Set by `TenantCluster`: where and how hosts join (secret)."""

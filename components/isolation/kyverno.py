@@ -1,0 +1,327 @@
+"""`KyvernoPolicies`: Kyverno and the ClusterPolicies that enforce tenant isolation.
+
+CrossGuard checks what this program declares; Kyverno checks everything that reaches
+the API server, including what tenants apply themselves. Every rule is `Enforce`
+(per-rule `failureAction`: the CRD of Kyverno 1.19 deprecates the policy-level
+`validationFailureAction`) and the webhooks fail closed (`failurePolicy: Fail`).
+
+Policies (all rendered by pure functions and validated against the upstream
+ClusterPolicy CRD in tests):
+
+* `gpu-caas-pod-security` - Pod Security Standards `restricted` outside the platform
+  namespaces (`validate.podSecurity`), on top of the namespace PSA labels, so a
+  namespace relabelled by mistake is still covered.
+* `gpu-caas-host-access` - privileged, hostPath, hostNetwork, hostPID, hostIPC: one rule
+  per control, each exempting only the platform namespaces configured for it.
+* `gpu-caas-image-registries` - images only from allowed registries or the mirror.
+* `gpu-caas-verify-nvidia-images` - cosign key verification of NVIDIA images, tags
+  mutated to the verified digest (https://kyverno.io/docs/writing-policies/verify-images/).
+* `gpu-caas-no-nodeport` - no NodePort Services in tenant namespaces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.helm import helm_release
+from components.mirrors import Mirrors
+from components.naming import LABEL_TENANT
+from components.versions import KYVERNO
+
+TYPE = "gpu-caas:isolation:KyvernoPolicies"
+NAMESPACE = "kyverno"
+API_VERSION = "kyverno.io/v1"
+KIND = "ClusterPolicy"
+ENFORCE = "Enforce"
+
+HOST_ACCESS_CONTROLS = ("privileged", "hostPath", "hostNetwork", "hostPID", "hostIPC")
+
+KYVERNO_IMAGES: tuple[str, ...] = tuple(
+    f"reg.kyverno.io/kyverno/{image}:{KYVERNO.version}"
+    for image in ("kyverno", "kyvernopre", "background-controller", "cleanup-controller",
+                  "reports-controller")
+)
+"""Images the Kyverno chart pulls (chart default registry reg.kyverno.io)."""
+
+_UPSTREAM_KYVERNO_REGISTRY = "reg.kyverno.io"
+
+
+@dataclass(frozen=True)
+class ImageVerification:
+    """Key-based signature verification of matching images."""
+
+    public_key: str
+    image_references: tuple[str, ...] = ("nvcr.io/nvidia/*",)
+    mutate_digest: bool = True
+    verify_digest: bool = True
+
+
+@dataclass(frozen=True)
+class KyvernoPoliciesArgs:
+    """Inputs of `KyvernoPolicies`, built by `stacks/platform_isolation.py`."""
+
+    tenant: str
+    provider: k8s.Provider
+    """The tenant cluster's explicit provider."""
+    platform_namespaces: tuple[str, ...]
+    privileged_namespaces: Mapping[str, tuple[str, ...]]
+    """Namespace -> host-access controls (`HOST_ACCESS_CONTROLS`) allowed there."""
+    allowed_registries: tuple[str, ...]
+    verification: ImageVerification | None
+    """None when verification is explicitly disabled."""
+    mirrors: Mirrors = field(default_factory=Mirrors)
+    admission_replicas: int = 3
+
+
+# --------------------------------------------------------------------------- #
+# Pure renderers
+# --------------------------------------------------------------------------- #
+
+
+def _pods() -> dict[str, Any]:
+    return {"any": [{"resources": {"kinds": ["Pod"]}}]}
+
+
+def _exclude_namespaces(namespaces: Sequence[str]) -> dict[str, Any]:
+    return {"any": [{"resources": {"namespaces": sorted(namespaces)}}]}
+
+
+def _policy_spec(rules: list[dict[str, Any]], *, background: bool = True,
+                 timeout_seconds: int = 10) -> dict[str, Any]:
+    return {
+        "background": background,
+        # Fail closed: if Kyverno cannot answer, the request is refused, not admitted.
+        "webhookConfiguration": {"failurePolicy": "Fail", "timeoutSeconds": timeout_seconds},
+        "rules": rules,
+    }
+
+
+def render_pod_security(platform_namespaces: Sequence[str]) -> dict[str, Any]:
+    """Pod Security Standards `restricted` for every pod outside the platform namespaces."""
+    return _policy_spec([{
+        "name": "restricted",
+        "match": _pods(),
+        "exclude": _exclude_namespaces(platform_namespaces),
+        "validate": {
+            "failureAction": ENFORCE,
+            "message": "Tenant pods must meet the Pod Security Standards 'restricted' "
+            "profile: run as non-root, drop ALL capabilities, no privilege escalation, "
+            "seccomp RuntimeDefault.",
+            # `latest`: the CRD's version enum stops at v1.32; the namespace PSA labels pin
+            # the cluster minor.
+            "podSecurity": {"level": "restricted", "version": "latest"},
+        },
+    }])
+
+
+def _containers_pattern(container: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "=(ephemeralContainers)": [container],
+        "=(initContainers)": [container],
+        "containers": [container],
+    }
+
+
+_HOST_ACCESS_PATTERNS: dict[str, tuple[str, dict[str, Any]]] = {
+    "privileged": (
+        "Privileged containers are only allowed in the platform operator namespaces.",
+        {"spec": _containers_pattern({"=(securityContext)": {"=(privileged)": "false"}})},
+    ),
+    "hostPath": (
+        "hostPath volumes are only allowed in the platform operator namespaces.",
+        {"spec": {"=(volumes)": [{"X(hostPath)": "null"}]}},
+    ),
+    "hostNetwork": (
+        "The host network is only allowed in the platform operator namespaces.",
+        {"spec": {"=(hostNetwork)": "false"}},
+    ),
+    "hostPID": (
+        "The host PID namespace is only allowed in the platform operator namespaces.",
+        {"spec": {"=(hostPID)": "false"}},
+    ),
+    "hostIPC": (
+        "The host IPC namespace is only allowed in the platform operator namespaces.",
+        {"spec": {"=(hostIPC)": "false"}},
+    ),
+}
+
+
+def render_host_access(privileged_namespaces: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    """One rule per host-access control, each exempting only the namespaces allowed it."""
+    rules = []
+    for control in HOST_ACCESS_CONTROLS:
+        message, pattern = _HOST_ACCESS_PATTERNS[control]
+        rule: dict[str, Any] = {
+            "name": f"disallow-{control.lower()}",
+            "match": _pods(),
+            "validate": {"failureAction": ENFORCE, "message": message, "pattern": pattern},
+        }
+        exempt = [ns for ns, allowed in privileged_namespaces.items() if control in allowed]
+        if exempt:
+            rule["exclude"] = _exclude_namespaces(exempt)
+        rules.append(rule)
+    return _policy_spec(rules)
+
+
+def allowed_image_prefixes(registries: Sequence[str], mirrors: Mirrors) -> list[str]:
+    """Registries (or registry/path prefixes) images may come from, mirrors included."""
+    prefixes = [r.rstrip("/") for r in registries]
+    prefixes += [m.rstrip("/") for m in mirrors.image_registries.values()]
+    return list(dict.fromkeys(prefixes))
+
+
+def render_image_registries(registries: Sequence[str], mirrors: Mirrors) -> dict[str, Any]:
+    """Images only from the allowed registries or the configured mirror."""
+    allowed = " | ".join(f"{prefix}/*" for prefix in allowed_image_prefixes(registries, mirrors))
+    return _policy_spec([{
+        "name": "allowed-registries",
+        "match": _pods(),
+        "validate": {
+            "failureAction": ENFORCE,
+            "message": "Images must come from an allowed registry or the provider's mirror "
+            f"({allowed}); use a fully qualified image reference.",
+            "pattern": {"spec": _containers_pattern({"image": allowed})},
+        },
+    }])
+
+
+def verified_image_references(verification: ImageVerification, mirrors: Mirrors) -> list[str]:
+    """The configured patterns plus their mirrored equivalents."""
+    references = list(verification.image_references)
+    for reference in verification.image_references:
+        base, glob = (reference[:-2], "/*") if reference.endswith("/*") else (reference, "")
+        mirrored = mirrors.image_registry(base) + glob
+        if mirrored not in references:
+            references.append(mirrored)
+    return references
+
+
+def render_verify_images(verification: ImageVerification, mirrors: Mirrors) -> dict[str, Any]:
+    """Cosign key verification of NVIDIA images, with digests.
+
+    NVIDIA signs operator images with a key and publishes no Rekor entry or SCT for
+    them (gpu-operator issue #2432), so the transparency-log checks are skipped; the
+    signature itself is still verified against the configured public key.
+    Background scans are off for this policy: `verifyDigest`/`mutateDigest` only apply at
+    admission, and re-verifying every running pod would hammer the registry.
+    """
+    return _policy_spec([{
+        "name": "verify-nvidia-signatures",
+        "match": _pods(),
+        "verifyImages": [{
+            "type": "Cosign",
+            "imageReferences": verified_image_references(verification, mirrors),
+            "failureAction": ENFORCE,
+            "required": True,
+            "mutateDigest": verification.mutate_digest,
+            "verifyDigest": verification.verify_digest,
+            "attestors": [{"count": 1, "entries": [{"keys": {
+                "publicKeys": verification.public_key,
+                "rekor": {"ignoreTlog": True},
+                "ctlog": {"ignoreSCT": True},
+            }}]}],
+        }],
+    }], background=False, timeout_seconds=30)
+
+
+def render_no_nodeport(platform_namespaces: Sequence[str]) -> dict[str, Any]:
+    """No NodePort Services outside the platform namespaces."""
+    return _policy_spec([{
+        "name": "no-nodeport",
+        "match": {"any": [{"resources": {"kinds": ["Service"]}}]},
+        "exclude": _exclude_namespaces(platform_namespaces),
+        "validate": {
+            "failureAction": ENFORCE,
+            "message": "NodePort Services open a port on every node; use ClusterIP behind "
+            "the platform ingress.",
+            "pattern": {"spec": {"=(type)": "!NodePort"}},
+        },
+    }])
+
+
+def render_cluster_policies(args: KyvernoPoliciesArgs) -> dict[str, dict[str, Any]]:
+    """Every ClusterPolicy spec, by policy name."""
+    policies = {
+        "gpu-caas-pod-security": render_pod_security(args.platform_namespaces),
+        "gpu-caas-host-access": render_host_access(args.privileged_namespaces),
+        "gpu-caas-image-registries": render_image_registries(args.allowed_registries,
+                                                             args.mirrors),
+        "gpu-caas-no-nodeport": render_no_nodeport(args.platform_namespaces),
+    }
+    if args.verification is not None:
+        policies["gpu-caas-verify-nvidia-images"] = render_verify_images(args.verification,
+                                                                         args.mirrors)
+    return policies
+
+
+def render_values(admission_replicas: int, mirrors: Mirrors) -> dict[str, Any]:
+    """Kyverno chart values (keys checked against the chart's values.yaml in tests)."""
+    values: dict[str, Any] = {
+        # Three replicas keep admission available through a node drain; with
+        # failurePolicy Fail an unavailable Kyverno blocks pod creation.
+        "admissionController": {"replicas": admission_replicas},
+        # Policy exceptions would let whoever can create them opt out of isolation.
+        "features": {"policyExceptions": {"enabled": False}},
+    }
+    mirrored = mirrors.image_registry(_UPSTREAM_KYVERNO_REGISTRY)
+    if mirrored != _UPSTREAM_KYVERNO_REGISTRY:
+        values["global"] = {"image": {"registry": mirrored}}
+    return values
+
+
+# --------------------------------------------------------------------------- #
+# Component
+# --------------------------------------------------------------------------- #
+
+
+class KyvernoPolicies(pulumi.ComponentResource):
+    """Kyverno (Helm) plus the isolation ClusterPolicies."""
+
+    policy_names: pulumi.Output[list[str]]
+    """Names of the ClusterPolicies created."""
+
+    def __init__(
+        self, name: str, args: KyvernoPoliciesArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE, name, None, opts)
+        release = _create_release(name, args, self)
+        policies = render_cluster_policies(args)
+        for policy_name, spec in policies.items():
+            k8s.apiextensions.CustomResource(
+                f"{name}-{policy_name}",
+                api_version=API_VERSION,
+                kind=KIND,
+                metadata={"name": policy_name, "labels": {LABEL_TENANT: args.tenant}},
+                spec=spec,
+                # The chart installs the ClusterPolicy CRD and the webhooks.
+                opts=pulumi.ResourceOptions(parent=self, provider=args.provider,
+                                            depends_on=[release]),
+            )
+        self.policy_names = pulumi.Output.from_input(sorted(policies))
+        self.register_outputs({"policyNames": self.policy_names})
+
+
+def _create_release(name: str, args: KyvernoPoliciesArgs,
+                    parent: pulumi.Resource) -> k8s.helm.v3.Release:
+    namespace = k8s.core.v1.Namespace(
+        f"{name}-namespace",
+        metadata={"name": NAMESPACE, "labels": {LABEL_TENANT: args.tenant}},
+        opts=pulumi.ResourceOptions(parent=parent, provider=args.provider),
+    )
+    chart = KYVERNO.chart
+    if chart is None:  # pragma: no cover - the matrix always pins Kyverno's chart
+        raise RuntimeError("components.versions.KYVERNO has no Helm chart")
+    return helm_release(
+        f"{name}-kyverno",
+        chart,
+        render_values(args.admission_replicas, args.mirrors),
+        NAMESPACE,
+        args.mirrors,
+        pulumi.ResourceOptions(parent=parent, provider=args.provider, depends_on=[namespace]),
+        images=KYVERNO_IMAGES,
+    )

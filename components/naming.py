@@ -1,0 +1,102 @@
+"""Names and well-known node label/taint keys, as pure functions.
+
+Invariant: a Pulumi resource name is derived only from stable config names (tenant,
+node group, host), never from list positions, so reordering `hosts` or `nodeGroups`
+in a stack file never changes a child's URN (no replacement of a joined node).
+
+Label keys (set by kubelet at registration through the kubeadm JoinConfiguration, see
+`components/cluster/kubeadm.py`):
+
+| key | value | who reads it |
+|---|---|---|
+| `gpu-caas.io/tenant` | tenant name | policies, quotas |
+| `gpu-caas.io/node-group` | node group name | Karpenter, policies, operators |
+| `gpu-caas.io/rack` | rack id | topology-aware scheduling |
+| `gpu-caas.io/rail` | network rail id | rail-aligned gang scheduling |
+| `gpu-caas.io/nvlink-domain` | NVLink domain id | IMEX / ComputeDomains |
+| `gpu-caas.io/dpu` | `"true"` on hosts with a BlueField DPU | DPU / network operators |
+| `nvidia.com/gpu.clique` | NVLink domain id | NVIDIA DRA driver ComputeDomains |
+| `nvidia.com/gpu.product` | GFD product name | node selection by GPU model |
+| `nvidia.com/mig.config` | mig-manager config name | NVIDIA mig-manager |
+| `nvidia.com/device-plugin.config` | sharing config name | NVIDIA device plugin |
+
+Kubelets may only self-assign labels outside the `kubernetes.io`/`k8s.io` namespaces
+(NodeRestriction admission,
+https://kubernetes.io/docs/reference/access-authn-authz/admission-controllers/#noderestriction),
+which is why topology uses `gpu-caas.io/*` keys and not `topology.kubernetes.io/*`.
+"""
+
+from __future__ import annotations
+
+import re
+
+LABEL_TENANT = "gpu-caas.io/tenant"
+LABEL_NODE_GROUP = "gpu-caas.io/node-group"
+LABEL_RACK = "gpu-caas.io/rack"
+LABEL_RAIL = "gpu-caas.io/rail"
+LABEL_NVLINK_DOMAIN = "gpu-caas.io/nvlink-domain"
+LABEL_DPU = "gpu-caas.io/dpu"
+LABEL_GPU_CLIQUE = "nvidia.com/gpu.clique"
+"""NVLink clique label the NVIDIA DRA driver uses to group ComputeDomain nodes."""
+LABEL_GPU_PRODUCT = "nvidia.com/gpu.product"
+LABEL_MIG_CONFIG = "nvidia.com/mig.config"
+"""mig-manager applies the named MIG config to a node carrying this label."""
+LABEL_DEVICE_PLUGIN_CONFIG = "nvidia.com/device-plugin.config"
+"""The device plugin picks its sharing config (time-slicing / MPS) by this label."""
+
+GPU_TAINT_KEY = "nvidia.com/gpu"
+"""Default taint on GPU node groups (`nvidia.com/gpu=present:NoSchedule`): only pods
+that tolerate it (GPU workloads, NVIDIA operands) land on GPU nodes."""
+GPU_TAINT_VALUE = "present"
+
+RESERVED_LABEL_KEYS = frozenset(
+    {
+        LABEL_TENANT,
+        LABEL_NODE_GROUP,
+        LABEL_RACK,
+        LABEL_RAIL,
+        LABEL_NVLINK_DOMAIN,
+        LABEL_DPU,
+        LABEL_GPU_CLIQUE,
+        LABEL_GPU_PRODUCT,
+        LABEL_MIG_CONFIG,
+        LABEL_DEVICE_PLUGIN_CONFIG,
+    }
+)
+"""Keys the platform sets; user labels may not override them."""
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def child_name(parent: str, suffix: str) -> str:
+    """Name of a child resource: `f"{parent}-{suffix}"` (house rule)."""
+    return f"{parent}-{suffix}"
+
+
+def host_resource_suffix(action: str, host: str) -> str:
+    """Suffix of a per-host resource, e.g. `join-gpu-0`; keyed by host name, not index."""
+    return f"{action}-{host}"
+
+
+def mig_config_name(node_group: str) -> str:
+    """Name of the mig-manager config entry rendered for a MIG node group.
+
+    The GPU platform renders a custom mig-manager ConfigMap with one entry per MIG node
+    group under this name; nodes carry it in `nvidia.com/mig.config`.
+    """
+    return f"gpu-caas-{node_group}"
+
+
+def sharing_config_name(node_group: str) -> str:
+    """Name of the device-plugin sharing config (time-slicing/MPS) of a node group."""
+    return f"gpu-caas-{node_group}"
+
+
+def tenant_namespace(tenant: str) -> str:
+    """Namespace holding a tenant's hosted control plane on the management cluster."""
+    return f"tenant-{tenant}"
+
+
+def is_dns_label(value: str) -> bool:
+    """Whether `value` is an RFC 1123 DNS label (<= 63 chars, lowercase alnum and '-')."""
+    return len(value) <= 63 and bool(_DNS_LABEL.match(value))

@@ -1,0 +1,684 @@
+"""The compatibility matrix: every version gpu-caas installs, and the rules between them.
+
+This is the ONE place versions live (docs/architecture.md). Each entry is a frozen
+`Component` with the application version, the Helm chart we install (`HelmChart`,
+exact version pin) and where the pin comes from. `check_compatibility` holds the
+rules that config validation runs before anything is deployed.
+
+Provenance (see ../shared/crds/SOURCES.md for the exact commits):
+
+* GPU Operator v26.7.0 - `shared/crds/gpu-operator/` is byte-identical to tag
+  v26.7.0; the driver, toolkit, device plugin, DCGM exporter, MIG manager and
+  driver-manager pins below are that chart's `values.yaml` defaults.
+* Network Operator 26.7.0 - `shared/crds/network-operator/` is main after
+  v26.7.0-beta.5 with chart version 26.7.0-rc.1 (CRDs identical to v26.7.0-rc.2).
+  Those are pre-releases of the 26.7.0 line, so we pin the 26.7.0 release and
+  validate against the rc CRDs; re-check the diff when 26.7.0 GA CRDs are copied.
+* NIM Operator v3.1.2 (`shared/crds/k8s-nim-operator/v3.1.2/`).
+* DRA driver for GPUs 0.4.0 - the project moved to kubernetes-sigs and restarted
+  its versioning at 0.x; the chart is now `dra-driver-nvidia-gpu` on
+  registry.k8s.io (older releases were `nvidia-dra-driver-gpu` 25.x on NGC, which
+  is what AICR v0.11.1 still pins). CRDs in `shared/crds/k8s-dra-driver-gpu/`
+  are byte-identical to v0.4.0.
+* KAI scheduler v0.13.0, Kyverno v1.19.0 (chart 3.9.0), Karpenter 1.14.1,
+  Kamaji 26.8.2-edge, DOCA Platform Framework v24.10.0-rc.6 (OLD: the newest
+  copy available in shared/crds; the chart API has changed since).
+* Cilium, Calico, cert-manager, kube-prometheus-stack, OpenTelemetry collector,
+  NVSentinel and the CSI drivers are NOT in shared/crds: their pins are the
+  newest releases we could confirm (comments per entry) and their Helm values
+  are not key-checked against an upstream values.yaml.
+
+The matrix is checked against NVIDIA AICR recipes (`shared/crds/aicr/`) by
+tests/components/test_versions.py: our pins are >= the recipe pins, and every
+deliberate difference is listed in `AICR_DIFFERENCES`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import total_ordering
+
+from components.gpu import catalog
+
+# --------------------------------------------------------------------------- #
+# Version parsing and comparison
+# --------------------------------------------------------------------------- #
+
+_VERSION_RE = re.compile(r"^v?(?P<release>\d+(?:\.\d+)*)(?:[-+](?P<pre>[0-9A-Za-z.\-+]+))?$")
+
+
+@total_ordering
+@dataclass(frozen=True)
+class Version:
+    """A parsed release version: `v26.7.0`, `1.34`, `595.91.07`, `26.7.0-rc.1`.
+
+    Ordering follows SemVer 2.0 precedence, generalised to any number of numeric
+    fields: missing fields count as zero (`1.34 == 1.34.0`), a pre-release sorts
+    before its release (`26.7.0-rc.1 < 26.7.0`), a leading `v` is ignored. Build
+    suffixes such as `-edge` are treated as pre-release identifiers, which is the
+    conservative choice for minimum-version checks.
+    """
+
+    release: tuple[int, ...]
+    prerelease: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> Version:
+        """Parse `text`; raise `ValueError` naming the input when it is not a version."""
+        match = _VERSION_RE.match(text.strip())
+        if match is None:
+            raise ValueError(f"not a version: {text!r} (expected e.g. 1.34.2 or v26.7.0)")
+        release = tuple(int(part) for part in match["release"].split("."))
+        pre = tuple(match["pre"].split(".")) if match["pre"] else ()
+        return cls(release=release, prerelease=pre)
+
+    def _key(self) -> tuple[tuple[int, ...], int, tuple[tuple[int, int, str], ...]]:
+        release = self.release + (0,) * max(0, 4 - len(self.release))
+        # SemVer: numeric identifiers sort numerically and before alphanumeric ones.
+        pre = tuple(
+            (0, int(part), "") if part.isdigit() else (1, 0, part) for part in self.prerelease
+        )
+        return (release, 0 if self.prerelease else 1, pre)
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Version):
+            return NotImplemented
+        return self._key() < other._key()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Version):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    @property
+    def minor(self) -> tuple[int, int]:
+        """`(major, minor)`, e.g. `(1, 34)` for `1.34.2`."""
+        padded = self.release + (0, 0)
+        return (padded[0], padded[1])
+
+    def __str__(self) -> str:
+        text = ".".join(str(part) for part in self.release)
+        return f"{text}-{'.'.join(self.prerelease)}" if self.prerelease else text
+
+
+def compare_versions(left: str, right: str) -> int:
+    """Return -1, 0 or 1 as `left` is older than, equal to or newer than `right`."""
+    a, b = Version.parse(left), Version.parse(right)
+    return (a > b) - (a < b)
+
+
+def version_at_least(version: str, floor: str) -> bool:
+    """True when `version` >= `floor` (pre-releases of `floor` are below it)."""
+    return Version.parse(version) >= Version.parse(floor)
+
+
+def is_prerelease(version: str) -> bool:
+    """True for versions with a pre-release or build suffix (`-rc.1`, `-edge`)."""
+    return bool(Version.parse(version).prerelease)
+
+
+# --------------------------------------------------------------------------- #
+# The matrix
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True)
+class HelmChart:
+    """A Helm chart at an exact version.
+
+    `repository` is either an https chart repository (`https://helm.ngc.nvidia.com/nvidia`)
+    or an OCI registry path without the chart name (`oci://ghcr.io/nvidia/kai-scheduler`).
+    `components.helm.helm_release` redirects it to the configured mirror.
+    """
+
+    repository: str
+    chart: str
+    version: str
+
+    @property
+    def is_oci(self) -> bool:
+        """True when the chart is pulled from an OCI registry."""
+        return self.repository.startswith("oci://")
+
+
+@dataclass(frozen=True)
+class Component:
+    """One row of the compatibility matrix."""
+
+    name: str
+    """Human-readable name, used in messages and the docs table."""
+    version: str
+    """Application version (what release notes and CVE advisories refer to)."""
+    chart: HelmChart | None = None
+    """Helm chart we install, or None when the component is not a Helm release."""
+    source: str = ""
+    """Where the pin comes from (shared/crds copy, values.yaml default, release page)."""
+    note: str = ""
+    """Why the pin is what it is, when that is not obvious."""
+
+    @property
+    def helm(self) -> HelmChart:
+        """The Helm chart; raises `ValueError` when the component is not a Helm release."""
+        if self.chart is None:
+            raise ValueError(f"{self.name} has no Helm chart in components/versions.py")
+        return self.chart
+
+
+_NGC = "https://helm.ngc.nvidia.com/nvidia"
+
+KUBERNETES_MINIMUM = "1.34.0"
+"""DRA (resource.k8s.io/v1) is GA from Kubernetes 1.34 (KEP-4381); the platform needs it."""
+KUBERNETES_NEWEST_VALIDATED_MINOR = (1, 35)
+"""Newest Kubernetes minor every pinned operator supports: Kyverno 1.19 supports
+1.33-1.35 (https://kyverno.io/docs/installation/#compatibility-matrix) and Network
+Operator 26.x supports <= 1.35
+(https://docs.nvidia.com/networking/display/kubernetes2612/platform-support.html)."""
+
+KUBERNETES = Component(
+    name="Kubernetes",
+    version="1.34.2",
+    source="default for new tenant clusters; any 1.34.x-1.35.x is accepted",
+)
+
+GPU_OPERATOR = Component(
+    name="NVIDIA GPU Operator",
+    version="v26.7.0",
+    chart=HelmChart(_NGC, "gpu-operator", "v26.7.0"),
+    source="shared/crds/gpu-operator (byte-identical to tag v26.7.0)",
+)
+
+NVIDIA_DRIVER = Component(
+    name="NVIDIA data-center driver",
+    version="595.91.07",
+    source="gpu-operator v26.7.0 values.yaml driver.version (R595 production branch)",
+    note="The driver image tag gets an OS suffix, e.g. 595.91.07-ubuntu24.04.",
+)
+
+CONTAINER_TOOLKIT = Component(
+    name="NVIDIA Container Toolkit",
+    version="v1.20.0",
+    source="gpu-operator v26.7.0 values.yaml toolkit.version",
+)
+
+DEVICE_PLUGIN = Component(
+    name="NVIDIA device plugin / GPU Feature Discovery",
+    version="v0.20.0",
+    source="gpu-operator v26.7.0 values.yaml devicePlugin.version and gfd.version",
+)
+
+DCGM_EXPORTER = Component(
+    name="DCGM exporter",
+    version="4.6.0-4.8.3-distroless",
+    source="gpu-operator v26.7.0 values.yaml dcgmExporter.version (DCGM 4.6.0, exporter 4.8.3)",
+)
+
+MIG_MANAGER = Component(
+    name="NVIDIA MIG manager",
+    version="v0.15.0",
+    source="gpu-operator v26.7.0 values.yaml migManager.version",
+)
+
+DRIVER_MANAGER = Component(
+    name="NVIDIA k8s-driver-manager",
+    version="v0.12.0",
+    source="gpu-operator v26.7.0 values.yaml driver.manager.version",
+)
+
+NODE_FEATURE_DISCOVERY = Component(
+    name="Node Feature Discovery (GPU Operator subchart)",
+    version="v0.18.3",
+    source="node-feature-discovery subchart of gpu-operator v26.7.0",
+    note="Not in shared/crds: the tag is set by the subchart; confirm with `helm template` "
+    "before building an offline mirror.",
+)
+
+NETWORK_OPERATOR = Component(
+    name="NVIDIA Network Operator",
+    version="26.7.0",
+    chart=HelmChart(_NGC, "network-operator", "26.7.0"),
+    source="shared/crds/network-operator (main, chart 26.7.0-rc.1; CRDs = v26.7.0-rc.2)",
+    note="Pinned to the 26.7.0 release the shared rc snapshot belongs to.",
+)
+
+NIM_OPERATOR = Component(
+    name="NVIDIA NIM Operator",
+    version="v3.1.2",
+    chart=HelmChart(_NGC, "k8s-nim-operator", "v3.1.2"),
+    source="shared/crds/k8s-nim-operator/v3.1.2",
+)
+
+DRA_DRIVER = Component(
+    name="DRA driver for NVIDIA GPUs",
+    version="0.4.0",
+    chart=HelmChart(
+        "oci://registry.k8s.io/dra-driver-nvidia/charts", "dra-driver-nvidia-gpu", "0.4.0"
+    ),
+    source="shared/crds/k8s-dra-driver-gpu (CRDs byte-identical to v0.4.0)",
+    note="Versioning restarted at 0.x when the project moved to kubernetes-sigs; "
+    "0.4.0 is newer than the NGC chart nvidia-dra-driver-gpu 25.12.0.",
+)
+
+KAI_SCHEDULER = Component(
+    name="KAI scheduler",
+    version="v0.13.0",
+    chart=HelmChart("oci://ghcr.io/nvidia/kai-scheduler", "kai-scheduler", "v0.13.0"),
+    source="shared/crds/kai-scheduler (CRDs byte-identical to v0.13.0)",
+)
+
+KYVERNO = Component(
+    name="Kyverno",
+    version="v1.19.0",
+    chart=HelmChart("https://kyverno.github.io/kyverno/", "kyverno", "3.9.0"),
+    source="shared/crds/kyverno (identical to v1.19.0); chart 3.9.0 ships app v1.19.0",
+)
+
+KARPENTER = Component(
+    name="Karpenter (core APIs)",
+    version="1.14.1",
+    source="shared/crds/karpenter/v1.14.1",
+    note="Karpenter core has no provider-neutral chart; the autoscaling component "
+    "chooses the provider chart and must match this API version.",
+)
+
+CILIUM = Component(
+    name="Cilium",
+    version="1.19.5",
+    chart=HelmChart("https://helm.cilium.io/", "cilium", "1.19.5"),
+    source="not in shared/crds; 1.19 is the current stable line (cilium/cilium releases)",
+)
+
+CALICO = Component(
+    name="Calico (Tigera operator)",
+    version="v3.31.0",
+    chart=HelmChart("https://docs.tigera.io/calico/charts", "tigera-operator", "v3.31.0"),
+    source="not in shared/crds; values are not key-checked",
+)
+
+KAMAJI = Component(
+    name="Kamaji",
+    version="26.8.2-edge",
+    chart=HelmChart("https://clastix.github.io/charts", "kamaji", "26.8.2-edge"),
+    source="shared/crds/kamaji (tag 26.8.2-edge)",
+    note="Kamaji publishes edge releases only; pin the exact edge tag.",
+)
+
+DPF = Component(
+    name="NVIDIA DOCA Platform Framework",
+    version="v24.10.0-rc.6",
+    chart=HelmChart(_NGC, "dpf-operator", "v24.10.0-rc.6"),
+    source="shared/crds/doca-platform (tag v24.10.0-rc.6, Dec 2024)",
+    note="OLD pre-release: the only DPF copy in shared/crds. Newer DPF releases changed "
+    "the CRDs; upgrade this pin together with a fresh CRD copy.",
+)
+
+NVSENTINEL = Component(
+    name="NVIDIA NVSentinel",
+    version="v1.1.0",
+    chart=HelmChart("oci://ghcr.io/nvidia", "nvsentinel", "v1.1.0"),
+    source="AICR v0.11.1 recipes/overlays/base.yaml; not in shared/crds",
+)
+
+NODE_HEALTH_CHECK = Component(
+    name="Node Health Check operator (medik8s)",
+    version="v0.10.0",
+    source="not in shared/crds; distributed through OLM, not Helm",
+    note="Alternative to NVSentinel for remediation; the node-health component decides.",
+)
+
+CERT_MANAGER = Component(
+    name="cert-manager",
+    version="v1.17.2",
+    chart=HelmChart("https://charts.jetstack.io", "cert-manager", "v1.17.2"),
+    source="AICR v0.11.1 recipes/overlays/base.yaml (needed by Network/NIM operators and "
+    "the DRA driver webhook)",
+)
+
+KUBE_PROMETHEUS_STACK = Component(
+    name="kube-prometheus-stack",
+    version="82.8.0",
+    chart=HelmChart(
+        "https://prometheus-community.github.io/helm-charts", "kube-prometheus-stack", "82.8.0"
+    ),
+    source="AICR v0.11.1 recipes/overlays/base.yaml; not in shared/crds",
+)
+
+OPENTELEMETRY_COLLECTOR = Component(
+    name="OpenTelemetry Collector",
+    version="0.136.0",
+    chart=HelmChart(
+        "https://open-telemetry.github.io/opentelemetry-helm-charts",
+        "opentelemetry-collector",
+        "0.136.0",
+    ),
+    source="not in shared/crds; values are not key-checked",
+)
+
+CSI_DRIVER_NFS = Component(
+    name="NFS CSI driver (kubernetes-csi)",
+    version="v4.12.0",
+    chart=HelmChart(
+        "https://raw.githubusercontent.com/kubernetes-csi/csi-driver-nfs/master/charts",
+        "csi-driver-nfs",
+        "v4.12.0",
+    ),
+    source="not in shared/crds; values are not key-checked",
+)
+
+LOCAL_PATH_PROVISIONER = Component(
+    name="local-path-provisioner (Rancher)",
+    version="v0.0.32",
+    source="not in shared/crds; no upstream Helm repository (manifest install)",
+)
+
+MATRIX: tuple[Component, ...] = (
+    KUBERNETES,
+    GPU_OPERATOR,
+    NVIDIA_DRIVER,
+    CONTAINER_TOOLKIT,
+    DEVICE_PLUGIN,
+    DCGM_EXPORTER,
+    MIG_MANAGER,
+    DRIVER_MANAGER,
+    NODE_FEATURE_DISCOVERY,
+    NETWORK_OPERATOR,
+    NIM_OPERATOR,
+    DRA_DRIVER,
+    KAI_SCHEDULER,
+    KYVERNO,
+    KARPENTER,
+    CILIUM,
+    CALICO,
+    KAMAJI,
+    DPF,
+    NVSENTINEL,
+    NODE_HEALTH_CHECK,
+    CERT_MANAGER,
+    KUBE_PROMETHEUS_STACK,
+    OPENTELEMETRY_COLLECTOR,
+    CSI_DRIVER_NFS,
+    LOCAL_PATH_PROVISIONER,
+)
+"""Every pinned component, in the order of the docs table."""
+
+AICR_DIFFERENCES: dict[str, str] = {
+    "nvidia-dra-driver-gpu": (
+        "AICR v0.11.1 pins the NGC chart nvidia-dra-driver-gpu 25.12.0; we install the "
+        "kubernetes-sigs chart dra-driver-nvidia-gpu 0.4.0, which is newer (versioning "
+        "restarted at 0.x) and matches the CRDs in shared/crds/k8s-dra-driver-gpu."
+    ),
+    "driver": (
+        "AICR's gpu-operator values pin driver 580.105.08 (R580) for GPU Operator "
+        "v25.10.1; we use the R595 default of GPU Operator v26.7.0."
+    ),
+}
+"""Deliberate differences from the AICR recipes, keyed by AICR component name."""
+
+# --------------------------------------------------------------------------- #
+# Rules
+# --------------------------------------------------------------------------- #
+
+CVE_2025_23266_TOOLKIT_FLOOR = "1.17.8"
+"""NVIDIA Container Toolkit fix for CVE-2025-23266 ("NVIDIAScape", container escape via
+the createContainer hook). https://nvidia.custhelp.com/app/answers/detail/a_id/5659"""
+CVE_2025_23266_GPU_OPERATOR_FLOOR = "25.3.1"
+"""First GPU Operator release that ships the fixed toolkit (same bulletin)."""
+
+
+@dataclass(frozen=True)
+class RdmaIncompatibility:
+    """A GPU Operator / Network Operator pair known not to work for GPUDirect RDMA.
+
+    Ranges are half-open `[from, before)`; None means unbounded.
+    """
+
+    gpu_operator_from: str | None
+    gpu_operator_before: str | None
+    network_operator_from: str | None
+    network_operator_before: str | None
+    reason: str
+    source: str
+
+    def matches(self, gpu_operator: str, network_operator: str) -> bool:
+        """True when both versions fall inside this entry's ranges."""
+        return _in_range(gpu_operator, self.gpu_operator_from, self.gpu_operator_before) and (
+            _in_range(network_operator, self.network_operator_from, self.network_operator_before)
+        )
+
+
+def _in_range(version: str, lower: str | None, upper: str | None) -> bool:
+    parsed = Version.parse(version)
+    if lower is not None and parsed < Version.parse(lower):
+        return False
+    return upper is None or parsed < Version.parse(upper)
+
+
+RDMA_INCOMPATIBLE_PAIRS: tuple[RdmaIncompatibility, ...] = (
+    RdmaIncompatibility(
+        gpu_operator_from=None,
+        gpu_operator_before="25.3.0",
+        network_operator_from="25.4.0",
+        network_operator_before=None,
+        reason="Network Operator 25.4 and later require GPU Operator 25.3 or later for "
+        "workloads that use GPUs with GPUDirect RDMA",
+        source="https://docs.nvidia.com/networking/display/kubernetes2540/platform-support.html",
+    ),
+    RdmaIncompatibility(
+        gpu_operator_from=None,
+        gpu_operator_before="1.5.2",
+        network_operator_from=None,
+        network_operator_before=None,
+        reason="the Network Operator is only compatible with GPU Operator 1.5.2 and later",
+        source="https://github.com/Mellanox/network-operator/releases/tag/v0.5.0 "
+        "(Known Limitations)",
+    ),
+)
+"""Known-bad pairs for GPUDirect RDMA, from NVIDIA's published support statements.
+
+NVIDIA publishes these as minimum versions (Network Operator platform-support pages),
+not as a list of broken pairs, and we found no published pair that is broken although
+both sides are above those minimums. Known RDMA issues that are not version pairs
+(e.g. GPU Operator 26.3.0: nvidia-peermem fails to restart after a driver-pod restart
+without reboot, fixed in newer driver images; NVIDIA/gpu-operator#2844) are driver
+issues and are not modelled here. Add a row (with its source) when NVIDIA lists one.
+"""
+
+MULTI_NODE_NVLINK_GPU_MODELS: frozenset[str] = frozenset({"gb200", "gb300"})
+"""GPU families sold in multi-node NVLink (NVL72/NVL36) racks. ComputeDomains (IMEX
+channels across nodes) only make sense there.
+https://docs.nvidia.com/datacenter/cloud-native/gpu-operator/latest/dra-cds.html"""
+
+
+OPEN_KERNEL_MODULE_GPU_FAMILIES: frozenset[str] = frozenset(
+    {"gh200", "b200", "gb200", "b300", "gb300"}
+)
+"""Grace Hopper and Blackwell GPUs only work with the open GPU kernel modules; the
+proprietary modules do not support them.
+https://developer.nvidia.com/blog/nvidia-transitions-fully-towards-open-source-gpu-kernel-modules/"""
+
+
+def requires_open_kernel_modules(gpu_model: str) -> bool:
+    """True for Grace Hopper / Blackwell models (`B200-180GB`, `GB200-186GB`, ...)."""
+    normalized = re.sub(r"[^a-z0-9]", "", gpu_model.lower())
+    return any(normalized.startswith(family) for family in OPEN_KERNEL_MODULE_GPU_FAMILIES)
+
+
+def is_multi_node_nvlink(gpu_model: str) -> bool:
+    """True for GPU models that come in multi-node NVLink domains (GB200, GB300).
+
+    Models in the GPU catalog (`components.gpu.catalog`) answer from their
+    `multi_node_nvlink` flag; other spellings (`gb200-nvl72`, `GB300`) fall back to the
+    GPU family name.
+    """
+    try:
+        return catalog.spec(gpu_model).multi_node_nvlink
+    except ValueError:
+        normalized = re.sub(r"[^a-z0-9]", "", gpu_model.lower())
+        return any(normalized.startswith(family) for family in MULTI_NODE_NVLINK_GPU_MODELS)
+
+
+def check_compatibility(
+    *,
+    kubernetes: str,
+    gpu_operator: str = GPU_OPERATOR.version,
+    container_toolkit: str = CONTAINER_TOOLKIT.version,
+    network_operator: str | None = None,
+    rdma: bool = False,
+    dra_driver: bool = False,
+    compute_domain_gpu_models: Iterable[str] = (),
+    kernel_module_type: str = "auto",
+    gpu_models: Iterable[str] = (),
+) -> list[str]:
+    """Return every compatibility problem of a version set; empty when it is valid.
+
+    Args:
+        kubernetes: the tenant cluster's Kubernetes version.
+        gpu_operator: GPU Operator version to install.
+        container_toolkit: NVIDIA Container Toolkit version the operator deploys.
+        network_operator: Network Operator version, or None when it is not installed.
+        rdma: whether GPUDirect RDMA is enabled (GPU + Network Operator together).
+        dra_driver: whether the DRA driver for GPUs is installed.
+        compute_domain_gpu_models: GPU models of the node groups that get ComputeDomains.
+        kernel_module_type: driver kernel modules (`auto`, `open`, `proprietary`).
+        gpu_models: GPU models of all node groups (for the kernel-module check).
+
+    Returns:
+        Sentences that say what is wrong and what is allowed, one per problem.
+
+    Raises:
+        ValueError: when a version string cannot be parsed.
+    """
+    return [
+        message
+        for _, message in compatibility_problems(
+            kubernetes=kubernetes,
+            gpu_operator=gpu_operator,
+            container_toolkit=container_toolkit,
+            network_operator=network_operator,
+            rdma=rdma,
+            dra_driver=dra_driver,
+            compute_domain_gpu_models=compute_domain_gpu_models,
+            kernel_module_type=kernel_module_type,
+            gpu_models=gpu_models,
+        )
+    ]
+
+
+def compatibility_problems(
+    *,
+    kubernetes: str,
+    gpu_operator: str = GPU_OPERATOR.version,
+    container_toolkit: str = CONTAINER_TOOLKIT.version,
+    network_operator: str | None = None,
+    rdma: bool = False,
+    dra_driver: bool = False,
+    compute_domain_gpu_models: Iterable[str] = (),
+    kernel_module_type: str = "auto",
+    gpu_models: Iterable[str] = (),
+) -> list[tuple[str, str]]:
+    """`check_compatibility`, with each message tagged by the argument that caused it.
+
+    The tag is the argument name (`"container_toolkit"`, `"network_operator"`, ...;
+    `"compute_domain_gpu_models[i]"` for the i-th model), so config validation can
+    report each problem at the config key that set that argument.
+    """
+    problems: list[tuple[str, str]] = []
+    k8s = Version.parse(kubernetes)
+    if dra_driver and k8s < Version.parse(KUBERNETES_MINIMUM):
+        problems.append(
+            (
+                "kubernetes",
+                f"the DRA driver needs Kubernetes {KUBERNETES_MINIMUM} or later "
+                f"(resource.k8s.io/v1 is GA from 1.34); got {kubernetes}",
+            )
+        )
+    if k8s.minor > KUBERNETES_NEWEST_VALIDATED_MINOR:
+        newest = ".".join(str(part) for part in KUBERNETES_NEWEST_VALIDATED_MINOR)
+        problems.append(
+            (
+                "kubernetes",
+                f"Kubernetes {kubernetes} is newer than {newest}, the newest minor that "
+                "every pinned operator (Kyverno 1.19, Network Operator 26.x) supports",
+            )
+        )
+    if not version_at_least(container_toolkit, CVE_2025_23266_TOOLKIT_FLOOR):
+        problems.append(
+            (
+                "container_toolkit",
+                f"NVIDIA Container Toolkit {container_toolkit} is vulnerable to "
+                f"CVE-2025-23266; use {CVE_2025_23266_TOOLKIT_FLOOR} or later",
+            )
+        )
+    if not version_at_least(gpu_operator, CVE_2025_23266_GPU_OPERATOR_FLOOR):
+        problems.append(
+            (
+                "gpu_operator",
+                f"GPU Operator {gpu_operator} ships a toolkit vulnerable to CVE-2025-23266; "
+                f"use {CVE_2025_23266_GPU_OPERATOR_FLOOR} or later",
+            )
+        )
+    if rdma and network_operator is not None:
+        for pair in RDMA_INCOMPATIBLE_PAIRS:
+            if pair.matches(gpu_operator, network_operator):
+                problems.append(
+                    (
+                        "network_operator",
+                        f"GPU Operator {gpu_operator} with Network Operator {network_operator} "
+                        f"is a known-bad pair for GPUDirect RDMA: {pair.reason} ({pair.source})",
+                    )
+                )
+    for index, model in enumerate(compute_domain_gpu_models):
+        if not is_multi_node_nvlink(model):
+            problems.append(
+                (
+                    f"compute_domain_gpu_models[{index}]",
+                    f"ComputeDomains need multi-node NVLink GPUs (GB200, GB300); "
+                    f"{model} has no multi-node NVLink domain",
+                )
+            )
+    if kernel_module_type == "proprietary":
+        blocked = sorted({m for m in gpu_models if requires_open_kernel_modules(m)})
+        if blocked:
+            problems.append(
+                (
+                    "kernel_module_type",
+                    f"{', '.join(blocked)} need the open GPU kernel modules; the proprietary "
+                    "modules do not support Grace Hopper or Blackwell (use open or auto)",
+                )
+            )
+    return problems
+
+
+# --------------------------------------------------------------------------- #
+# Added by the cluster-services work (issue 3) - review with the lead.
+# --------------------------------------------------------------------------- #
+
+KARPENTER_PROVIDER_CHARTS: dict[str, HelmChart] = {
+    # aws/karpenter-provider-aws tracks core releases one to one; v1.14.1 of the
+    # provider ships core v1.14.1 (https://github.com/aws/karpenter-provider-aws/
+    # releases/tag/v1.14.1). Chart: oci://public.ecr.aws/karpenter/karpenter.
+    "aws": HelmChart("oci://public.ecr.aws/karpenter", "karpenter", KARPENTER.version),
+}
+"""Karpenter controller charts we can install, keyed by Karpenter provider. Providers
+not listed (cluster-api, azure, custom) run their controller out of band: the
+cluster-api provider publishes no chart and AKS manages Karpenter itself (NAP)."""
+
+
+def matrix_markdown() -> str:
+    """The compatibility matrix as a Markdown table (kept in docs/gpu-platform.md by a test)."""
+    lines = [
+        "| Component | Version | Helm chart | Source |",
+        "|---|---|---|---|",
+    ]
+    for component in MATRIX:
+        chart = (
+            f"`{component.chart.repository}` `{component.chart.chart}` {component.chart.version}"
+            if component.chart
+            else "-"
+        )
+        lines.append(f"| {component.name} | {component.version} | {chart} | {component.source} |")
+    return "\n".join(lines) + "\n"

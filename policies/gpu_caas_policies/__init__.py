@@ -1,0 +1,10 @@
+"""gpu-caas CrossGuard rules, shared by the policy packs in `policies/<pack>/`.
+
+* `tenant_isolation`: explicit providers, tenant-namespace guardrails, RBAC, workload
+  host access, NodePort services.
+* `platform_safety`: Helm pinning and sources, CVE floors, Kubernetes version,
+  credentials only in secrets, host / node-group ownership.
+
+Importing this package never starts a policy server: `PolicyPack(...)` is built only in
+each pack's `__main__.py`, so tests call the validators directly.
+"""

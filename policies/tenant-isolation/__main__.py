@@ -1,0 +1,24 @@
+"""The `tenant-isolation` CrossGuard policy pack: only assembles the PolicyPack.
+
+The rules live in `policies/gpu_caas_policies/tenant_isolation.py` so tests can call the
+validators without starting a policy server (constructing `PolicyPack` serves gRPC and
+blocks). The engine runs this file with the pack directory as the working directory
+and `sys.path[0]`, so the repository root is added explicitly, from this file's path.
+"""
+
+import sys
+from pathlib import Path
+
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+if str(_REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(_REPO_ROOT))
+
+from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
+
+from policies.gpu_caas_policies.tenant_isolation import POLICIES  # noqa: E402
+
+PolicyPack(
+    name="gpu-caas-tenant-isolation",
+    policies=POLICIES,
+    enforcement_level=EnforcementLevel.MANDATORY,
+)

@@ -1,0 +1,209 @@
+"""Build component Args from the validated config, and the pieces every flavor shares.
+
+Also the seam for other areas: `node_group_args(config, group)` resolves a node
+group's labels/taints/GPU product exactly as the cluster applies them (the Karpenter
+NodePools of autoscaled groups must use the same).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pulumi
+
+from components import naming
+from components.cluster import (
+    AutoscaleSpec,
+    ControlPlaneArgs,
+    ExternalArgs,
+    HostedArgs,
+    KubeadmArgs,
+    NodeGroupArgs,
+    SshHost,
+    Taint,
+    TenantCluster,
+    TenantClusterArgs,
+)
+from components.cluster.node_group import group_labels, group_taints
+from components.cluster.types import DEFAULT_CRI_SOCKET
+from components.gpu.catalog import spec
+from components.mirrors import stack_mirror_list
+from stacks.config import (
+    ControlPlaneBackend,
+    HostConfig,
+    NodeGroupConfig,
+    SharingMode,
+    TenantConfig,
+)
+from stacks.platform_handle import ClusterHandle
+
+CORE_OUTPUTS = (
+    "kubeconfig",
+    "apiEndpoint",
+    "kubernetesVersion",
+    "flavor",
+    "nodeGroups",
+    "mirrorList",
+)
+
+
+def _cri_socket(config: TenantConfig) -> str:
+    settings = config.control_plane.kubeadm
+    return settings.cri_socket if settings else DEFAULT_CRI_SOCKET
+
+
+def ssh_host(host: HostConfig) -> SshHost:
+    """An inventory host as the components see it (SSH key as a secret Output)."""
+    return SshHost(
+        name=host.name,
+        address=host.address,
+        user=host.ssh.user,
+        port=host.ssh.port,
+        private_key=host.ssh.private_key.output(),
+        gpu_product=spec(host.gpu.model).product_label if host.gpu else None,
+        dpu=host.dpu,
+        rack=host.topology.rack,
+        rail=host.topology.rail,
+        nvlink_domain=host.topology.nvlink_domain,
+    )
+
+
+def control_plane_args(
+    config: TenantConfig, external_kubeconfig: pulumi.Output[str] | None = None
+) -> ControlPlaneArgs:
+    """`ControlPlaneArgs` for the config's backend (the flavor passes an ISV kubeconfig)."""
+    cp = config.control_plane
+    backend = config.backend
+    hosted = kubeadm = external = None
+    if backend is ControlPlaneBackend.HOSTED and cp.hosted is not None:
+        hosted = HostedArgs(
+            management_kubeconfig=cp.hosted.management_kubeconfig.output(),
+            namespace=config.hosted_namespace,
+            service_type=cp.hosted.service_type.value,
+            data_store=cp.hosted.data_store,
+            address=cp.hosted.address,
+        )
+    elif backend is ControlPlaneBackend.KUBEADM:
+        settings = cp.kubeadm
+        joining = [h.name for h in config.control_plane_hosts] + [
+            n for g in config.host_node_groups for n in g.hosts
+        ]
+        kubeadm = KubeadmArgs(
+            hosts=[ssh_host(h) for h in config.control_plane_hosts],
+            endpoint=settings.endpoint if settings else None,
+            joining_hosts=joining,
+            cri_socket=_cri_socket(config),
+        )
+    elif backend is ControlPlaneBackend.EXTERNAL:
+        if external_kubeconfig is None:
+            raise ValueError("backend 'external' needs the ISV kubeconfig")
+        external = ExternalArgs(kubeconfig=external_kubeconfig)
+    return ControlPlaneArgs(
+        cluster_name=config.name,
+        kubernetes_version=config.kubernetes.version,
+        backend=backend,
+        ha=cp.ha,
+        size=cp.size,
+        pod_cidr=str(config.kubernetes.pod_cidr),
+        service_cidr=str(config.kubernetes.service_cidr),
+        hosted=hosted,
+        kubeadm=kubeadm,
+        external=external,
+    )
+
+
+def node_group_args(config: TenantConfig, group: NodeGroupConfig) -> NodeGroupArgs:
+    """`NodeGroupArgs` of one node group (labels, taints, sharing config names)."""
+    hosts = [ssh_host(config.host(n)) for n in group.hosts]
+    if group.autoscale is not None:
+        gpu = group.autoscale.gpu
+        product = spec(gpu.model).product_label if gpu else None
+        autoscale: AutoscaleSpec | None = AutoscaleSpec(
+            min_nodes=group.autoscale.min_nodes,
+            max_nodes=group.autoscale.max_nodes,
+            node_class=group.autoscale.node_class.model_dump(),
+            gpu_count=gpu.count if gpu else None,
+            instance_types=list(group.autoscale.instance_types),
+            requirements=[r.model_dump(mode="json") for r in group.autoscale.requirements],
+        )
+    else:
+        products = {h.gpu_product for h in hosts}
+        product = products.pop() if len(products) == 1 else None
+        autoscale = None
+    mode = group.sharing.mode
+    return NodeGroupArgs(
+        cluster_name=config.name,
+        group_name=group.name,
+        kubernetes_version=config.kubernetes.version,
+        hosts=hosts,
+        autoscale=autoscale,
+        gpu_product=product,
+        mig_config=naming.mig_config_name(group.name) if mode is SharingMode.MIG else None,
+        sharing_config=(
+            naming.sharing_config_name(group.name)
+            if mode in (SharingMode.TIME_SLICING, SharingMode.MPS)
+            else None
+        ),
+        labels=dict(group.labels),
+        taints=[Taint(t.key, t.value, t.effect.value) for t in group.taints],
+        gpu_taint=group.gpu_taint,
+        cri_socket=_cri_socket(config),
+    )
+
+
+def node_group_labels(config: TenantConfig, group: NodeGroupConfig) -> dict[str, str]:
+    """Group-wide node labels (what a Karpenter NodePool template must set)."""
+    return group_labels(node_group_args(config, group))
+
+
+def node_group_taints(config: TenantConfig, group: NodeGroupConfig) -> list[Taint]:
+    """Group-wide node taints (what a Karpenter NodePool template must set)."""
+    return group_taints(node_group_args(config, group))
+
+
+def tenant_cluster(
+    config: TenantConfig, external_kubeconfig: pulumi.Output[str] | None = None
+) -> TenantCluster:
+    """The tenant's `TenantCluster`, named after the tenant."""
+    return TenantCluster(
+        config.name,
+        TenantClusterArgs(
+            control_plane=control_plane_args(config, external_kubeconfig),
+            node_groups=[node_group_args(config, g) for g in config.node_groups],
+        ),
+    )
+
+
+def cluster_handle(config: TenantConfig, cluster: TenantCluster) -> ClusterHandle:
+    """What the platform modules get: name, the tenant provider, parent, version."""
+    return ClusterHandle(
+        name=config.name,
+        provider=cluster.provider,
+        parent=cluster,
+        kubernetes_version=config.kubernetes.version,
+    )
+
+
+def stack_outputs(
+    config: TenantConfig,
+    cluster: TenantCluster,
+    platform: Mapping[str, pulumi.Output[object]],
+) -> dict[str, object]:
+    """Core stack outputs plus the platform's; a platform may not shadow a core key."""
+    clash = sorted(set(platform) & set(CORE_OUTPUTS))
+    if clash:
+        raise ValueError(f"platform outputs {clash} shadow core stack outputs")
+    outputs: dict[str, object] = {
+        "kubeconfig": cluster.kubeconfig,
+        "apiEndpoint": cluster.api_endpoint,
+        "kubernetesVersion": cluster.kubernetes_version,
+        "flavor": config.flavor.value,
+        "nodeGroups": {
+            name: {"nodes": group.node_names, "labels": group.labels}
+            for name, group in cluster.node_groups.items()
+        },
+    }
+    outputs.update(platform)
+    # Last: every platform module has recorded its charts and images by now.
+    outputs["mirrorList"] = stack_mirror_list().to_output()
+    return outputs

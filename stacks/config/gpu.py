@@ -1,0 +1,362 @@
+"""Stack config of the GPU platform: GPU Operator, DRA driver and ComputeDomains, and the
+network/DPU/NIM sub-sections (those live in `stacks/config/gpu_network.py`).
+
+`tenant.gpu` in `Pulumi.<stack>.yaml`:
+
+```yaml
+gpu:
+  operator:
+    driver:
+      kernelModuleType: open        # auto | open | proprietary
+      usePrecompiled: false
+      upgradePolicy: {maxParallelUpgrades: 1, maxUnavailable: 25%, drain: {enable: false}}
+    dcgmExporter: {serviceMonitor: true}
+  dra:
+    enabled: true
+    computeDomains: true
+    domains: [{name: nvl72-a, namespace: team-a, nodeGroup: gb200}]
+  network: {...}                    # stacks/config/gpu_network.py
+```
+
+GPU sharing (exclusive, MIG, time-slicing, MPS) is per node group
+(`nodeGroups[].sharing`, stacks/config/node_groups.py); the GPU Operator renders it.
+
+`gpu_rules(tenant)` holds this area's cross-field rules: version constraints from
+`components/versions.py` (CVE-2025-23266 floors, DRA on Kubernetes >= 1.34, known-bad
+GPU/Network Operator pairs for RDMA, open kernel modules on Blackwell), the MIG
+manager being on when a node group uses MIG, and ComputeDomains only on
+multi-node-NVLink node groups. It is pure and returns every problem as
+`(full key path, message)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from components import versions
+from stacks.config.base import ConfigModel
+from stacks.config.gpu_network import DpuConfig, NetworkOperatorConfig, NimConfig
+
+ROOT = "gpu-caas:tenant"
+"""Key-path prefix of every problem reported by `gpu_rules`."""
+
+_VERSION = r"^v?\d+(\.\d+)*(-[0-9A-Za-z.\-]+)?$"
+# Percentage or absolute count, as the GPU Operator's upgradePolicy.maxUnavailable takes.
+_INT_OR_PERCENT = r"^\d+%?$"
+
+VersionString = Annotated[str, Field(pattern=_VERSION)]
+
+
+class KernelModuleType(StrEnum):
+    """Which NVIDIA kernel modules the driver container loads (`driver.kernelModuleType`).
+
+    `auto` lets the GPU Operator choose by driver branch and GPU (open modules on
+    Turing and newer with R560+). Blackwell (B200, GB200) requires `open`.
+    https://docs.nvidia.com/datacenter/cloud-native/gpu-operator/latest/getting-started.html
+    """
+
+    AUTO = "auto"
+    OPEN = "open"
+    PROPRIETARY = "proprietary"
+
+
+class DrainConfig(ConfigModel):
+    """Node drain before a driver upgrade (`driver.upgradePolicy.drain`).
+
+    Only needed when deleting GPU pods is not enough to unload the driver.
+    """
+
+    enable: bool = False
+    force: bool = False
+    """Also delete pods not managed by a controller."""
+    pod_selector: str = ""
+    """Label selector of the pods to drain (empty = all)."""
+    timeout_seconds: int = Field(default=300, ge=0)
+    """0 waits forever; NVIDIA recommends a timeout."""
+    delete_empty_dir: bool = False
+    """Allow deleting pods with emptyDir volumes (their data is lost)."""
+
+
+class DriverUpgradePolicyConfig(ConfigModel):
+    """Rolling driver upgrades (`driver.upgradePolicy`).
+
+    https://docs.nvidia.com/datacenter/cloud-native/gpu-operator/latest/gpu-driver-upgrades.html
+    """
+
+    auto_upgrade: bool = True
+    """Let the operator roll driver upgrades node by node (off = upgrade by hand)."""
+    max_parallel_upgrades: int = Field(default=1, ge=0)
+    """Nodes upgraded at once; 0 means all at once."""
+    max_unavailable: Annotated[str, Field(pattern=_INT_OR_PERCENT)] = "25%"
+    """Nodes (count or percent) that may be unavailable during the upgrade."""
+    drain: DrainConfig = Field(default_factory=DrainConfig)
+
+
+class DriverConfig(ConfigModel):
+    """NVIDIA data-center driver, deployed as a container by the GPU Operator."""
+
+    enabled: bool = True
+    """Off when the host image ships the driver (then the toolkit uses the host driver)."""
+    version: VersionString | None = None
+    """Overrides the pinned driver (`components.versions.NVIDIA_DRIVER`)."""
+    kernel_module_type: KernelModuleType = KernelModuleType.AUTO
+    use_precompiled: bool = False
+    """Use precompiled driver images (no compilation on the node; the image tag is
+    `<branch>-<kernel>-<os>`). Only for supported kernels; see the precompiled-drivers page."""
+    os_tags: list[Annotated[str, Field(pattern=r"^[a-z]+[0-9.]+$")]] = Field(
+        default_factory=lambda: ["ubuntu24.04"], min_length=1
+    )
+    """OS suffixes of the driver images the nodes pull (`595.91.07-ubuntu24.04`);
+    only used for the mirror list, the operator picks the tag from the node's OS."""
+    upgrade_policy: DriverUpgradePolicyConfig = Field(default_factory=DriverUpgradePolicyConfig)
+
+
+class ToolkitConfig(ConfigModel):
+    """NVIDIA Container Toolkit, configured into containerd by the GPU Operator."""
+
+    enabled: bool = True
+    """Off when the host image ships the toolkit."""
+    version: VersionString | None = None
+    """Overrides the pinned toolkit; must be >= 1.17.8 (CVE-2025-23266)."""
+
+
+class DcgmExporterConfig(ConfigModel):
+    """DCGM exporter: GPU metrics for Prometheus."""
+
+    enabled: bool = True
+    service_monitor: bool = True
+    """Create a Prometheus Operator ServiceMonitor (needs the ServiceMonitor CRD)."""
+    interval: Annotated[str, Field(pattern=r"^\d+(ms|s|m)$")] = "15s"
+    """Scrape interval."""
+
+
+class GpuOperatorConfig(ConfigModel):
+    """NVIDIA GPU Operator (ClusterPolicy rendered from Helm values)."""
+
+    version: VersionString | None = None
+    """Overrides the pinned GPU Operator chart (`components.versions.GPU_OPERATOR`)."""
+    driver: DriverConfig = Field(default_factory=DriverConfig)
+    toolkit: ToolkitConfig = Field(default_factory=ToolkitConfig)
+    cdi: bool = True
+    """Container Device Interface: inject GPUs by CDI spec instead of the legacy hook."""
+    device_plugin: bool = True
+    """The device plugin (`nvidia.com/gpu` extended resource). Turn it off only when GPUs
+    are allocated through DRA instead (`dra.gpuResources`)."""
+    gpu_feature_discovery: bool = True
+    node_feature_discovery: bool = True
+    """Deploy NFD with the operator (off when NFD is already in the cluster)."""
+    dcgm_exporter: DcgmExporterConfig = Field(default_factory=DcgmExporterConfig)
+    mig_manager: bool = True
+    """Deploy the MIG manager (needed for any node group with a MIG layout)."""
+
+
+class ComputeDomainAllocationMode(StrEnum):
+    """IMEX channels a ComputeDomain hands a workload (`channel.allocationMode`)."""
+
+    SINGLE = "Single"
+    ALL = "All"
+
+
+class ComputeDomainConfig(ConfigModel):
+    """One ComputeDomain: an IMEX domain across the nodes of a multi-node-NVLink group.
+
+    Workloads join it by referencing the ResourceClaimTemplate `name` (in `namespace`).
+    https://docs.nvidia.com/datacenter/cloud-native/gpu-operator/latest/dra-cds.html
+    """
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
+    """Name of the ComputeDomain and of the ResourceClaimTemplate it generates."""
+    namespace: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
+    """Namespace of the workloads (a team namespace)."""
+    node_group: str
+    """Node group whose GPUs form the NVLink domain (must be multi-node NVLink)."""
+    allocation_mode: ComputeDomainAllocationMode = ComputeDomainAllocationMode.SINGLE
+    num_nodes: int = Field(default=0, ge=0)
+    """Deprecated upstream; 0 (the default) lets IMEX daemons start as nodes join."""
+
+
+class DraDriverConfig(ConfigModel):
+    """DRA driver for NVIDIA GPUs (Kubernetes >= 1.34)."""
+
+    enabled: bool = False
+    gpu_resources: bool = False
+    """Publish GPUs as DRA devices (`gpu.nvidia.com`). Off by default: the device plugin
+    also advertises them, and using both on one node can over-admit pods."""
+    compute_domains: bool = False
+    """Run the ComputeDomain controller (IMEX across nodes) for multi-node NVLink racks."""
+    domains: list[ComputeDomainConfig] = Field(default_factory=list)
+    """ComputeDomains created with the platform (workloads may also create their own)."""
+
+
+class GpuPlatformConfig(ConfigModel):
+    """GPU platform: NVIDIA operators, sharing, RDMA, DPUs, NIM."""
+
+    enabled: bool = True
+    """Install the GPU platform (off only for CPU-only clusters)."""
+    operator: GpuOperatorConfig = Field(default_factory=GpuOperatorConfig)
+    dra: DraDriverConfig = Field(default_factory=DraDriverConfig)
+    network: NetworkOperatorConfig = Field(default_factory=NetworkOperatorConfig)
+    dpu: DpuConfig = Field(default_factory=DpuConfig)
+    nim: NimConfig = Field(default_factory=NimConfig)
+
+
+# --------------------------------------------------------------------------- #
+# Cross-field rules
+# --------------------------------------------------------------------------- #
+
+Problem = tuple[str, str]
+"""`(full key path, message)`."""
+
+
+def node_group_gpu_model(tenant: Any, group: Any) -> str | None:
+    """The GPU model of a node group (`autoscale.gpu.model` or its first host's), or None.
+
+    Mixed models inside one group are reported by the node-group rules
+    (stacks/config/rules.py); here the first host decides.
+    """
+    if getattr(group, "autoscale", None) is not None:
+        gpu = group.autoscale.gpu
+        return None if gpu is None else str(gpu.model.value)
+    hosts = {host.name: host for host in getattr(tenant, "hosts", [])}
+    for name in getattr(group, "hosts", []):
+        host = hosts.get(name)
+        if host is not None and host.gpu is not None:
+            return str(host.gpu.model.value)
+    return None
+
+
+def node_group_mig_layout(group: Any) -> Mapping[str, int] | None:
+    """The per-GPU MIG layout of a node group (`sharing.mig.layout` in mode `mig`)."""
+    sharing = getattr(group, "sharing", None)
+    if sharing is None or str(getattr(sharing.mode, "value", sharing.mode)) != "mig":
+        return None
+    return None if sharing.mig is None else dict(sharing.mig.layout)
+
+
+def gpu_rules(tenant: Any) -> list[Problem]:
+    """Return every cross-field problem of `tenant.gpu`; empty when consistent.
+
+    Args:
+        tenant: the parsed `TenantConfig` (reads `kubernetes.version`, `nodeGroups`
+            and `gpu`).
+    """
+    gpu: GpuPlatformConfig = tenant.gpu
+    groups: list[Any] = list(getattr(tenant, "node_groups", []) or [])
+    return gpu_platform_rules(
+        gpu,
+        kubernetes_version=str(tenant.kubernetes.version),
+        node_groups={
+            str(g.name): (node_group_gpu_model(tenant, g), node_group_mig_layout(g)) for g in groups
+        },
+    )
+
+
+def gpu_platform_rules(
+    gpu: GpuPlatformConfig,
+    *,
+    kubernetes_version: str,
+    node_groups: Mapping[str, tuple[str | None, Mapping[str, int] | None]],
+) -> list[Problem]:
+    """The rules of `gpu_rules` on plain inputs (table-testable without a whole tenant).
+
+    Args:
+        gpu: the `tenant.gpu` section.
+        kubernetes_version: the cluster's Kubernetes version.
+        node_groups: node-group name -> (GPU model or None, MIG layout or None).
+    """
+    if not gpu.enabled:
+        return []
+    base = f"{ROOT}.gpu"
+    problems: list[Problem] = []
+    op = gpu.operator
+
+    # Version constraints (components/versions.py), each reported at the key that set it.
+    cd_groups = [d.node_group for d in gpu.dra.domains if d.node_group in node_groups]
+    paths = {
+        "kubernetes": f"{ROOT}.kubernetes.version",
+        "gpu_operator": f"{base}.operator.version",
+        "container_toolkit": f"{base}.operator.toolkit.version",
+        "network_operator": f"{base}.network.enabled",
+        "kernel_module_type": f"{base}.operator.driver.kernelModuleType",
+    }
+    known = 0
+    for i, domain in enumerate(gpu.dra.domains):
+        if domain.node_group in node_groups:
+            paths[f"compute_domain_gpu_models[{known}]"] = f"{base}.dra.domains[{i}].nodeGroup"
+            known += 1
+    for argument, message in versions.compatibility_problems(
+        kubernetes=kubernetes_version,
+        gpu_operator=op.version or versions.GPU_OPERATOR.version,
+        container_toolkit=op.toolkit.version or versions.CONTAINER_TOOLKIT.version,
+        network_operator=versions.NETWORK_OPERATOR.version if gpu.network.enabled else None,
+        rdma=gpu.network.enabled and op.driver.enabled,
+        dra_driver=gpu.dra.enabled,
+        compute_domain_gpu_models=[
+            node_groups[name][0] or "a CPU-only node group" for name in cd_groups
+        ],
+        kernel_module_type=op.driver.kernel_module_type.value if op.driver.enabled else "auto",
+        gpu_models=[model for model, _ in node_groups.values() if model],
+    ):
+        problems.append((paths[argument], message))
+
+    # MIG layouts themselves are validated by the node-group rules (stacks/config/rules.py);
+    # here: the MIG manager that applies them must be on.
+    mig_groups = sorted(name for name, (_, layout) in node_groups.items() if layout)
+    if mig_groups and not op.mig_manager:
+        problems.append(
+            (
+                f"{base}.operator.migManager",
+                f"node groups {', '.join(mig_groups)} use MIG; the MIG manager must be "
+                "enabled to apply their layouts",
+            )
+        )
+
+    # ComputeDomains: DRA driver on, and only multi-node-NVLink node groups.
+    dra = gpu.dra
+    if dra.compute_domains and not dra.enabled:
+        problems.append((f"{base}.dra.computeDomains", "ComputeDomains need dra.enabled: true"))
+    if dra.gpu_resources and not dra.enabled:
+        problems.append((f"{base}.dra.gpuResources", "DRA GPU resources need dra.enabled: true"))
+    if dra.gpu_resources and op.device_plugin:
+        # Both would advertise every GPU; the scheduler could admit more GPU pods than
+        # there are GPUs (AICR recipes/components/nvidia-dra-driver-gpu/values.yaml).
+        problems.append(
+            (
+                f"{base}.dra.gpuResources",
+                "GPUs cannot be advertised by both DRA and the device plugin (pods would be "
+                "over-admitted); set gpu.operator.devicePlugin: false to allocate GPUs with "
+                "DRA, or dra.gpuResources: false to keep the device plugin",
+            )
+        )
+    if dra.domains and not dra.compute_domains:
+        problems.append((f"{base}.dra.domains", "set dra.computeDomains: true to create them"))
+    seen: dict[tuple[str, str], int] = {}
+    for i, domain in enumerate(dra.domains):
+        path = f"{base}.dra.domains[{i}]"
+        if domain.node_group not in node_groups:
+            problems.append(
+                (
+                    f"{path}.nodeGroup",
+                    f"no node group named {domain.node_group!r}; node groups: "
+                    f"{_names(node_groups)}",
+                )
+            )
+        key = (domain.namespace, domain.name)
+        if key in seen:
+            problems.append(
+                (
+                    f"{path}.name",
+                    f"{domain.namespace}/{domain.name} is already dra.domains[{seen[key]}]",
+                )
+            )
+        seen.setdefault(key, i)
+    return problems
+
+
+def _names(groups: Iterable[str]) -> str:
+    names = sorted(groups)
+    return ", ".join(names) if names else "none"

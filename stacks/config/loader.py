@@ -1,0 +1,62 @@
+"""Load and validate the tenant config: from the engine or from a stack file."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from stacks.config import rules
+from stacks.config.errors import ROOT, ConfigError, Problem, problems_from_validation_error
+from stacks.config.tenant import TenantConfig
+
+CONFIG_KEY = ROOT
+
+
+def parse_tenant(raw: Any) -> TenantConfig:
+    """Validate a raw `gpu-caas:tenant` value (JSON text or mapping).
+
+    Raises:
+        ConfigError: with every problem found (schema problems first, then
+            cross-field rules; rules only run when the schema is valid).
+    """
+    if raw is None:
+        raise ConfigError([Problem(ROOT, "is not set; see docs/quickstart.md")])
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            raise ConfigError([Problem(ROOT, "is not a structured value (a mapping)")]) from None
+    if not isinstance(raw, Mapping):
+        raise ConfigError([Problem(ROOT, "must be a mapping of tenant settings")])
+    try:
+        config = TenantConfig.model_validate(dict(raw))
+    except ValidationError as error:
+        raise ConfigError(problems_from_validation_error(error, TenantConfig)) from None
+    problems = rules.check(config)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def load_stack_file(path: Path) -> TenantConfig:
+    """Validate the `gpu-caas:tenant` key of a `Pulumi.<stack>.yaml` file.
+
+    Secrets stay encrypted (`{"secure": ...}`): shape is checked, values are not.
+
+    Raises:
+        ConfigError: the file is unreadable, lacks the key, or the config is invalid.
+    """
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not valid YAML"
+        raise ConfigError([Problem(str(path), f"cannot read the stack file: {reason}")]) from None
+    config = document.get("config") if isinstance(document, dict) else None
+    if not isinstance(config, dict) or CONFIG_KEY not in config:
+        raise ConfigError([Problem(ROOT, f"is not set in {path}")])
+    return parse_tenant(config[CONFIG_KEY])

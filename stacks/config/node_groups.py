@@ -1,0 +1,224 @@
+"""`nodeGroups`: inventory hosts or autoscaled capacity, GPU sharing, labels, taints."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from pydantic import Field, field_validator, model_validator
+
+from stacks.config.base import ConfigModel
+from stacks.config.inventory import GpuConfig, check_dns_label, check_label_value
+
+_QUALIFIED_NAME = re.compile(
+    r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?"  # optional DNS prefix
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"  # name
+)
+
+
+def check_label_key(key: str) -> str:
+    """Validate a label or taint key (`[prefix/]name`)."""
+    if len(key.rsplit("/", 1)[-1]) > 63 or not _QUALIFIED_NAME.match(key):
+        raise ValueError(
+            f"{key!r} is not a valid key: use [dns-prefix/]name, name <= 63 characters"
+        )
+    return key
+
+
+class SharingMode(StrEnum):
+    """How the GPUs of a node group are shared between pods.
+
+    https://docs.nvidia.com/datacenter/cloud-native/gpu-operator/latest/gpu-sharing.html
+    """
+
+    EXCLUSIVE = "exclusive"
+    """One pod per GPU (default)."""
+    MIG = "mig"
+    """Multi-Instance GPU: hardware partitions (`mig.layout`)."""
+    TIME_SLICING = "time-slicing"
+    """Oversubscription by time slices (`timeSlicing.replicas`); no isolation."""
+    MPS = "mps"
+    """CUDA Multi-Process Service (`mps.replicas`); memory limits, shared faults."""
+
+
+class MigConfig(ConfigModel):
+    """MIG layout applied to every GPU of the node group."""
+
+    layout: dict[str, int]
+    """Profile name to instances per GPU, e.g. `{"3g.40gb": 2}`; must fit the model."""
+
+
+class ReplicasConfig(ConfigModel):
+    """Replicas per GPU for time-slicing or MPS."""
+
+    replicas: int = Field(ge=2, le=48)
+    """Pods sharing one GPU (MPS supports at most 48 clients per GPU)."""
+
+
+class SharingConfig(ConfigModel):
+    """GPU sharing of a node group."""
+
+    mode: SharingMode = SharingMode.EXCLUSIVE
+    """How pods share the GPUs."""
+    mig: MigConfig | None = None
+    """Required when `mode: mig`."""
+    time_slicing: ReplicasConfig | None = None
+    """Required when `mode: time-slicing`."""
+    mps: ReplicasConfig | None = None
+    """Required when `mode: mps`."""
+
+    @model_validator(mode="after")
+    def _settings_match_mode(self) -> SharingConfig:
+        wanted = {
+            SharingMode.MIG: "mig",
+            SharingMode.TIME_SLICING: "timeSlicing",
+            SharingMode.MPS: "mps",
+        }.get(self.mode)
+        given = {
+            "mig": self.mig,
+            "timeSlicing": self.time_slicing,
+            "mps": self.mps,
+        }
+        if wanted is not None and given[wanted] is None:
+            raise ValueError(f"mode {self.mode.value!r} needs `{wanted}` settings")
+        extra = [k for k, v in given.items() if v is not None and k != wanted]
+        if extra:
+            raise ValueError(
+                f"`{extra[0]}` settings only apply to mode "
+                f"{ {'mig': 'mig', 'timeSlicing': 'time-slicing', 'mps': 'mps'}[extra[0]]!r}"
+                f", not {self.mode.value!r}"
+            )
+        return self
+
+
+class TaintEffect(StrEnum):
+    """Kubernetes taint effects."""
+
+    NO_SCHEDULE = "NoSchedule"
+    PREFER_NO_SCHEDULE = "PreferNoSchedule"
+    NO_EXECUTE = "NoExecute"
+
+
+class TaintConfig(ConfigModel):
+    """A node taint."""
+
+    key: str
+    """Taint key (`[dns-prefix/]name`)."""
+    value: str = ""
+    """Taint value (a label value)."""
+    effect: TaintEffect = TaintEffect.NO_SCHEDULE
+    """What the taint does to pods that do not tolerate it."""
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        return check_label_key(value)
+
+    @field_validator("value")
+    @classmethod
+    def _value(cls, value: str) -> str:
+        return check_label_value(value)
+
+
+class NodeClassRef(ConfigModel):
+    """Reference to the provider's Karpenter NodeClass (cloud-specific)."""
+
+    group: str
+    """API group, e.g. `karpenter.k8s.aws`."""
+    kind: str
+    """Kind, e.g. `EC2NodeClass`."""
+    name: str
+    """NodeClass name."""
+
+
+class RequirementOperator(StrEnum):
+    """Node selector requirement operators Karpenter accepts."""
+
+    IN = "In"
+    NOT_IN = "NotIn"
+    EXISTS = "Exists"
+    DOES_NOT_EXIST = "DoesNotExist"
+    GT = "Gt"
+    LT = "Lt"
+
+
+class RequirementConfig(ConfigModel):
+    """An extra Karpenter NodePool requirement."""
+
+    key: str
+    """Node label key, e.g. `karpenter.sh/capacity-type`."""
+    operator: RequirementOperator
+    """Match operator."""
+    values: list[str] = []
+    """Values for `In`/`NotIn`/`Gt`/`Lt`."""
+
+
+class AutoscaleConfig(ConfigModel):
+    """Autoscaled capacity (a Karpenter NodePool is built from it)."""
+
+    max_nodes: int = Field(ge=1)
+    """Upper bound of nodes in the group."""
+    min_nodes: int = Field(default=0, ge=0)
+    """Nodes kept even when idle."""
+    gpu: GpuConfig | None = None
+    """GPUs of each node; omit for CPU-only capacity."""
+    node_class: NodeClassRef
+    """The provider's NodeClass describing images, networks and disks."""
+    instance_types: list[str] = []
+    """Allowed instance types (`node.kubernetes.io/instance-type In [...]`)."""
+    requirements: list[RequirementConfig] = []
+    """Further NodePool requirements."""
+
+    @model_validator(mode="after")
+    def _bounds(self) -> AutoscaleConfig:
+        if self.min_nodes > self.max_nodes:
+            raise ValueError(
+                f"minNodes ({self.min_nodes}) must be <= maxNodes ({self.max_nodes})"
+            )
+        return self
+
+
+class NodeGroupConfig(ConfigModel):
+    """A set of nodes with the same GPUs, sharing mode, labels and taints."""
+
+    name: str
+    """Node group name (DNS label): `gpu-caas.io/node-group` label, resource names."""
+    hosts: list[str] = []
+    """Names of inventory hosts joined to the cluster (kubeadm join)."""
+    autoscale: AutoscaleConfig | None = None
+    """Autoscaled capacity instead of `hosts`."""
+    sharing: SharingConfig = SharingConfig()
+    """GPU sharing mode and its settings."""
+    labels: dict[str, str] = {}
+    """Extra node labels."""
+    taints: list[TaintConfig] = []
+    """Extra node taints."""
+    gpu_taint: bool = True
+    """Taint GPU nodes `nvidia.com/gpu=present:NoSchedule` so only GPU pods land."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return check_dns_label(value)
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, label in value.items():
+            check_label_key(key)
+            try:
+                check_label_value(label)
+            except ValueError as error:
+                raise ValueError(f"label {key!r}: value {error}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> NodeGroupConfig:
+        if bool(self.hosts) == (self.autoscale is not None):
+            raise ValueError("set exactly one of `hosts` (a non-empty list) or `autoscale`")
+        return self
+
+    @property
+    def autoscaled(self) -> bool:
+        """True for Karpenter-managed capacity."""
+        return self.autoscale is not None

@@ -1,0 +1,312 @@
+"""Cross-field rules run after parsing; each returns problems, so all are reported at once.
+
+Each rule is a pure function `TenantConfig -> list[Problem]`; `check` runs them all.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+from components.gpu.catalog import spec, validate_mig_layout
+from components.naming import RESERVED_LABEL_KEYS
+from stacks.config.control_plane import ControlPlaneBackend
+from stacks.config.errors import Problem, key_path
+from stacks.config.inventory import HostRole
+from stacks.config.node_groups import NodeGroupConfig, SharingMode
+from stacks.config.tenant import ALLOWED_BACKENDS, TenantConfig
+
+HA_CONTROL_PLANE_HOSTS = 3
+"""kubeadm HA: stacked etcd needs an odd quorum; 3 tolerates one failure."""
+
+
+def check(config: TenantConfig) -> list[Problem]:
+    """All cross-field problems of `config`, sorted by key path."""
+    problems: list[Problem] = []
+    for rule in RULES:
+        problems.extend(rule(config))
+    return problems
+
+
+def backend_fits_flavor(config: TenantConfig) -> list[Problem]:
+    """The backend must be one the flavor allows; only its own settings may be given."""
+    problems = []
+    allowed = ALLOWED_BACKENDS[config.flavor]
+    backend = config.backend
+    if backend not in allowed:
+        problems.append(
+            Problem(
+                key_path("controlPlane", "backend"),
+                f"backend {backend.value!r} is not available for flavor "
+                f"{config.flavor.value!r}; allowed: {', '.join(b.value for b in allowed)}",
+            )
+        )
+    cp = config.control_plane
+    for other, settings in (
+        (ControlPlaneBackend.HOSTED, cp.hosted),
+        (ControlPlaneBackend.KUBEADM, cp.kubeadm),
+        (ControlPlaneBackend.EXTERNAL, cp.external),
+    ):
+        if settings is not None and other is not backend:
+            problems.append(
+                Problem(
+                    key_path("controlPlane", other.value),
+                    f"only applies to backend {other.value!r}, but the backend is "
+                    f"{backend.value!r}; remove it",
+                )
+            )
+    if backend is ControlPlaneBackend.HOSTED and cp.hosted is None:
+        problems.append(
+            Problem(
+                key_path("controlPlane", "hosted"),
+                "is required for backend 'hosted' (at least `managementKubeconfig`)",
+            )
+        )
+    if backend is ControlPlaneBackend.EXTERNAL and cp.external is None:
+        problems.append(
+            Problem(
+                key_path("controlPlane", "external"),
+                "is required for backend 'external' (`kubeconfig` or `stackReference`)",
+            )
+        )
+    return problems
+
+
+def control_plane_hosts(config: TenantConfig) -> list[Problem]:
+    """kubeadm needs 1 (or, for HA, an odd number >= 3) control-plane hosts; others none."""
+    cp_hosts = config.control_plane_hosts
+    path = key_path("hosts")
+    if config.backend is not ControlPlaneBackend.KUBEADM:
+        return [
+            Problem(
+                key_path("hosts", config.hosts.index(h), "role"),
+                f"role 'control-plane' needs backend 'kubeadm'; backend "
+                f"{config.backend.value!r} runs the control plane elsewhere, use 'worker'",
+            )
+            for h in cp_hosts
+        ]
+    problems = []
+    if config.control_plane.ha:
+        if len(cp_hosts) < HA_CONTROL_PLANE_HOSTS or len(cp_hosts) % 2 == 0:
+            problems.append(
+                Problem(
+                    path,
+                    f"an HA control plane (controlPlane.ha: true) with backend 'kubeadm' "
+                    f"needs an odd number >= {HA_CONTROL_PLANE_HOSTS} of hosts with role "
+                    f"'control-plane' (etcd quorum); found {len(cp_hosts)}",
+                )
+            )
+        kubeadm = config.control_plane.kubeadm
+        if kubeadm is None or kubeadm.endpoint is None:
+            problems.append(
+                Problem(
+                    key_path("controlPlane", "kubeadm", "endpoint"),
+                    "is required when ha: true: a stable host[:port] (VIP or load "
+                    "balancer DNS name) in front of the control-plane hosts",
+                )
+            )
+    elif len(cp_hosts) != 1:
+        problems.append(
+            Problem(
+                path,
+                "a non-HA control plane with backend 'kubeadm' needs exactly 1 host with "
+                f"role 'control-plane'; found {len(cp_hosts)} (set controlPlane.ha: true "
+                "for 3)",
+            )
+        )
+    return problems
+
+
+def unique_names(config: TenantConfig) -> list[Problem]:
+    """Host names/addresses, node group names and team names/namespaces are unique."""
+    problems = []
+
+    def duplicates(section: str, values: list[str], what: str) -> None:
+        seen: dict[str, int] = {}
+        for i, value in enumerate(values):
+            if value in seen:
+                problems.append(
+                    Problem(
+                        key_path(section, i, what),
+                        f"{value!r} is already used by {section}[{seen[value]}]; "
+                        f"{what}s must be unique",
+                    )
+                )
+            else:
+                seen[value] = i
+
+    duplicates("hosts", [h.name for h in config.hosts], "name")
+    duplicates("hosts", [h.address for h in config.hosts], "address")
+    duplicates("nodeGroups", [g.name for g in config.node_groups], "name")
+    duplicates("teams", [t.name for t in config.teams], "name")
+    owner: dict[str, str] = {}
+    for i, team in enumerate(config.teams):
+        for namespace in team.effective_namespaces:
+            if namespace in owner and owner[namespace] != team.name:
+                problems.append(
+                    Problem(
+                        key_path("teams", i, "namespaces"),
+                        f"namespace {namespace!r} already belongs to team "
+                        f"{owner[namespace]!r}; a namespace has one team",
+                    )
+                )
+            owner.setdefault(namespace, team.name)
+    return problems
+
+
+def node_group_hosts(config: TenantConfig) -> list[Problem]:
+    """Listed hosts exist, are workers, belong to one group; every worker is in a group."""
+    problems = []
+    names = {h.name: h for h in config.hosts}
+    member: dict[str, str] = {}
+    for i, group in enumerate(config.node_groups):
+        if group.hosts and config.backend is ControlPlaneBackend.EXTERNAL:
+            problems.append(
+                Problem(
+                    key_path("nodeGroups", i, "hosts"),
+                    "cannot join hosts to an ISV-managed (external) cluster: the ISV "
+                    "platform owns its nodes; use `autoscale` or drop the node group",
+                )
+            )
+            continue
+        for j, name in enumerate(group.hosts):
+            path = key_path("nodeGroups", i, "hosts", j)
+            host = names.get(name)
+            if host is None:
+                known = ", ".join(names) or "none"
+                problems.append(
+                    Problem(path, f"unknown host {name!r}; hosts in the inventory: {known}")
+                )
+            elif host.role is HostRole.CONTROL_PLANE:
+                problems.append(
+                    Problem(path, f"host {name!r} has role 'control-plane'; node groups "
+                            "take worker hosts only")
+                )
+            elif name in member:
+                problems.append(
+                    Problem(
+                        path,
+                        f"host {name!r} is already in node group {member[name]!r}; a host "
+                        "belongs to one node group",
+                    )
+                )
+            else:
+                member[name] = group.name
+    for i, host in enumerate(config.hosts):
+        if host.role is HostRole.WORKER and host.name not in member and not any(
+            host.name in g.hosts for g in config.node_groups
+        ):
+            problems.append(
+                Problem(
+                    key_path("hosts", i, "name"),
+                    f"worker host {host.name!r} is in no node group; list it in "
+                    "nodeGroups[].hosts",
+                )
+            )
+    return problems
+
+
+def _group_gpu(config: TenantConfig, group: NodeGroupConfig) -> tuple[str | None, bool]:
+    """(GPU model of the group or None, whether models are mixed)."""
+    if group.autoscale is not None:
+        return (group.autoscale.gpu.model.value if group.autoscale.gpu else None), False
+    gpus = {h.name: h.gpu for h in config.hosts if h.role is HostRole.WORKER}
+    models = {(gpu.model.value if gpu else None) for n, gpu in gpus.items() if n in group.hosts}
+    if len(models) > 1:
+        return None, True
+    return (next(iter(models)) if models else None), False
+
+
+def node_group_gpus(config: TenantConfig) -> list[Problem]:
+    """One GPU model per group; sharing modes need GPUs; MIG layouts fit the model."""
+    problems = []
+    for i, group in enumerate(config.node_groups):
+        model, mixed = _group_gpu(config, group)
+        if mixed:
+            problems.append(
+                Problem(
+                    key_path("nodeGroups", i, "hosts"),
+                    "hosts have different GPU models (or some have none); a node group "
+                    "has one GPU model, split it into several groups",
+                )
+            )
+            continue
+        mode = group.sharing.mode
+        if mode is not SharingMode.EXCLUSIVE and model is None:
+            problems.append(
+                Problem(
+                    key_path("nodeGroups", i, "sharing", "mode"),
+                    f"mode {mode.value!r} needs GPUs, but the node group has none",
+                )
+            )
+        if mode is SharingMode.MIG and model is not None and group.sharing.mig is not None:
+            problems.extend(
+                Problem(key_path("nodeGroups", i, "sharing", "mig", "layout"), message)
+                for message in validate_mig_layout(model, group.sharing.mig.layout)
+            )
+    return problems
+
+
+def labels_and_taints(config: TenantConfig) -> list[Problem]:
+    """User labels and taints may not override the keys the platform sets."""
+    problems = []
+    for i, group in enumerate(config.node_groups):
+        for key in group.labels:
+            if key in RESERVED_LABEL_KEYS:
+                problems.append(
+                    Problem(
+                        key_path("nodeGroups", i, "labels", key),
+                        "is set by the platform and cannot be overridden; reserved: "
+                        + ", ".join(sorted(RESERVED_LABEL_KEYS)),
+                    )
+                )
+        keys = Counter((t.key, t.effect) for t in group.taints)
+        for j, taint in enumerate(group.taints):
+            if keys[(taint.key, taint.effect)] > 1:
+                problems.append(
+                    Problem(
+                        key_path("nodeGroups", i, "taints", j),
+                        f"taint {taint.key!r} with effect {taint.effect.value!r} is listed "
+                        "more than once",
+                    )
+                )
+                keys[(taint.key, taint.effect)] = 0
+    return problems
+
+
+def topology(config: TenantConfig) -> list[Problem]:
+    """Multi-node NVLink hosts (GB200) need an NVLink domain; other hosts may not have one."""
+    problems = []
+    for i, host in enumerate(config.hosts):
+        domain = host.topology.nvlink_domain
+        model = host.gpu.model if host.gpu is not None else None
+        mnnvl = model is not None and spec(model).multi_node_nvlink
+        if mnnvl and domain is None and model is not None:
+            problems.append(
+                Problem(
+                    key_path("hosts", i, "topology", "nvlinkDomain"),
+                    f"is required for {model.value} hosts: "
+                    "their GPUs share an NVLink domain across nodes (e.g. the NVL72 rack); "
+                    "ComputeDomains and IMEX schedule by it",
+                )
+            )
+        elif domain is not None and not mnnvl:
+            problems.append(
+                Problem(
+                    key_path("hosts", i, "topology", "nvlinkDomain"),
+                    "only applies to hosts with multi-node NVLink GPUs (GB200-186GB); "
+                    "remove it",
+                )
+            )
+    return problems
+
+
+RULES: tuple[Callable[[TenantConfig], list[Problem]], ...] = (
+    backend_fits_flavor,
+    control_plane_hosts,
+    unique_names,
+    node_group_hosts,
+    node_group_gpus,
+    labels_and_taints,
+    topology,
+)

@@ -1,0 +1,112 @@
+"""The root model: one tenant's whole stack config (`gpu-caas:tenant`)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field, field_validator
+
+from components.naming import tenant_namespace
+from stacks.config.base import ConfigModel
+from stacks.config.control_plane import ControlPlaneBackend, ControlPlaneConfig
+from stacks.config.gpu import GpuPlatformConfig
+from stacks.config.inventory import HostConfig, HostRole, check_dns_label
+from stacks.config.isolation import IsolationConfig
+from stacks.config.kubernetes import KubernetesConfig
+from stacks.config.mirrors import MirrorsConfig
+from stacks.config.node_groups import NodeGroupConfig
+from stacks.config.services import ClusterServicesConfig
+from stacks.config.teams import TeamConfig
+
+
+class Flavor(StrEnum):
+    """The three Kubernetes flavors of NVIDIA's Container-as-a-Service RA."""
+
+    NCP_MANAGED = "ncp-managed"
+    """The provider runs a dedicated control plane per tenant, hands out a kubeconfig."""
+    ISV_MANAGED = "isv-managed"
+    """An ISV platform provisions the cluster; we build the GPU platform on it."""
+    TENANT_MANAGED = "tenant-managed"
+    """The provider hands over hosts; the tenant bootstraps Kubernetes on them."""
+
+
+DEFAULT_BACKEND: dict[Flavor, ControlPlaneBackend] = {
+    Flavor.NCP_MANAGED: ControlPlaneBackend.HOSTED,
+    Flavor.ISV_MANAGED: ControlPlaneBackend.EXTERNAL,
+    Flavor.TENANT_MANAGED: ControlPlaneBackend.KUBEADM,
+}
+"""Backend used when `controlPlane.backend` is not set."""
+
+ALLOWED_BACKENDS: dict[Flavor, tuple[ControlPlaneBackend, ...]] = {
+    # An NCP may also run the dedicated control plane on its own hosts with kubeadm.
+    Flavor.NCP_MANAGED: (ControlPlaneBackend.HOSTED, ControlPlaneBackend.KUBEADM),
+    Flavor.ISV_MANAGED: (ControlPlaneBackend.EXTERNAL,),
+    Flavor.TENANT_MANAGED: (ControlPlaneBackend.KUBEADM,),
+}
+
+
+class TenantConfig(ConfigModel):
+    """One tenant's dedicated GPU Kubernetes cluster (`gpu-caas:tenant`)."""
+
+    name: str
+    """Tenant name (DNS label): prefix of every resource name, cluster name."""
+    display_name: str | None = None
+    """Human-readable tenant name."""
+    flavor: Flavor
+    """Kubernetes flavor of NVIDIA's CaaS RA; picks the default control-plane backend."""
+    kubernetes: KubernetesConfig
+    """Kubernetes version and networks."""
+    control_plane: ControlPlaneConfig = ControlPlaneConfig()
+    """Control plane: availability and size."""
+    hosts: list[HostConfig] = []
+    """Host inventory (bare metal or VMs) for kubeadm control planes and node groups."""
+    node_groups: list[NodeGroupConfig] = []
+    """Node groups: inventory hosts or autoscaled capacity, GPU sharing, labels, taints."""
+    mirrors: MirrorsConfig = MirrorsConfig()
+    """Chart repository and image registry mirrors (air-gapped providers)."""
+    teams: list[TeamConfig] = []
+    """The tenant's teams: namespaces, GPU quotas, identity-provider groups."""
+    gpu: GpuPlatformConfig = Field(default_factory=GpuPlatformConfig)
+    """GPU platform (owner: stacks/config/gpu.py)."""
+    services: ClusterServicesConfig = Field(default_factory=ClusterServicesConfig)
+    """Cluster services (owner: stacks/config/services.py)."""
+    isolation: IsolationConfig = Field(default_factory=IsolationConfig)
+    """Tenant isolation (owner: stacks/config/isolation.py)."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return check_dns_label(value)
+
+    @property
+    def backend(self) -> ControlPlaneBackend:
+        """The control-plane backend: `controlPlane.backend` or the flavor's default."""
+        return self.control_plane.backend or DEFAULT_BACKEND[self.flavor]
+
+    @property
+    def hosted_namespace(self) -> str:
+        """Management-cluster namespace of a hosted control plane."""
+        hosted = self.control_plane.hosted
+        return (hosted.namespace if hosted else None) or tenant_namespace(self.name)
+
+    def host(self, name: str) -> HostConfig:
+        """The inventory host called `name` (KeyError if absent)."""
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        raise KeyError(name)
+
+    @property
+    def control_plane_hosts(self) -> list[HostConfig]:
+        """Hosts with role control-plane, in inventory order (the first runs init)."""
+        return [h for h in self.hosts if h.role is HostRole.CONTROL_PLANE]
+
+    @property
+    def autoscaled_node_groups(self) -> list[NodeGroupConfig]:
+        """Node groups backed by autoscaled capacity (Karpenter NodePools)."""
+        return [g for g in self.node_groups if g.autoscale is not None]
+
+    @property
+    def host_node_groups(self) -> list[NodeGroupConfig]:
+        """Node groups made of inventory hosts (joined with kubeadm)."""
+        return [g for g in self.node_groups if g.hosts]

@@ -1,0 +1,22 @@
+"""Flavor `ncp-managed`: the NCP runs a dedicated control plane per tenant and hands out
+a kubeconfig. Default backend: `hosted` (Kamaji on the provider's management cluster);
+`kubeadm` on provider hosts is also allowed."""
+
+from __future__ import annotations
+
+from stacks import compose, platform_gpu, platform_isolation, platform_services
+from stacks.config import Flavor, TenantConfig
+
+
+def deploy(config: TenantConfig) -> dict[str, object]:
+    """Create the tenant cluster and its platform; return the stack outputs."""
+    if config.flavor is not Flavor.NCP_MANAGED:
+        raise ValueError(f"ncp_managed cannot deploy flavor {config.flavor.value!r}")
+    cluster = compose.tenant_cluster(config)
+    handle = compose.cluster_handle(config, cluster)
+    platform = {
+        **platform_gpu.install(handle, config),
+        **platform_services.install(handle, config),
+        **platform_isolation.install(handle, config),
+    }
+    return compose.stack_outputs(config, cluster, platform)

@@ -1,0 +1,178 @@
+"""Install the GPU platform on the tenant cluster: GPU Operator, DRA driver, then the
+network/DPU/NIM part (`stacks/platform_gpu_network.py`).
+
+Builds component Args from the validated `TenantConfig` (components never read
+config) and returns the stack outputs to export. Charts and images are recorded in the
+stack's mirror list by `components.helm.helm_release`; the flavor composition exports
+`components.mirrors.stack_mirror_list().to_output()` as `mirrorList`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from components import versions
+from components.gpu.dra_driver import (
+    GPU_OPERATOR_DRIVER_ROOT,
+    HOST_DRIVER_ROOT,
+    ComputeDomain,
+    DraDriver,
+    DraDriverArgs,
+    DraDriverSettings,
+)
+from components.gpu.gpu_operator import (
+    DriverSettings,
+    DriverUpgradePolicy,
+    GpuOperator,
+    GpuOperatorArgs,
+    GpuOperatorSettings,
+    NodeGroupGpu,
+    Sharing,
+)
+from components.mirrors import Mirrors
+from stacks import platform_gpu_network
+from stacks.config import TenantConfig
+from stacks.config.gpu import node_group_gpu_model, node_group_mig_layout
+from stacks.platform_handle import ClusterHandle
+
+
+def mirrors_from_config(config: TenantConfig) -> Mirrors:
+    """The tenant's `Mirrors` (chart repositories and image registries)."""
+    return Mirrors(
+        chart_repositories=dict(config.mirrors.chart_repositories),
+        image_registries=dict(config.mirrors.image_registries),
+    )
+
+
+def node_group_gpus(config: TenantConfig) -> tuple[NodeGroupGpu, ...]:
+    """Per-node-group GPU settings (model, sharing, MIG layout) for the GPU Operator."""
+    groups = []
+    for group in config.node_groups:
+        mode = group.sharing.mode.value
+        replicas = 1
+        if mode == "time-slicing" and group.sharing.time_slicing is not None:
+            replicas = group.sharing.time_slicing.replicas
+        elif mode == "mps" and group.sharing.mps is not None:
+            replicas = group.sharing.mps.replicas
+        groups.append(
+            NodeGroupGpu(
+                name=group.name,
+                gpu_model=node_group_gpu_model(config, group),
+                sharing=Sharing(
+                    mode=mode if mode in ("time-slicing", "mps") else "exclusive",
+                    replicas=replicas,
+                ),
+                mig_layout=node_group_mig_layout(group),
+            )
+        )
+    return tuple(groups)
+
+
+def gpu_operator_settings(config: TenantConfig) -> GpuOperatorSettings:
+    """`GpuOperatorSettings` from `tenant.gpu.operator`, `gpu.network` and `nodeGroups`."""
+    op = config.gpu.operator
+    policy = op.driver.upgrade_policy
+    network = config.gpu.network
+    chart = versions.GPU_OPERATOR.helm
+    if op.version is not None:
+        chart = versions.HelmChart(chart.repository, chart.chart, op.version)
+    return GpuOperatorSettings(
+        chart=chart,
+        driver=DriverSettings(
+            enabled=op.driver.enabled,
+            version=op.driver.version or versions.NVIDIA_DRIVER.version,
+            kernel_module_type=op.driver.kernel_module_type.value,
+            use_precompiled=op.driver.use_precompiled,
+            os_tags=tuple(op.driver.os_tags),
+            upgrade_policy=DriverUpgradePolicy(
+                auto_upgrade=policy.auto_upgrade,
+                max_parallel_upgrades=policy.max_parallel_upgrades,
+                max_unavailable=policy.max_unavailable,
+                drain_enable=policy.drain.enable,
+                drain_force=policy.drain.force,
+                drain_pod_selector=policy.drain.pod_selector,
+                drain_timeout_seconds=policy.drain.timeout_seconds,
+                drain_delete_empty_dir=policy.drain.delete_empty_dir,
+            ),
+            # GPUDirect RDMA: nvidia-peermem against the Network Operator's DOCA driver,
+            # or against the host's DOCA-OFED when the Network Operator does not ship it.
+            rdma=network.enabled,
+            use_host_mofed=network.enabled and not network.doca_driver.enabled,
+        ),
+        toolkit_enabled=op.toolkit.enabled,
+        toolkit_version=op.toolkit.version or versions.CONTAINER_TOOLKIT.version,
+        cdi=op.cdi,
+        device_plugin=op.device_plugin,
+        gfd=op.gpu_feature_discovery,
+        nfd=op.node_feature_discovery,
+        dcgm_exporter=op.dcgm_exporter.enabled,
+        service_monitor=op.dcgm_exporter.service_monitor,
+        scrape_interval=op.dcgm_exporter.interval,
+        mig_manager=op.mig_manager,
+        node_groups=node_group_gpus(config),
+    )
+
+
+def dra_driver_settings(config: TenantConfig) -> DraDriverSettings:
+    """`DraDriverSettings` from `tenant.gpu.dra` and the control-plane backend."""
+    dra = config.gpu.dra
+    return DraDriverSettings(
+        gpu_resources=dra.gpu_resources,
+        compute_domains=dra.compute_domains,
+        driver_root=(
+            GPU_OPERATOR_DRIVER_ROOT if config.gpu.operator.driver.enabled else HOST_DRIVER_ROOT
+        ),
+        # Only kubeadm clusters have control-plane nodes for the DRA controller.
+        control_plane_nodes=config.backend.value == "kubeadm",
+        domains=tuple(
+            ComputeDomain(
+                name=d.name,
+                namespace=d.namespace,
+                allocation_mode=d.allocation_mode.value,
+                num_nodes=d.num_nodes,
+            )
+            for d in dra.domains
+        ),
+    )
+
+
+def install(handle: ClusterHandle, config: TenantConfig) -> dict[str, pulumi.Output[Any]]:
+    """Create the GPU components on the tenant cluster; return outputs to export."""
+    if not config.gpu.enabled:
+        return {}
+    mirrors = mirrors_from_config(config)
+    opts = pulumi.ResourceOptions(parent=handle.parent)
+    gpu_operator = GpuOperator(
+        f"{handle.name}-gpu-operator",
+        GpuOperatorArgs(
+            provider=handle.provider, mirrors=mirrors, settings=gpu_operator_settings(config)
+        ),
+        opts,
+    )
+    outputs: dict[str, pulumi.Output[Any]] = {"gpuOperator": gpu_operator.summary}
+    if config.gpu.dra.enabled:
+        settings = dra_driver_settings(config)
+        dra = DraDriver(
+            f"{handle.name}-dra-driver",
+            DraDriverArgs(
+                provider=handle.provider,
+                mirrors=mirrors,
+                settings=settings,
+                depends_on=[gpu_operator],
+            ),
+            opts,
+        )
+        dra_summary = {
+            "chartVersion": settings.chart.version,
+            "gpuResources": settings.gpu_resources,
+            "computeDomains": [
+                f"{d.namespace}/{d.name}" for d in settings.domains if settings.compute_domains
+            ],
+        }
+        urns = [dra.release.urn, *(cd.urn for cd in dra.compute_domains)]
+        outputs["draDriver"] = pulumi.Output.all(*urns).apply(lambda _: dra_summary)
+    # The Network Operator, DPF and NIM wait for the GPU Operator (NFD, device plugin).
+    outputs.update(platform_gpu_network.install(handle, config, depends_on=[gpu_operator]))
+    return outputs

@@ -1,0 +1,212 @@
+"""Install the RDMA network, DPU and NIM part of the GPU platform.
+
+The config vocabularies (`StrEnum`s in stacks/config/gpu_network.py) and the component
+vocabularies (`Literal`s) have the same values (mypy checks the `.value` literals;
+tests/components/gpu_network checks the sets).
+
+Called by `stacks/platform_gpu.py` after the GPU Operator is created. Builds the Args of
+`NetworkOperator`, `DpuOperator` and `NimOperator` from the validated `TenantConfig`
+(components never read config) and returns the stack outputs to export. The config
+has passed `stacks.config.gpu_network.network_rules` before this runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+
+from components.gpu.dpu_operator import (
+    DpuFlavor,
+    DpuOperator,
+    DpuOperatorArgs,
+    Keepalived,
+)
+from components.gpu.network_operator import (
+    NetworkOperator,
+    NetworkOperatorArgs,
+    RailNetwork,
+)
+from components.gpu.nim_operator import NimModel, NimOperator, NimOperatorArgs
+from components.mirrors import Mirrors
+from stacks.config import TenantConfig
+from stacks.config.gpu_network import DpuConfig, NetworkOperatorConfig, NimConfig
+from stacks.platform_handle import ClusterHandle
+
+
+def rail_networks(network: NetworkOperatorConfig) -> tuple[RailNetwork, ...]:
+    """Component view of `gpu.network.rails` (effective network type per rail)."""
+    return tuple(
+        RailNetwork(
+            rail=rail.rail,
+            network_type=network.network_type_of(rail).value,
+            interfaces=tuple(rail.interfaces),
+            subnet=str(rail.ipam.subnet),
+            per_node_block_size=rail.ipam.per_node_block_size,
+            gateway=None if rail.ipam.gateway is None else str(rail.ipam.gateway),
+            exclusions=tuple((str(r.start), str(r.end)) for r in rail.ipam.exclusions),
+            mtu=rail.mtu,
+        )
+        for rail in network.rails
+    )
+
+
+def network_operator_args(
+    config: TenantConfig,
+    handle: ClusterHandle,
+    mirrors: Mirrors,
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> NetworkOperatorArgs:
+    """`NetworkOperatorArgs` from `tenant.gpu.network`."""
+    network = config.gpu.network
+    extra: dict[str, Any] = {}
+    if network.doca_driver.version is not None:
+        extra["doca_driver_version"] = network.doca_driver.version
+    return NetworkOperatorArgs(
+        provider=handle.provider,
+        mirrors=mirrors,
+        rails=rail_networks(network),
+        rdma_mode=network.rdma.value,
+        doca_driver=network.doca_driver.enabled,
+        depends_on=tuple(depends_on),
+        **extra,
+    )
+
+
+def dpu_operator_args(
+    config: TenantConfig,
+    handle: ClusterHandle,
+    mirrors: Mirrors,
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> DpuOperatorArgs:
+    """`DpuOperatorArgs` from `tenant.gpu.dpu` and the hosts that have a DPU."""
+    dpu: DpuConfig = config.gpu.dpu
+    if dpu.bfb_url is None:  # network_rules reports this before any resource exists
+        raise ValueError("gpu.dpu.bfbUrl is required when gpu.dpu is enabled")
+    cluster = dpu.cluster
+    dpu_hosts = sum(1 for host in config.hosts if host.dpu)
+    keepalived = None
+    if cluster.keepalived is not None:
+        keepalived = Keepalived(
+            interface=cluster.keepalived.interface,
+            vip=str(cluster.keepalived.vip),
+            virtual_router_id=cluster.keepalived.virtual_router_id,
+            node_selector=dict(cluster.keepalived.node_selector),
+        )
+    return DpuOperatorArgs(
+        provider=handle.provider,
+        mirrors=mirrors,
+        bfb_url=dpu.bfb_url,
+        cluster_type=cluster.type.value,
+        cluster_version=cluster.version,
+        max_nodes=cluster.max_nodes or max(dpu_hosts, 1),
+        keepalived=keepalived,
+        kubeconfig_secret=cluster.kubeconfig_secret,
+        host_node_labels=dict(dpu.host_node_labels),
+        flavor=DpuFlavor(
+            grub_kernel_parameters=tuple(dpu.flavor.grub_kernel_parameters),
+            sysctl_parameters=tuple(dpu.flavor.sysctl_parameters),
+            nvconfig_parameters=tuple(dpu.flavor.nvconfig_parameters),
+        ),
+        drain_hosts=dpu.drain_hosts,
+        bfb_storage_class=dpu.bfb_storage_class,
+        bfb_storage_size=dpu.bfb_storage_size,
+        depends_on=tuple(depends_on),
+    )
+
+
+def nim_models(nim: NimConfig) -> tuple[NimModel, ...]:
+    """Component view of `gpu.nim.models`."""
+    return tuple(
+        NimModel(
+            name=model.name,
+            image=model.image,
+            tag=model.tag,
+            gpus=model.gpus,
+            replicas=model.replicas,
+            storage_class=model.storage_class,
+            cache_size=model.cache_size,
+            volume_access_mode=model.volume_access_mode.value,
+            profiles=tuple(model.profiles),
+            engine=model.engine,
+            tensor_parallelism=model.tensor_parallelism,
+            shared_memory_size=model.shared_memory_size,
+        )
+        for model in nim.models
+    )
+
+
+def nim_operator_args(
+    config: TenantConfig,
+    handle: ClusterHandle,
+    mirrors: Mirrors,
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> NimOperatorArgs:
+    """`NimOperatorArgs` from `tenant.gpu.nim`; the NGC key only as `Output.secret`."""
+    nim = config.gpu.nim
+    if nim.ngc_api_key is None:  # network_rules reports this before any resource exists
+        raise ValueError("gpu.nim.ngcApiKey is required when gpu.nim is enabled")
+    return NimOperatorArgs(
+        provider=handle.provider,
+        mirrors=mirrors,
+        ngc_api_key=nim.ngc_api_key.output(),
+        models=nim_models(nim),
+        namespace=nim.namespace,
+        default_storage_class=nim.storage_class,
+        http_proxy=nim.http_proxy,
+        no_proxy=nim.no_proxy,
+        depends_on=tuple(depends_on),
+    )
+
+
+def _mirrors(config: TenantConfig) -> Mirrors:
+    return Mirrors(
+        chart_repositories=dict(config.mirrors.chart_repositories),
+        image_registries=dict(config.mirrors.image_registries),
+    )
+
+
+def install(
+    handle: ClusterHandle,
+    config: TenantConfig,
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> dict[str, pulumi.Output[Any]]:
+    """Create the Network Operator, DPF and NIM components; return outputs to export.
+
+    Args:
+        handle: the tenant cluster (provider, parent, name prefix).
+        config: the validated tenant config.
+        depends_on: resources the operators wait for, normally the GPU Operator
+            (its Node Feature Discovery and device plugin come first).
+    """
+    gpu = config.gpu
+    mirrors = _mirrors(config)
+    opts = pulumi.ResourceOptions(parent=handle.parent)
+    outputs: dict[str, pulumi.Output[Any]] = {}
+    if gpu.network.enabled:
+        network = NetworkOperator(
+            f"{handle.name}-network-operator",
+            network_operator_args(config, handle, mirrors, depends_on),
+            opts,
+        )
+        outputs["networkOperator"] = pulumi.Output.all(
+            networks=network.networks, rdmaResources=network.rdma_resources
+        )
+    if gpu.dpu.enabled:
+        dpu = DpuOperator(
+            f"{handle.name}-dpu-operator",
+            dpu_operator_args(config, handle, mirrors, depends_on),
+            opts,
+        )
+        outputs["dpu"] = pulumi.Output.all(
+            dpuCluster=dpu.dpu_cluster, bfb=dpu.bfb, dpuSet=dpu.dpu_set
+        )
+    if gpu.nim.enabled:
+        nim = NimOperator(
+            f"{handle.name}-nim-operator",
+            nim_operator_args(config, handle, mirrors, depends_on),
+            opts,
+        )
+        outputs["nim"] = pulumi.Output.all(namespace=nim.namespace, endpoints=nim.endpoints)
+    return outputs

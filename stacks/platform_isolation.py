@@ -1,0 +1,116 @@
+"""Install the isolation part of the tenant platform: tenant namespaces and Kyverno.
+
+Builds the component Args from the validated `TenantConfig` (components never read
+config): one `TeamNamespace` per namespace of each team, and the Kyverno policies from
+`isolation` (platform namespaces, host-access exemptions, registries, image trust).
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.isolation.kyverno import ImageVerification, KyvernoPolicies, KyvernoPoliciesArgs
+from components.isolation.tenant_namespaces import (
+    LimitDefaults,
+    QuotaDefaults,
+    TeamNamespace,
+    TenantNamespaces,
+    TenantNamespacesArgs,
+    pod_security_version,
+)
+from components.mirrors import Mirrors
+from stacks.config import TenantConfig
+from stacks.config.isolation import IsolationConfig
+from stacks.platform_handle import ClusterHandle
+
+
+def team_namespaces(config: TenantConfig) -> tuple[TeamNamespace, ...]:
+    """One `TeamNamespace` per namespace of every team, in config order."""
+    return tuple(
+        TeamNamespace(
+            team=team.name,
+            namespace=namespace,
+            gpu_quota=team.gpu_quota,
+            idp_groups=tuple(team.idp_groups),
+        )
+        for team in config.teams
+        for namespace in team.effective_namespaces
+    )
+
+
+def tenant_namespaces_args(handle: ClusterHandle, config: TenantConfig) -> TenantNamespacesArgs:
+    """`TenantNamespacesArgs` from the config (pure)."""
+    iso = config.isolation
+    return TenantNamespacesArgs(
+        tenant=config.name,
+        namespaces=team_namespaces(config),
+        provider=handle.provider,
+        pod_security_version=iso.pod_security_version
+        or pod_security_version(handle.kubernetes_version),
+        quota=QuotaDefaults(
+            requests_cpu=iso.namespace_quota.requests_cpu,
+            requests_memory=iso.namespace_quota.requests_memory,
+            pods=iso.namespace_quota.pods,
+            load_balancers=iso.namespace_quota.load_balancers,
+            persistent_volume_claims=iso.namespace_quota.persistent_volume_claims,
+        ),
+        limits=LimitDefaults(
+            default_request_cpu=iso.limit_range.default_request_cpu,
+            default_request_memory=iso.limit_range.default_request_memory,
+            default_limit_cpu=iso.limit_range.default_limit_cpu,
+            default_limit_memory=iso.limit_range.default_limit_memory,
+        ),
+        dra_device_classes=tuple(iso.dra_device_classes),
+    )
+
+
+def _verification(iso: IsolationConfig) -> ImageVerification | None:
+    verification = iso.image_verification
+    if not verification.enabled or verification.public_key is None:
+        # A missing key with verification enabled is a config error reported by
+        # `isolation_rules`; here it only means "nothing to render".
+        return None
+    return ImageVerification(
+        public_key=verification.public_key,
+        image_references=tuple(verification.image_references),
+        mutate_digest=verification.mutate_digest,
+        verify_digest=verification.verify_digest,
+    )
+
+
+def kyverno_args(handle: ClusterHandle, config: TenantConfig) -> KyvernoPoliciesArgs:
+    """`KyvernoPoliciesArgs` from the config (pure)."""
+    iso = config.isolation
+    return KyvernoPoliciesArgs(
+        tenant=config.name,
+        provider=handle.provider,
+        platform_namespaces=tuple(iso.all_platform_namespaces),
+        privileged_namespaces={
+            ns: tuple(str(control) for control in controls)
+            for ns, controls in iso.privileged_namespaces.items()
+        },
+        allowed_registries=tuple(iso.allowed_registries),
+        verification=_verification(iso),
+        # Same construction as stacks.platform_gpu.mirrors_from_config.
+        mirrors=Mirrors(
+            chart_repositories=dict(config.mirrors.chart_repositories),
+            image_registries=dict(config.mirrors.image_registries),
+        ),
+        admission_replicas=iso.kyverno.admission_replicas,
+    )
+
+
+def install(handle: ClusterHandle, config: TenantConfig) -> dict[str, pulumi.Output[object]]:
+    """Create the isolation components on the tenant cluster; return outputs to export."""
+    opts = pulumi.ResourceOptions(parent=handle.parent)
+    kyverno = KyvernoPolicies(f"{handle.name}-kyverno", kyverno_args(handle, config), opts)
+    namespaces = TenantNamespaces(
+        f"{handle.name}-tenant-namespaces",
+        tenant_namespaces_args(handle, config),
+        # Kyverno first: tenant namespaces must never exist without admission policies.
+        pulumi.ResourceOptions(parent=handle.parent, depends_on=[kyverno]),
+    )
+    return {
+        "tenantNamespaces": namespaces.namespaces,
+        "kyvernoPolicies": kyverno.policy_names,
+    }

@@ -1,0 +1,374 @@
+"""Install the cluster services of the tenant platform: CNI, storage, scheduling,
+autoscaling, observability and node health.
+
+Builds each component's Args from the validated `TenantConfig` (components never read
+config) and returns the stack outputs worth exporting. Order matters only through
+dependencies: the CNI comes first (nothing schedules without pod networking), the
+other services wait for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from components.gpu.catalog import GpuModel
+from components.gpu.catalog import spec as gpu_spec
+from components.mirrors import Mirrors
+from components.naming import (
+    LABEL_NVLINK_DOMAIN,
+    LABEL_RACK,
+    LABEL_RAIL,
+)
+from components.services.cni import Cni, CniArgs
+from components.services.csi import (
+    NfsExport,
+    Storage,
+    StorageArgs,
+    StorageClassSpec,
+    local_scratch_class,
+)
+from components.services.kai_scheduler import (
+    HOSTNAME_LABEL,
+    KaiScheduler,
+    KaiSchedulerArgs,
+    QueueSettings,
+    TeamQueue,
+)
+from components.services.karpenter import (
+    BudgetSpec,
+    ControllerSettings,
+    DisruptionSettings,
+    GpuNodePool,
+    Karpenter,
+    KarpenterArgs,
+    NodeClassReference,
+    Taint,
+)
+from components.services.node_health import NodeHealth, NodeHealthArgs, RemediationSettings
+from components.services.observability import (
+    Observability,
+    ObservabilityArgs,
+    OtelSettings,
+    PrometheusSettings,
+    Thresholds,
+)
+from stacks.config import TenantConfig
+from stacks.config.services import (
+    SCRATCH_PROVISIONERS,
+    CniPlugin,
+    KarpenterProvider,
+    NodeHealthEngine,
+    ScratchStorageDriver,
+    SharedStorageDriver,
+    TopologyLevel,
+    effective_cni_plugin,
+    effective_topology_levels,
+    team_gpu_quota,
+)
+from stacks.platform_handle import ClusterHandle
+
+TOPOLOGY_LABELS: dict[TopologyLevel, str] = {
+    TopologyLevel.ZONE: "topology.kubernetes.io/zone",
+    TopologyLevel.RACK: LABEL_RACK,
+    TopologyLevel.NVLINK_DOMAIN: LABEL_NVLINK_DOMAIN,
+    TopologyLevel.RAIL: LABEL_RAIL,
+    TopologyLevel.HOSTNAME: HOSTNAME_LABEL,
+}
+"""Node label of each topology level (set at join from the host inventory)."""
+
+
+def _mirrors(config: TenantConfig) -> Mirrors:
+    return Mirrors(
+        chart_repositories=dict(config.mirrors.chart_repositories),
+        image_registries=dict(config.mirrors.image_registries),
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Args builders (pure: config in, Args out; tested without Pulumi)
+# --------------------------------------------------------------------------- #
+
+
+def cni_args(handle: ClusterHandle, config: TenantConfig) -> CniArgs | None:
+    """CNI Args, or None when the CNI is installed by someone else."""
+    cni = config.services.cni
+    plugin = effective_cni_plugin(config)
+    if plugin is CniPlugin.EXTERNAL:
+        return None
+    return CniArgs(
+        provider=handle.provider,
+        mirrors=_mirrors(config),
+        tenant=config.name,
+        plugin=plugin.value,
+        pod_cidr=str(cni.pod_cidr),
+        node_mask_size=cni.node_mask_size,
+        encapsulation=cni.encapsulation.value,
+        kube_proxy_replacement=cni.kube_proxy_replacement,
+        api_server_host=cni.api_server_host,
+        api_server_port=cni.api_server_port,
+        hubble=cni.hubble,
+        multus_compatible=cni.multus_compatible,
+    )
+
+
+def storage_args(handle: ClusterHandle, config: TenantConfig) -> StorageArgs | None:
+    """Storage Args, or None when neither StorageClass is wanted."""
+    csi = config.services.csi
+    shared, scratch = csi.shared_datasets, csi.local_scratch
+    nfs = (
+        NfsExport(
+            server=shared.nfs.server,
+            share=shared.nfs.share,
+            mount_options=shared.nfs.mount_options,
+        )
+        if shared.driver is SharedStorageDriver.NFS and shared.nfs is not None
+        else None
+    )
+    external_shared = (
+        StorageClassSpec(
+            provisioner=shared.provisioner,
+            parameters=dict(shared.parameters),
+            reclaim_policy=shared.reclaim_policy.value,
+            default_class=shared.default_class,
+        )
+        if shared.driver is SharedStorageDriver.EXTERNAL and shared.provisioner
+        else None
+    )
+    scratch_provisioner = (
+        scratch.provisioner
+        if scratch.driver is ScratchStorageDriver.EXTERNAL
+        else SCRATCH_PROVISIONERS.get(scratch.driver)
+    )
+    local = (
+        local_scratch_class(scratch_provisioner, scratch.parameters)
+        if scratch_provisioner
+        else None
+    )
+    if nfs is None and external_shared is None and local is None:
+        return None
+    return StorageArgs(
+        provider=handle.provider,
+        mirrors=_mirrors(config),
+        tenant=config.name,
+        nfs=nfs,
+        shared_datasets=external_shared,
+        shared_reclaim_policy=shared.reclaim_policy.value,
+        shared_default_class=shared.default_class,
+        local_scratch=local,
+    )
+
+
+def kai_args(handle: ClusterHandle, config: TenantConfig) -> KaiSchedulerArgs | None:
+    """KAI Args, or None when the scheduler is off."""
+    scheduler = config.services.scheduler
+    if not scheduler.enabled:
+        return None
+    defaults = scheduler.queue_defaults
+    levels = effective_topology_levels(config) if scheduler.topology_aware else ()
+    return KaiSchedulerArgs(
+        provider=handle.provider,
+        mirrors=_mirrors(config),
+        tenant=config.name,
+        teams=tuple(
+            TeamQueue(name=team.name, gpu_quota=team_gpu_quota(team)) for team in config.teams
+        ),
+        queue_settings=QueueSettings(
+            over_quota_weight=defaults.over_quota_weight,
+            burst_beyond_quota=defaults.burst_beyond_quota,
+            priority=defaults.priority,
+            preempt_min_runtime=defaults.preempt_min_runtime,
+            reclaim_min_runtime=defaults.reclaim_min_runtime,
+        ),
+        placement_strategy=scheduler.placement_strategy.value,
+        create_default_queue=scheduler.create_default_queue,
+        topology_labels=tuple(TOPOLOGY_LABELS[level] for level in levels),
+    )
+
+
+def _gpu_products(model: GpuModel, provider: KarpenterProvider) -> tuple[str, ...]:
+    """Values of the provider's GPU product label for a GPU model."""
+    family = model.value.split("-", 1)[0]  # "H100-80GB" -> "H100"
+    if provider is KarpenterProvider.AWS:
+        return (family.lower(),)  # karpenter.k8s.aws/instance-gpu-name: h100
+    if provider is KarpenterProvider.AZURE:
+        return (family,)  # karpenter.azure.com/sku-gpu-name: H100
+    # GPU Feature Discovery's nvidia.com/gpu.product, as the provider advertises it.
+    return (gpu_spec(model).product_label,)
+
+
+def karpenter_args(handle: ClusterHandle, config: TenantConfig) -> KarpenterArgs | None:
+    """Karpenter Args, or None when autoscaling is off or nothing is autoscaled."""
+    autoscaling = config.services.autoscaling
+    groups = [(g, g.autoscale) for g in config.node_groups if g.autoscale is not None]
+    if not autoscaling.enabled or not groups:
+        return None
+    pools = []
+    for group, scale in groups:
+        if scale.gpu is None:
+            raise ValueError(f"node group {group.name}: autoscaled groups need `gpu`")
+        pools.append(
+            GpuNodePool(
+                name=group.name,
+                max_nodes=scale.max_nodes,
+                gpus_per_node=scale.gpu.count,
+                gpu_products=_gpu_products(scale.gpu.model, autoscaling.provider),
+                instance_types=tuple(scale.instance_types),
+                node_class_ref=NodeClassReference(
+                    group=scale.node_class.group,
+                    kind=scale.node_class.kind,
+                    name=scale.node_class.name,
+                ),
+                requirements=tuple(
+                    (req.key, req.operator.value, tuple(req.values)) for req in scale.requirements
+                ),
+                labels=dict(group.labels),
+                taints=tuple(
+                    Taint(key=t.key, value=t.value or None, effect=t.effect.value)
+                    for t in group.taints
+                ),
+                gpu_taint=group.gpu_taint,
+            )
+        )
+    consolidation = autoscaling.consolidation
+    controller = autoscaling.controller
+    return KarpenterArgs(
+        provider=handle.provider,
+        mirrors=_mirrors(config),
+        tenant=config.name,
+        cloud_provider=autoscaling.provider.value,
+        pools=tuple(pools),
+        disruption=DisruptionSettings(
+            consolidate_after=consolidation.consolidate_after,
+            expire_after=consolidation.expire_after,
+            termination_grace_period=consolidation.termination_grace_period,
+            allow_drift_replacement=consolidation.allow_drift_replacement,
+            budgets=tuple(
+                BudgetSpec(
+                    nodes=b.nodes,
+                    reasons=tuple(r.value for r in b.reasons),
+                    schedule=b.schedule,
+                    duration=b.duration,
+                )
+                for b in consolidation.budgets
+            ),
+        ),
+        controller=ControllerSettings(
+            provider_name=autoscaling.provider.value,
+            cluster_name=controller.cluster_name or config.name,
+            replicas=controller.replicas,
+            service_account_annotations=dict(controller.service_account_annotations),
+        )
+        if controller.install
+        else None,
+    )
+
+
+def observability_args(handle: ClusterHandle, config: TenantConfig) -> ObservabilityArgs | None:
+    """Observability Args, or None when neither Prometheus nor OTel is wanted."""
+    obs = config.services.observability
+    if obs.prometheus.mode.value == "off" and not obs.otel.enabled:
+        return None
+    alerts = obs.alerts
+    return ObservabilityArgs(
+        provider=handle.provider,
+        mirrors=_mirrors(config),
+        tenant=config.name,
+        prometheus_mode=obs.prometheus.mode.value,
+        prometheus=PrometheusSettings(
+            retention=obs.prometheus.retention,
+            storage_size=obs.prometheus.storage_size,
+            storage_class=obs.prometheus.storage_class,
+            grafana=obs.prometheus.grafana,
+            rule_labels=dict(obs.prometheus.rule_labels),
+        ),
+        otel=OtelSettings(exporter_endpoint=obs.otel.exporter_endpoint, insecure=obs.otel.insecure)
+        if obs.otel.enabled
+        else None,
+        thresholds=Thresholds(
+            gpu_temp_celsius=alerts.gpu_temp_celsius,
+            memory_temp_celsius=alerts.memory_temp_celsius,
+            ecc_sbe_per_hour=alerts.ecc_sbe_per_hour,
+            throttle_fraction=alerts.throttle_fraction,
+            critical_xids=alerts.critical_xids,
+            for_duration=alerts.for_duration,
+        ),
+    )
+
+
+def node_health_args(handle: ClusterHandle, config: TenantConfig) -> NodeHealthArgs | None:
+    """Node-health Args, or None when the engine is off."""
+    health = config.services.node_health
+    if health.engine is NodeHealthEngine.OFF:
+        return None
+    return NodeHealthArgs(
+        provider=handle.provider,
+        mirrors=_mirrors(config),
+        tenant=config.name,
+        engine=health.engine.value,
+        settings=RemediationSettings(
+            policy=health.remediation.value,
+            drain_mode=health.drain_mode.value,
+            drain_timeout_minutes=health.drain_timeout_minutes,
+            max_unhealthy_percent=health.max_unhealthy_percent,
+            unhealthy_after=health.unhealthy_after,
+            dry_run=health.dry_run,
+            janitor_provider=health.janitor_provider,
+            nhc_operator_namespace=health.nhc_operator_namespace,
+            pod_monitor=config.services.observability.prometheus.mode.value != "off",
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Install
+# --------------------------------------------------------------------------- #
+
+
+def install(handle: ClusterHandle, config: TenantConfig) -> dict[str, pulumi.Output[Any]]:
+    """Create the services components on the tenant cluster; return outputs to export.
+
+    Components are children of `handle.parent`, named `<tenant>-<service>`. Everything
+    after the CNI depends on it: Helm waits for pods to become ready, which needs pod
+    networking.
+    """
+    prefix = handle.name
+    base = pulumi.ResourceOptions(parent=handle.parent)
+    outputs: dict[str, pulumi.Output[Any]] = {}
+
+    cni: Cni | None = None
+    if (args := cni_args(handle, config)) is not None:
+        cni = Cni(f"{prefix}-cni", args, base)
+        outputs["cni"] = pulumi.Output.from_input(cni.plugin)
+    after_cni = pulumi.ResourceOptions(parent=handle.parent, depends_on=[cni] if cni else None)
+
+    if (storage := storage_args(handle, config)) is not None:
+        component = Storage(f"{prefix}-storage", storage, after_cni)
+        outputs["storageClasses"] = pulumi.Output.from_input(component.storage_classes)
+
+    if (kai := kai_args(handle, config)) is not None:
+        scheduler = KaiScheduler(f"{prefix}-kai-scheduler", kai, after_cni)
+        outputs["schedulerQueues"] = pulumi.Output.from_input(scheduler.queue_names)
+        outputs["schedulerTopology"] = pulumi.Output.from_input(scheduler.topology_name)
+
+    if (karpenter := karpenter_args(handle, config)) is not None:
+        pools = Karpenter(f"{prefix}-karpenter", karpenter, after_cni)
+        outputs["nodePools"] = pulumi.Output.from_input(pools.node_pool_names)
+
+    observability: Observability | None = None
+    if (obs := observability_args(handle, config)) is not None:
+        observability = Observability(f"{prefix}-observability", obs, after_cni)
+        outputs["gpuAlertRules"] = pulumi.Output.from_input(observability.prometheus_rule)
+
+    if (health := node_health_args(handle, config)) is not None:
+        # NVSentinel's PodMonitors need the Prometheus Operator CRDs from the stack.
+        after_monitoring = pulumi.ResourceOptions(
+            parent=handle.parent,
+            depends_on=[r for r in (cni, observability) if r is not None] or None,
+        )
+        node_health = NodeHealth(f"{prefix}-node-health", health, after_monitoring)
+        outputs["nodeHealth"] = pulumi.Output.from_input(
+            {"engine": node_health.engine, "remediation": node_health.policy}
+        )
+    return outputs

@@ -1,0 +1,456 @@
+"""GPU Operator: pure rendering (validated against the chart's values.yaml) and the component."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pulumi_kubernetes as k8s
+import pytest
+import yaml
+
+from components import mirrors, versions
+from components.gpu.gpu_operator import (
+    DEVICE_PLUGIN_CONFIG_LABEL,
+    MIG_CONFIG_LABEL,
+    DriverSettings,
+    GpuOperator,
+    GpuOperatorArgs,
+    GpuOperatorSettings,
+    NodeGroupGpu,
+    Sharing,
+    gpu_node_labels,
+    gpu_operator_images,
+    mig_strategy,
+    render_device_plugin_config,
+    render_device_plugin_config_map,
+    render_gpu_operator_values,
+    render_mig_config,
+    render_mig_config_map,
+    summary,
+)
+from components.mirrors import Mirrors
+from tests.support.mocks import RecordingMocks, run
+from tests.support.upstream import (
+    CRDS_ROOT,
+    assert_values_keys_known,
+    validate_custom_resource,
+)
+
+VALUES_YAML = "gpu-operator/values.yaml"
+ALLOW = [
+    # node-feature-discovery subchart: `image.repository` is a value of the NFD chart
+    # (kubernetes-sigs/node-feature-discovery deployment/helm/node-feature-discovery),
+    # not shown in the gpu-operator values.yaml copy.
+    "^node-feature-discovery.image",
+]
+
+TRAINING = NodeGroupGpu("training", "H100-80GB")
+INFERENCE = NodeGroupGpu("inference", "A100-80GB", Sharing("time-slicing", 4))
+MPS = NodeGroupGpu("mps", "H200-141GB", Sharing("mps", 8))
+MIG_SINGLE = NodeGroupGpu("mig-single", "H100-80GB", mig_layout={"1g.10gb": 7})
+MIG_MIXED = NodeGroupGpu("mig-mixed", "A100-40GB", mig_layout={"3g.20gb": 1, "2g.10gb": 2})
+MIG_SLICED = NodeGroupGpu(
+    "mig-sliced", "H100-80GB", Sharing("time-slicing", 2), {"3g.40gb": 1, "2g.20gb": 1}
+)
+CPU = NodeGroupGpu("system", None)
+ALL_GROUPS = (TRAINING, INFERENCE, MPS, MIG_SINGLE, MIG_MIXED, MIG_SLICED, CPU)
+
+AIRGAP = Mirrors(
+    image_registries={
+        "nvcr.io": "mirror.ncp.internal/nvcr",
+        "registry.k8s.io": "mirror.ncp.internal/k8s",
+    }
+)
+
+
+def _upstream_values() -> Any:
+    return yaml.safe_load((CRDS_ROOT / VALUES_YAML).read_text())
+
+
+class TestNodeLabels:
+    @pytest.mark.parametrize(
+        ("group", "expected"),
+        [
+            (TRAINING, {DEVICE_PLUGIN_CONFIG_LABEL: "training", MIG_CONFIG_LABEL: "all-disabled"}),
+            (
+                MIG_SINGLE,
+                {DEVICE_PLUGIN_CONFIG_LABEL: "mig-single", MIG_CONFIG_LABEL: "mig-single"},
+            ),
+            (CPU, {}),
+        ],
+    )
+    def test_labels(self, group, expected):
+        assert gpu_node_labels(group) == expected
+
+    def test_label_keys_are_the_gpu_operator_ones(self):
+        assert DEVICE_PLUGIN_CONFIG_LABEL == "nvidia.com/device-plugin.config"
+        assert MIG_CONFIG_LABEL == "nvidia.com/mig.config"
+
+
+class TestDevicePluginConfig:
+    @pytest.mark.parametrize(
+        ("group", "strategy"),
+        [(TRAINING, "none"), (MIG_SINGLE, "single"), (MIG_MIXED, "mixed"), (CPU, "none")],
+    )
+    def test_mig_strategy(self, group, strategy):
+        assert mig_strategy(group) == strategy
+
+    @pytest.mark.parametrize(
+        ("group", "expected"),
+        [
+            (TRAINING, {"version": "v1", "flags": {"migStrategy": "none"}}),
+            (
+                INFERENCE,
+                {
+                    "version": "v1",
+                    "flags": {"migStrategy": "none"},
+                    "sharing": {
+                        "timeSlicing": {
+                            "renameByDefault": False,
+                            "failRequestsGreaterThanOne": True,
+                            "resources": [{"name": "nvidia.com/gpu", "replicas": 4}],
+                        }
+                    },
+                },
+            ),
+            (
+                MPS,
+                {
+                    "version": "v1",
+                    "flags": {"migStrategy": "none"},
+                    "sharing": {
+                        "mps": {
+                            "renameByDefault": False,
+                            "resources": [{"name": "nvidia.com/gpu", "replicas": 8}],
+                        }
+                    },
+                },
+            ),
+            (MIG_SINGLE, {"version": "v1", "flags": {"migStrategy": "single"}}),
+            (
+                MIG_SLICED,
+                {
+                    "version": "v1",
+                    "flags": {"migStrategy": "mixed"},
+                    "sharing": {
+                        "timeSlicing": {
+                            "renameByDefault": False,
+                            "failRequestsGreaterThanOne": True,
+                            "resources": [
+                                {"name": "nvidia.com/mig-2g.20gb", "replicas": 2},
+                                {"name": "nvidia.com/mig-3g.40gb", "replicas": 2},
+                            ],
+                        }
+                    },
+                },
+            ),
+        ],
+    )
+    def test_render(self, group, expected):
+        assert render_device_plugin_config(group) == expected
+
+    def test_mps_with_mig_is_rejected(self):
+        group = NodeGroupGpu("x", "H100-80GB", Sharing("mps", 2), {"3g.40gb": 2})
+        with pytest.raises(ValueError, match="MPS cannot be combined with MIG"):
+            render_device_plugin_config(group)
+
+    def test_unknown_mode_is_rejected(self):
+        with pytest.raises(ValueError, match="unknown sharing mode 'vgpu'"):
+            render_device_plugin_config(NodeGroupGpu("x", "H100-80GB", Sharing("vgpu", 2)))
+
+    def test_config_map_has_default_and_one_key_per_gpu_group(self):
+        data = render_device_plugin_config_map(ALL_GROUPS)
+        assert set(data) == {"default"} | {g.name for g in ALL_GROUPS if g.gpu_model}
+        for text in data.values():
+            assert yaml.safe_load(text)["version"] == "v1"
+        assert yaml.safe_load(data["inference"]) == render_device_plugin_config(INFERENCE)
+
+    @pytest.mark.parametrize("name", ["default", "all-disabled"])
+    def test_reserved_group_names_are_rejected(self, name):
+        with pytest.raises(ValueError, match="reserved"):
+            render_device_plugin_config_map([NodeGroupGpu(name, "H100-80GB")])
+
+
+class TestMigConfig:
+    def test_one_layout_per_mig_group_plus_all_disabled(self):
+        config = render_mig_config(ALL_GROUPS)
+        assert config["version"] == "v1"
+        assert set(config["mig-configs"]) == {
+            "all-disabled",
+            "mig-single",
+            "mig-mixed",
+            "mig-sliced",
+        }
+        assert config["mig-configs"]["all-disabled"] == [{"devices": "all", "mig-enabled": False}]
+        assert config["mig-configs"]["mig-mixed"] == [
+            {"devices": "all", "mig-enabled": True, "mig-devices": {"3g.20gb": 1, "2g.10gb": 2}}
+        ]
+
+    @pytest.mark.parametrize(
+        ("group", "error"),
+        [
+            (NodeGroupGpu("bad", "H100-80GB", mig_layout={"3g.20gb": 1}), "not a MIG profile"),
+            (NodeGroupGpu("bad", "H100-80GB", mig_layout={"1g.10gb": 8}), "at most 7"),
+            (
+                NodeGroupGpu("bad", "H100-80GB", mig_layout={"3g.40gb": 2, "1g.10gb": 1}),
+                "do not fit",
+            ),
+            (NodeGroupGpu("bad", None, mig_layout={"1g.10gb": 1}), "no GPU model"),
+        ],
+    )
+    def test_invalid_layouts_are_rejected(self, group, error):
+        with pytest.raises(ValueError, match=error):
+            render_mig_config([group])
+
+    def test_config_map_key_is_config_yaml(self):
+        data = render_mig_config_map([MIG_SINGLE])
+        assert list(data) == ["config.yaml"]
+        assert yaml.safe_load(data["config.yaml"]) == render_mig_config([MIG_SINGLE])
+
+
+PRECOMPILED = GpuOperatorSettings(
+    driver=DriverSettings(
+        enabled=True,
+        version="580.105.08",
+        kernel_module_type="open",
+        use_precompiled=True,
+        rdma=True,
+        use_host_mofed=True,
+    ),
+    nfd=False,
+    dcgm_exporter=False,
+    mig_manager=False,
+)
+
+SETTINGS = [
+    pytest.param(GpuOperatorSettings(), id="defaults"),
+    pytest.param(GpuOperatorSettings(node_groups=ALL_GROUPS), id="all-sharing-modes"),
+    pytest.param(PRECOMPILED, id="precompiled-rdma-minimal"),
+    pytest.param(
+        GpuOperatorSettings(
+            driver=DriverSettings(enabled=False), toolkit_enabled=False, device_plugin=False
+        ),
+        id="host-driver-and-toolkit-dra-only",
+    ),
+]
+
+
+class TestValues:
+    @pytest.mark.parametrize("settings", SETTINGS)
+    @pytest.mark.parametrize("mirror", [Mirrors(), AIRGAP], ids=["connected", "air-gapped"])
+    def test_values_keys_exist_in_the_chart(self, settings, mirror):
+        values = render_gpu_operator_values(settings, mirror)
+        assert_values_keys_known(values, VALUES_YAML, allow=ALLOW)
+
+    def test_connected_repositories_equal_the_chart_defaults(self):
+        upstream = _upstream_values()
+        values = render_gpu_operator_values(GpuOperatorSettings(), Mirrors())
+        for key in (
+            "operator",
+            "validator",
+            "driver",
+            "toolkit",
+            "devicePlugin",
+            "dcgmExporter",
+            "gfd",
+            "migManager",
+        ):
+            assert values[key]["repository"] == upstream[key]["repository"], key
+        assert (
+            values["driver"]["manager"]["repository"] == upstream["driver"]["manager"]["repository"]
+        )
+
+    def test_air_gapped_repositories_all_point_at_the_mirror(self):
+        values = render_gpu_operator_values(GpuOperatorSettings(), AIRGAP)
+        repositories = _find(values, "repository")
+        assert repositories
+        assert all(r.startswith("mirror.ncp.internal/") for r in repositories), repositories
+
+    def test_config_and_service_monitor(self):
+        settings = GpuOperatorSettings(node_groups=ALL_GROUPS, scrape_interval="30s")
+        values = render_gpu_operator_values(settings, Mirrors())
+        assert values["devicePlugin"]["config"] == {
+            "create": False,
+            "name": "device-plugin-config",
+            "default": "default",
+        }
+        assert values["migManager"]["config"] == {
+            "create": False,
+            "name": "custom-mig-parted-config",
+            "default": "all-disabled",
+        }
+        assert values["mig"]["strategy"] == "mixed"
+        assert values["dcgmExporter"]["serviceMonitor"] == {"enabled": True, "interval": "30s"}
+        assert values["cdi"] == {"enabled": True}
+
+    def test_device_plugin_switch(self):
+        on = render_gpu_operator_values(GpuOperatorSettings(), Mirrors())
+        off = render_gpu_operator_values(GpuOperatorSettings(device_plugin=False), Mirrors())
+        assert (on["devicePlugin"]["enabled"], off["devicePlugin"]["enabled"]) == (True, False)
+
+    def test_without_mig_groups_the_mig_manager_uses_hardware_defaults(self):
+        values = render_gpu_operator_values(GpuOperatorSettings(node_groups=(TRAINING,)), Mirrors())
+        assert values["migManager"]["config"]["name"] == ""
+        assert values["mig"]["strategy"] == "single"
+
+    def test_driver_settings(self):
+        settings = PRECOMPILED
+        driver = render_gpu_operator_values(settings, Mirrors())["driver"]
+        assert driver["version"] == "580.105.08"
+        assert driver["kernelModuleType"] == "open"
+        assert driver["usePrecompiled"] is True
+        assert driver["rdma"] == {"enabled": True, "useHostMofed": True}
+        assert driver["upgradePolicy"]["maxParallelUpgrades"] == 1
+        assert driver["upgradePolicy"]["drain"]["enable"] is False
+        assert "node-feature-discovery" not in render_gpu_operator_values(settings, Mirrors())
+
+
+class TestImages:
+    def test_images_are_the_chart_defaults(self):
+        upstream = _upstream_values()
+        images = gpu_operator_images(GpuOperatorSettings())
+        for key in ("toolkit", "devicePlugin", "dcgmExporter", "migManager"):
+            v = upstream[key]
+            assert f"{v['repository']}/{v['image']}:{v['version']}" in images, key
+        manager = upstream["driver"]["manager"]
+        assert f"{manager['repository']}/{manager['image']}:{manager['version']}" in images
+        driver = upstream["driver"]
+        assert f"{driver['repository']}/{driver['image']}:{driver['version']}-ubuntu24.04" in images
+        assert f"nvcr.io/nvidia/gpu-operator:{versions.GPU_OPERATOR.version}" in images
+
+    def test_disabled_operands_pull_nothing(self):
+        images = gpu_operator_images(
+            GpuOperatorSettings(
+                driver=DriverSettings(enabled=False),
+                toolkit_enabled=False,
+                dcgm_exporter=False,
+                mig_manager=False,
+                nfd=False,
+            )
+        )
+        assert len(images) == 2  # operator/validator and device plugin/GFD
+
+    def test_summary(self):
+        assert summary(GpuOperatorSettings(node_groups=ALL_GROUPS), "gpu-operator") == {
+            "namespace": "gpu-operator",
+            "chartVersion": "v26.7.0",
+            "driverVersion": "595.91.07",
+            "toolkitVersion": "v1.20.0",
+            "devicePluginConfigs": sorted(g.name for g in ALL_GROUPS if g.gpu_model),
+            "migLayouts": ["mig-mixed", "mig-single", "mig-sliced"],
+        }
+
+
+def _find(node: Any, key: str) -> list[str]:
+    found: list[str] = []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == key and isinstance(v, str):
+                found.append(v)
+            else:
+                found += _find(v, key)
+    return found
+
+
+class TestComponent:
+    @pytest.mark.parametrize("groups", [(), ALL_GROUPS], ids=["no-mig", "mig"])
+    def test_children_names_provider_and_parent(self, groups):
+        mocks = RecordingMocks()
+        mirrors.reset_stack_mirror_list()
+
+        def program() -> dict[str, Any]:
+            provider = k8s.Provider("tenant-provider", kubeconfig="{}")
+            operator = GpuOperator(
+                "acme-gpu-operator",
+                GpuOperatorArgs(
+                    provider=provider,
+                    mirrors=AIRGAP,
+                    settings=GpuOperatorSettings(node_groups=groups),
+                ),
+            )
+            return {"namespace": operator.namespace, "summary": operator.summary}
+
+        result = run(program, mocks)
+        component = mocks.one("gpu-caas:gpu:GpuOperator", "acme-gpu-operator")
+        provider = mocks.one("pulumi:providers:kubernetes", "tenant-provider")
+        children = [r for r in mocks.resources if r.type.startswith("kubernetes:")]
+        expected = {
+            "acme-gpu-operator-namespace",
+            "acme-gpu-operator-device-plugin-config",
+            "acme-gpu-operator-release",
+        }
+        if groups:
+            expected.add("acme-gpu-operator-mig-config")
+        assert {r.name for r in children} == expected
+        for child in children:
+            assert child.parent == component.urn, child.name
+            assert child.provider_urn == provider.urn, child.name
+            assert not child.secret_paths, child.name  # nothing secret here
+
+        ns = mocks.one("kubernetes:core/v1:Namespace", "acme-gpu-operator-namespace").inputs
+        assert ns["metadata"]["name"] == "gpu-operator"
+        assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+        release = mocks.one("kubernetes:helm.sh/v3:Release", "acme-gpu-operator-release")
+        assert release.inputs["name"] == "gpu-operator"
+        assert release.inputs["version"] == "v26.7.0"
+        assert release.inputs["createNamespace"] is False
+        assert release.inputs["skipAwait"] is False
+        assert release.inputs["namespace"] == "gpu-operator"
+        assert release.inputs["values"]["driver"]["repository"] == "mirror.ncp.internal/nvcr/nvidia"
+        # The release waits for its namespace and ConfigMaps.
+        config_maps = [r for r in children if r.type == "kubernetes:core/v1:ConfigMap"]
+        assert {c.urn for c in config_maps} <= set(release.dependencies)
+        plugin = mocks.one("kubernetes:core/v1:ConfigMap", "acme-gpu-operator-device-plugin-config")
+        assert plugin.inputs["metadata"]["name"] == "device-plugin-config"
+        assert plugin.inputs["data"] == render_device_plugin_config_map(groups)
+
+        assert result["namespace"].value == "gpu-operator"
+        assert result["summary"].value["chartVersion"] == "v26.7.0"
+        listing = mirrors.stack_mirror_list()
+        assert [c.chart for c in listing.charts] == ["gpu-operator"]
+        assert "mirror.ncp.internal/nvcr/nvidia/driver:595.91.07-ubuntu24.04" in {
+            i.image for i in listing.images
+        }
+
+
+# Values the chart itself consumes (Deployment of the operator, NFD subchart, whether
+# the chart creates ConfigMaps); everything else is copied into the ClusterPolicy spec
+# by the chart's clusterpolicy.yaml template under the same key path.
+CHART_ONLY = ("operator", "nfd", "node-feature-discovery")
+CHART_ONLY_CONFIG = ("devicePlugin", "migManager")
+
+
+def _cluster_policy_fragment(values: dict[str, Any]) -> dict[str, Any]:
+    spec = {k: copy.deepcopy(v) for k, v in values.items() if k not in CHART_ONLY}
+    for key in CHART_ONLY_CONFIG:
+        spec[key]["config"].pop("create")
+    return spec
+
+
+class TestClusterPolicy:
+    """The operand values the chart copies into the ClusterPolicy are valid CRD fields."""
+
+    @pytest.mark.parametrize("settings", SETTINGS)
+    def test_operand_values_are_valid_cluster_policy_fields(self, settings):
+        values = render_gpu_operator_values(settings, AIRGAP)
+        validate_custom_resource(
+            "nvidia.com/v1", "ClusterPolicy", _cluster_policy_fragment(values), partial=True
+        )
+
+    def test_chart_only_keys_are_not_cluster_policy_fields(self):
+        # Keeps CHART_ONLY honest: `operator.repository` is not a ClusterPolicy field.
+        values = render_gpu_operator_values(GpuOperatorSettings(), Mirrors())
+        with pytest.raises(AssertionError, match="'repository' was unexpected"):
+            validate_custom_resource(
+                "nvidia.com/v1", "ClusterPolicy", {"operator": values["operator"]}, partial=True
+            )
+
+    def test_bad_enum_value_fails(self):
+        values = render_gpu_operator_values(
+            GpuOperatorSettings(driver=DriverSettings(kernel_module_type="closed")), Mirrors()
+        )
+        with pytest.raises(AssertionError, match="'closed' is not one of"):
+            validate_custom_resource(
+                "nvidia.com/v1", "ClusterPolicy", _cluster_policy_fragment(values), partial=True
+            )

@@ -1,0 +1,361 @@
+"""The compatibility matrix: version parsing, rules, and agreement with shared/crds and AICR."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components import versions
+from components.versions import (
+    RDMA_INCOMPATIBLE_PAIRS,
+    RdmaIncompatibility,
+    Version,
+    check_compatibility,
+    compare_versions,
+    compatibility_problems,
+    is_multi_node_nvlink,
+    is_prerelease,
+    version_at_least,
+)
+from tests.support.upstream import CRDS_ROOT
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class TestVersionParsing:
+    @pytest.mark.parametrize(
+        ("text", "release", "pre"),
+        [
+            ("1.34", (1, 34), ()),
+            ("v26.7.0", (26, 7, 0), ()),
+            ("595.91.07", (595, 91, 7), ()),
+            ("26.7.0-rc.1", (26, 7, 0), ("rc", "1")),
+            ("26.8.2-edge", (26, 8, 2), ("edge",)),
+            (" v0.4.0 ", (0, 4, 0), ()),
+        ],
+    )
+    def test_parse(self, text, release, pre):
+        parsed = Version.parse(text)
+        assert (parsed.release, parsed.prerelease) == (release, pre)
+
+    @pytest.mark.parametrize("text", ["", "latest", "1.x", "v", "1..2", "^1.2.3"])
+    def test_rejects_non_versions(self, text):
+        with pytest.raises(ValueError, match="not a version"):
+            Version.parse(text)
+
+    @pytest.mark.parametrize(
+        ("left", "right", "expected"),
+        [
+            ("1.34", "1.34.0", 0),
+            ("v26.7.0", "26.7.0", 0),
+            ("1.33.9", "1.34.0", -1),
+            ("1.17.10", "1.17.8", 1),  # numeric, not lexical
+            ("26.7.0-rc.1", "26.7.0", -1),  # pre-release before release
+            ("26.7.0-rc.2", "26.7.0-rc.10", -1),  # numeric identifiers compare numerically
+            ("26.7.0-beta.5", "26.7.0-rc.1", -1),
+            ("25.3.1", "25.3.0", 1),
+            ("0.4.0", "25.12.0", -1),
+        ],
+    )
+    def test_compare(self, left, right, expected):
+        assert compare_versions(left, right) == expected
+        assert compare_versions(right, left) == -expected
+
+    def test_helpers(self):
+        assert version_at_least("v1.20.0", "1.17.8")
+        assert not version_at_least("1.17.8-rc.1", "1.17.8")
+        assert is_prerelease("26.8.2-edge") and not is_prerelease("v26.7.0")
+        assert Version.parse("1.35.2").minor == (1, 35)
+        assert str(Version.parse("v26.7.0-rc.1")) == "26.7.0-rc.1"
+
+
+class TestRules:
+    @pytest.mark.parametrize(
+        ("kwargs", "expected"),
+        [
+            pytest.param({"kubernetes": "1.34.2"}, [], id="pinned-defaults-ok"),
+            pytest.param({"kubernetes": "1.34.0", "dra_driver": True}, [], id="dra-on-1.34-ok"),
+            pytest.param(
+                {"kubernetes": "1.33.5", "dra_driver": True},
+                ["the DRA driver needs Kubernetes 1.34.0 or later"],
+                id="dra-needs-1.34",
+            ),
+            pytest.param({"kubernetes": "1.33.5"}, [], id="no-dra-no-k8s-floor-here"),
+            pytest.param(
+                {"kubernetes": "1.36.0"}, ["newer than 1.35"], id="k8s-newer-than-validated"
+            ),
+            pytest.param(
+                {"kubernetes": "1.34.2", "container_toolkit": "1.17.7"},
+                ["NVIDIA Container Toolkit 1.17.7 is vulnerable to CVE-2025-23266"],
+                id="toolkit-below-cve-floor",
+            ),
+            pytest.param(
+                {"kubernetes": "1.34.2", "container_toolkit": "v1.17.8"}, [], id="toolkit-at-floor"
+            ),
+            pytest.param(
+                {"kubernetes": "1.34.2", "gpu_operator": "v25.3.0"},
+                ["GPU Operator v25.3.0 ships a toolkit vulnerable to CVE-2025-23266"],
+                id="operator-below-cve-floor",
+            ),
+            pytest.param(
+                {"kubernetes": "1.34.2", "gpu_operator": "v25.3.1"}, [], id="operator-at-floor"
+            ),
+            pytest.param(
+                {"kubernetes": "1.34.2", "network_operator": "26.7.0", "rdma": True},
+                [],
+                id="pinned-rdma-pair-ok",
+            ),
+            pytest.param(
+                {
+                    "kubernetes": "1.34.2",
+                    "gpu_operator": "v24.9.2",
+                    "network_operator": "25.4.0",
+                    "rdma": True,
+                },
+                [
+                    "GPU Operator v24.9.2 ships a toolkit vulnerable",
+                    "is a known-bad pair for GPUDirect RDMA",
+                ],
+                id="rdma-known-bad-pair",
+            ),
+            pytest.param(
+                {
+                    "kubernetes": "1.34.2",
+                    "gpu_operator": "v24.9.2",
+                    "network_operator": "25.4.0",
+                    "rdma": False,
+                },
+                ["GPU Operator v24.9.2 ships a toolkit vulnerable"],
+                id="pair-irrelevant-without-rdma",
+            ),
+            pytest.param(
+                {"kubernetes": "1.34.2", "compute_domain_gpu_models": ["GB200-186GB"]},
+                [],
+                id="compute-domains-on-gb200",
+            ),
+            pytest.param(
+                {"kubernetes": "1.34.2", "compute_domain_gpu_models": ["H100-80GB"]},
+                ["ComputeDomains need multi-node NVLink GPUs (GB200, GB300); H100-80GB"],
+                id="compute-domains-on-h100",
+            ),
+        ],
+    )
+    def test_check_compatibility(self, kwargs, expected):
+        problems = check_compatibility(**kwargs)
+        assert len(problems) == len(expected), problems
+        for problem, fragment in zip(problems, expected, strict=True):
+            assert fragment in problem
+
+    def test_problems_are_tagged_by_argument(self):
+        tagged = compatibility_problems(
+            kubernetes="1.33.0",
+            container_toolkit="1.16.0",
+            dra_driver=True,
+            compute_domain_gpu_models=["GB200-186GB", "A100-80GB"],
+        )
+        assert [tag for tag, _ in tagged] == [
+            "kubernetes",
+            "container_toolkit",
+            "compute_domain_gpu_models[1]",
+        ]
+
+    def test_unparseable_version_raises(self):
+        with pytest.raises(ValueError, match="not a version: 'latest'"):
+            check_compatibility(kubernetes="1.34.0", gpu_operator="latest")
+
+    def test_incompatibility_ranges_are_half_open(self):
+        pair = RdmaIncompatibility("25.0.0", "26.0.0", None, "25.4.0", "reason", "source")
+        assert pair.matches("25.0.0", "24.10.0")
+        assert pair.matches("v25.10.1", "25.1.0")
+        assert not pair.matches("26.0.0", "24.10.0")  # upper bound excluded
+        assert not pair.matches("24.9.0", "24.10.0")
+        assert not pair.matches("25.0.0", "25.4.0")
+
+    def test_every_known_bad_pair_cites_a_source(self):
+        for pair in RDMA_INCOMPATIBLE_PAIRS:
+            assert pair.source.startswith("https://"), pair
+            assert pair.reason
+
+    @pytest.mark.parametrize(
+        ("model", "expected"),
+        [
+            ("GB200-186GB", True),
+            ("gb200-nvl72", True),
+            ("GB300", True),
+            ("H100-80GB", False),
+            ("B200-180GB", False),
+            ("A100-40GB", False),
+        ],
+    )
+    def test_multi_node_nvlink(self, model, expected):
+        assert is_multi_node_nvlink(model) is expected
+
+
+class TestMatrix:
+    def test_every_pin_is_an_exact_parseable_version(self):
+        for component in versions.MATRIX:
+            if component is not versions.DCGM_EXPORTER:  # image tag: DCGM-exporter-flavor
+                Version.parse(component.version)
+            if component.chart is not None:
+                Version.parse(component.chart.version)
+                assert component.chart.repository.startswith(("https://", "oci://"))
+                assert component.source, component.name
+
+    def test_pinned_set_is_compatible(self):
+        assert (
+            check_compatibility(
+                kubernetes=versions.KUBERNETES.version,
+                network_operator=versions.NETWORK_OPERATOR.version,
+                rdma=True,
+                dra_driver=True,
+                compute_domain_gpu_models=["GB200-186GB"],
+            )
+            == []
+        )
+
+    def test_only_dpf_and_kamaji_are_prereleases(self):
+        # A pre-release pin must be a deliberate, documented exception.
+        pre = {c.name for c in versions.MATRIX if c.chart and is_prerelease(c.chart.version)}
+        assert pre == {versions.DPF.name, versions.KAMAJI.name}
+        assert "OLD" in versions.DPF.note and "edge" in versions.KAMAJI.note
+
+    def test_helm_property(self):
+        assert versions.GPU_OPERATOR.helm.chart == "gpu-operator"
+        with pytest.raises(ValueError, match="has no Helm chart"):
+            _ = versions.KARPENTER.helm
+
+
+def _yaml(relative: str) -> Any:
+    return yaml.safe_load((CRDS_ROOT / relative).read_text())
+
+
+class TestAgainstSharedCrds:
+    """Our pins are the newest versions in ../shared/crds (SOURCES.md)."""
+
+    def test_gpu_operator_image_pins_are_the_chart_defaults(self):
+        values = _yaml("gpu-operator/values.yaml")
+        assert values["driver"]["version"] == versions.NVIDIA_DRIVER.version
+        assert values["toolkit"]["version"] == versions.CONTAINER_TOOLKIT.version
+        assert values["devicePlugin"]["version"] == versions.DEVICE_PLUGIN.version
+        assert values["gfd"]["version"] == versions.DEVICE_PLUGIN.version
+        assert values["dcgmExporter"]["version"] == versions.DCGM_EXPORTER.version
+        assert values["migManager"]["version"] == versions.MIG_MANAGER.version
+        assert values["driver"]["manager"]["version"] == versions.DRIVER_MANAGER.version
+
+    def test_release_pins_match_sources(self):
+        sources = (CRDS_ROOT / "SOURCES.md").read_text()
+        assert f"byte-identical to tag {versions.GPU_OPERATOR.version}" in sources
+        assert f"byte-identical to tag {versions.KYVERNO.version}" in sources
+        assert f"byte-identical to tag {versions.KAI_SCHEDULER.version}" in sources
+        assert f"byte-identical to tag v{versions.DRA_DRIVER.version}" in sources
+        assert f"HEAD = tag {versions.KAMAJI.version}" in sources
+        assert f"tag {versions.DPF.version}" in sources
+        assert (CRDS_ROOT / "k8s-nim-operator" / versions.NIM_OPERATOR.version).is_dir()
+        assert (CRDS_ROOT / "karpenter" / f"v{versions.KARPENTER.version}").is_dir()
+
+    def test_network_operator_pin_is_the_release_of_the_shared_snapshot(self):
+        values = (CRDS_ROOT / "network-operator/values.yaml").read_text()
+        tag = re.search(r"network-operator-v(\d+\.\d+\.\d+)(-[\w.]+)?", values)
+        assert tag is not None
+        assert tag[1] == versions.NETWORK_OPERATOR.version
+
+
+def _aicr_component_refs() -> list[tuple[str, str, str]]:
+    refs: list[tuple[str, str, str]] = []
+    overlays = CRDS_ROOT / "aicr" / "recipes" / "overlays"
+    for path in sorted(overlays.glob("*.yaml")):
+        for ref in yaml.safe_load(path.read_text())["spec"].get("componentRefs") or []:
+            if "version" in ref:
+                refs.append((path.name, ref["name"], str(ref["version"])))
+    for path in sorted((CRDS_ROOT / "aicr" / "examples" / "recipes").glob("*.yaml")):
+        for ref in yaml.safe_load(path.read_text()).get("componentRefs") or []:
+            refs.append((path.name, ref["name"], str(ref["version"])))
+    registry = _yaml("aicr/recipes/registry.yaml")
+    for component in registry["components"]:
+        default = (component.get("helm") or {}).get("defaultVersion")
+        if default:
+            refs.append(("registry.yaml", component["name"], str(default)))
+    return refs
+
+
+AICR_NAMES = {
+    "gpu-operator": versions.GPU_OPERATOR,
+    "network-operator": versions.NETWORK_OPERATOR,
+    "nvidia-dra-driver-gpu": versions.DRA_DRIVER,
+    "kai-scheduler": versions.KAI_SCHEDULER,
+    "nvsentinel": versions.NVSENTINEL,
+    "kube-prometheus-stack": versions.KUBE_PROMETHEUS_STACK,
+    "cert-manager": versions.CERT_MANAGER,
+}
+"""AICR component name -> our matrix entry (components we install that AICR pins)."""
+
+
+class TestAgainstAicrRecipes:
+    """Our pins are >= NVIDIA's AICR v0.11.1 recipe pins, or a documented difference."""
+
+    @pytest.mark.parametrize(
+        ("recipe", "name", "aicr_version"),
+        [ref for ref in _aicr_component_refs() if ref[1] in AICR_NAMES],
+        ids=lambda v: str(v),
+    )
+    def test_pin_not_older_than_aicr(self, recipe, name, aicr_version):
+        ours = AICR_NAMES[name].helm.version
+        if compare_versions(ours, aicr_version) < 0:
+            assert name in versions.AICR_DIFFERENCES, (
+                f"{recipe}: AICR pins {name} {aicr_version}, we pin {ours}; raise our pin or "
+                "document the difference in components.versions.AICR_DIFFERENCES"
+            )
+
+    def test_documented_differences_are_real(self):
+        # Keep AICR_DIFFERENCES honest: every entry must still differ from AICR.
+        refs = _aicr_component_refs()
+        dra = [v for _, n, v in refs if n == "nvidia-dra-driver-gpu"]
+        assert dra and all(compare_versions(versions.DRA_DRIVER.helm.version, v) < 0 for v in dra)
+        aicr_driver = _yaml("aicr/recipes/components/gpu-operator/values.yaml")["driver"]["version"]
+        assert aicr_driver != versions.NVIDIA_DRIVER.version
+        assert compare_versions(versions.NVIDIA_DRIVER.version, aicr_driver) > 0
+        assert set(versions.AICR_DIFFERENCES) == {"nvidia-dra-driver-gpu", "driver"}
+
+    def test_kubernetes_minimum_satisfies_every_recipe_constraint(self):
+        overlays = CRDS_ROOT / "aicr" / "recipes" / "overlays"
+        floors = []
+        for path in overlays.glob("*.yaml"):
+            for constraint in yaml.safe_load(path.read_text())["spec"].get("constraints") or []:
+                if constraint["name"] == "K8s.server.version":
+                    floors.append(constraint["value"].removeprefix(">=").strip())
+        assert floors
+        for floor in floors:
+            assert version_at_least(versions.KUBERNETES_MINIMUM, floor), floor
+
+
+def test_docs_versions_table_is_in_sync():
+    docs = (REPO / "docs" / "gpu-platform.md").read_text()
+    assert versions.matrix_markdown() in docs, (
+        "docs/gpu-platform.md is out of date; paste components.versions.matrix_markdown()"
+    )
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        ("B200-180GB", True),
+        ("GB200-186GB", True),
+        ("gh200", True),
+        ("H200-141GB", False),
+        ("H100-80GB", False),
+    ],
+)
+def test_open_kernel_modules_required(model, expected):
+    assert versions.requires_open_kernel_modules(model) is expected
+    problems = check_compatibility(
+        kubernetes="1.34.2", kernel_module_type="proprietary", gpu_models=[model]
+    )
+    assert len(problems) == int(expected)
+    assert (
+        check_compatibility(kubernetes="1.34.2", kernel_module_type="open", gpu_models=[model])
+        == []
+    )

@@ -1,0 +1,105 @@
+"""Minimal valid tenant configs per flavor, as raw dicts (what the engine hands over)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+PRIVATE_KEY = (
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nSAMPLE-PRIVATE-KEY\n-----END OPENSSH PRIVATE KEY-----"
+)
+MANAGEMENT_KUBECONFIG = (
+    "apiVersion: v1\nkind: Config\nclusters:\n- name: m\n  cluster: {server: 'https://mgmt.example:6443'}\n"
+    "contexts:\n- name: m\n  context: {cluster: m, user: u}\ncurrent-context: m\n"
+    "users:\n- name: u\n  user: {token: SAMPLE-MANAGEMENT-TOKEN}\n"
+)
+ISV_KUBECONFIG = MANAGEMENT_KUBECONFIG.replace("mgmt.example", "isv.example").replace(
+    "SAMPLE-MANAGEMENT-TOKEN", "SAMPLE-ISV-TOKEN"
+)
+SECRETS = ("SAMPLE-PRIVATE-KEY", "SAMPLE-MANAGEMENT-TOKEN", "SAMPLE-ISV-TOKEN")
+
+
+def _host(name: str, address: str, role: str = "worker", **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "address": address,
+        "role": role,
+        "ssh": {"user": "ubuntu", "privateKey": PRIVATE_KEY},
+        **extra,
+    }
+
+
+TENANT_MANAGED: dict[str, Any] = {
+    "name": "acme",
+    "flavor": "tenant-managed",
+    "kubernetes": {"version": "1.34.2"},
+    "controlPlane": {"ha": False, "size": "small"},
+    "hosts": [
+        _host("cp-0", "10.0.0.10", "control-plane"),
+        _host(
+            "gpu-0",
+            "10.0.1.10",
+            gpu={"model": "H100-80GB", "count": 8},
+            topology={"rack": "r1", "rail": "rail-0"},
+        ),
+        _host("gpu-1", "10.0.1.11", gpu={"model": "H100-80GB", "count": 8}),
+    ],
+    "nodeGroups": [
+        {"name": "train", "hosts": ["gpu-0"]},
+        {
+            "name": "inference",
+            "hosts": ["gpu-1"],
+            "sharing": {"mode": "mig", "mig": {"layout": {"3g.40gb": 2}}},
+        },
+    ],
+    "teams": [{"name": "ml", "gpuQuota": 8, "idpGroups": ["acme:ml"]}],
+}
+
+NCP_MANAGED: dict[str, Any] = {
+    "name": "acme",
+    "flavor": "ncp-managed",
+    "kubernetes": {"version": "1.34"},
+    "controlPlane": {
+        "ha": True,
+        "size": "medium",
+        "hosted": {"managementKubeconfig": MANAGEMENT_KUBECONFIG},
+    },
+    "hosts": [_host("gpu-0", "10.0.1.10", gpu={"model": "H200-141GB", "count": 8})],
+    "nodeGroups": [
+        {"name": "train", "hosts": ["gpu-0"]},
+        {
+            "name": "burst",
+            "autoscale": {
+                "maxNodes": 4,
+                "gpu": {"model": "H200-141GB", "count": 8},
+                "nodeClass": {"group": "karpenter.example", "kind": "NodeClass", "name": "h200"},
+            },
+        },
+    ],
+}
+
+ISV_MANAGED: dict[str, Any] = {
+    "name": "acme",
+    "flavor": "isv-managed",
+    "kubernetes": {"version": "1.35.0"},
+    "controlPlane": {"external": {"kubeconfig": ISV_KUBECONFIG}},
+    "nodeGroups": [
+        {
+            "name": "serve",
+            "autoscale": {
+                "minNodes": 1,
+                "maxNodes": 8,
+                "gpu": {"model": "H100-94GB", "count": 2},
+                "nodeClass": {"group": "karpenter.example", "kind": "NodeClass", "name": "nvl"},
+            },
+            "sharing": {"mode": "time-slicing", "timeSlicing": {"replicas": 4}},
+        }
+    ],
+}
+
+SAMPLES = {"tenant-managed": TENANT_MANAGED, "ncp-managed": NCP_MANAGED, "isv-managed": ISV_MANAGED}
+
+
+def sample(flavor: str) -> dict[str, Any]:
+    """A deep copy of the sample config of `flavor`."""
+    return copy.deepcopy(SAMPLES[flavor])

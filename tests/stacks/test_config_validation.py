@@ -1,0 +1,671 @@
+"""Table-driven validation of `gpu-caas:tenant`: good and bad inputs, exact key paths."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from stacks.config import (
+    ConfigError,
+    ControlPlaneBackend,
+    Flavor,
+    SharingMode,
+    TenantConfig,
+    parse_tenant,
+)
+from tests.stacks.samples import SECRETS, sample
+
+DELETE = object()
+_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    """Set (or with DELETE remove) `path` like `hosts[1].gpu.model` in `data`."""
+    parts: list[str | int] = [int(index) if index else key for key, index in _PART.findall(path)]
+    target: Any = data
+    for part in parts[:-1]:
+        target = target[part]
+    if value is DELETE:
+        del target[parts[-1]]
+    else:
+        target[parts[-1]] = value
+
+
+def problems(flavor: str, changes: dict[str, Any]) -> list[tuple[str, str]]:
+    data = sample(flavor)
+    for path, value in changes.items():
+        set_path(data, path, value)
+    with pytest.raises(ConfigError) as error:
+        parse_tenant(data)
+    return [(p.path, p.message) for p in error.value.problems]
+
+
+T = "gpu-caas:tenant"
+
+GOOD = [
+    ("tenant-managed", {}),
+    ("ncp-managed", {}),
+    ("isv-managed", {}),
+    ("tenant-managed", {"kubernetes.version": "v1.36.1"}),
+    ("tenant-managed", {"nodeGroups[1].sharing": {"mode": "mps", "mps": {"replicas": 8}}}),
+    (
+        "tenant-managed",
+        {"nodeGroups[1].sharing": {"mode": "exclusive"}, "nodeGroups[1].gpuTaint": False},
+    ),
+    (
+        "tenant-managed",
+        {
+            "controlPlane": {"ha": True, "kubeadm": {"endpoint": "api.acme.example:6443"}},
+            "hosts[1].role": "control-plane",
+            "hosts[2].role": "control-plane",
+            "nodeGroups": [],
+        },
+    ),
+    (
+        "ncp-managed",
+        {
+            "controlPlane.backend": "kubeadm",
+            "controlPlane.hosted": DELETE,
+            "controlPlane.ha": False,
+            "hosts": [
+                {
+                    "name": "cp-0",
+                    "address": "10.0.0.1",
+                    "role": "control-plane",
+                    "ssh": {"user": "root", "privateKey": {"secure": "v1:abc"}},
+                }
+            ],
+            "nodeGroups": [],
+        },
+    ),
+    ("isv-managed", {"controlPlane.external": {"stackReference": {"name": "isv/platform/prod"}}}),
+    (
+        "tenant-managed",
+        {
+            "mirrors": {
+                "chartRepositories": {
+                    "https://helm.ngc.nvidia.com/nvidia": "oci://mirror.example/nvidia"
+                },
+                "defaultChartRepository": "https://charts.mirror.example",
+                "imageRegistries": {"nvcr.io": "mirror.example:5000/nvcr"},
+            }
+        },
+    ),
+    (
+        "tenant-managed",
+        {
+            "hosts[1].gpu": {"model": "GB200-186GB", "count": 4},
+            "hosts[1].topology": {"nvlinkDomain": "nvl72-a"},
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("flavor", "changes"), GOOD)
+def test_good_configs(flavor: str, changes: dict[str, Any]) -> None:
+    data = sample(flavor)
+    for path, value in changes.items():
+        set_path(data, path, value)
+    config = parse_tenant(data)
+    assert config.flavor is Flavor(flavor)
+
+
+BAD = [
+    # (flavor, changes, [(path, message)])
+    (
+        "tenant-managed",
+        {"kubernetes.version": "1.33"},
+        [
+            (
+                f"{T}.kubernetes.version",
+                "Kubernetes 1.33 is not supported: gpu-caas needs 1.34 or later, "
+                "where Dynamic Resource Allocation (DRA) is GA",
+            )
+        ],
+    ),
+    (
+        "tenant-managed",
+        {"kubernetes.version": 1.34},
+        [(f"{T}.kubernetes.version", 'quote the version, e.g. version: "1.34.2"')],
+    ),
+    (
+        "tenant-managed",
+        {"kubernetes.version": "latest"},
+        [
+            (
+                f"{T}.kubernetes.version",
+                "'latest' is not a Kubernetes version; use MAJOR.MINOR[.PATCH], e.g. \"1.34.2\"",
+            )
+        ],
+    ),
+    (
+        "tenant-managed",
+        {"name": "Acme_Corp"},
+        [
+            (
+                f"{T}.name",
+                "must be a DNS label: <= 63 lowercase alphanumerics or '-', starting and ending "
+                "with an alphanumeric",
+            )
+        ],
+    ),
+    (
+        "tenant-managed",
+        {"flavor": "self-managed"},
+        [(f"{T}.flavor", "input should be 'ncp-managed', 'isv-managed' or 'tenant-managed'")],
+    ),
+    ("tenant-managed", {"kubernetes": DELETE}, [(f"{T}.kubernetes", "is required")]),
+    (
+        "tenant-managed",
+        {"controlPlane.replicas": 3},
+        [
+            (
+                f"{T}.controlPlane.replicas",
+                "unknown key; allowed keys: ha, size, backend, hosted, kubeadm, external",
+            )
+        ],
+    ),
+    (
+        "tenant-managed",
+        {"controlPlane.size": "huge"},
+        [(f"{T}.controlPlane.size", "input should be 'small', 'medium' or 'large'")],
+    ),
+    (
+        "tenant-managed",
+        {"hosts[1].ssh.privateKey": 42},
+        [
+            (
+                f"{T}.hosts[1].ssh.privateKey",
+                "expected a secret string; set it with `pulumi config set --secret --path '<key "
+                "path>' <value>`",
+            )
+        ],
+    ),
+    (
+        "tenant-managed",
+        {"hosts[1].ssh.privateKey": ""},
+        [(f"{T}.hosts[1].ssh.privateKey", "the secret is empty; set a value")],
+    ),
+    (
+        "tenant-managed",
+        {"hosts[1].gpu.model": "V100"},
+        [
+            (
+                f"{T}.hosts[1].gpu.model",
+                "input should be 'A100-40GB', 'A100-80GB', 'H100-80GB', 'H100-94GB', "
+                "'H200-141GB', 'B200-180GB' or 'GB200-186GB'",
+            )
+        ],
+    ),
+    # MIG profile invalid for the host's GPU model.
+    (
+        "tenant-managed",
+        {"nodeGroups[1].sharing.mig.layout": {"1g.5gb": 7}},
+        [
+            (
+                f"{T}.nodeGroups[1].sharing.mig.layout",
+                "'1g.5gb' is not a MIG profile of H100-80GB; allowed: 1g.10gb, 1g.10gb+me, "
+                "1g.20gb, 2g.20gb, "
+                "3g.40gb, 4g.40gb, 7g.80gb",
+            )
+        ],
+    ),
+    (
+        "tenant-managed",
+        {"nodeGroups[1].sharing.mig.layout": {"3g.40gb": 2, "1g.10gb": 1}},
+        [
+            (
+                f"{T}.nodeGroups[1].sharing.mig.layout",
+                "profiles 3g.40gb x2, 1g.10gb x1 do not fit the GPU's 8 memory slices (no valid "
+                "placement, "
+                "see `nvidia-smi mig -lgipp`)",
+            )
+        ],
+    ),
+    (
+        "tenant-managed",
+        {"nodeGroups[1].sharing": {"mode": "mig"}},
+        [(f"{T}.nodeGroups[1].sharing", "mode 'mig' needs `mig` settings")],
+    ),
+    (
+        "tenant-managed",
+        {"nodeGroups[1].sharing": {"mode": "exclusive", "timeSlicing": {"replicas": 2}}},
+        [
+            (
+                f"{T}.nodeGroups[1].sharing",
+                "`timeSlicing` settings only apply to mode 'time-slicing', not 'exclusive'",
+            )
+        ],
+    ),
+    (
+        "tenant-managed",
+        {"nodeGroups[1].sharing": {"mode": "mps", "mps": {"replicas": 64}}},
+        [(f"{T}.nodeGroups[1].sharing.mps.replicas", "input should be less than or equal to 48")],
+    ),
+    # A host listed in two node groups.
+    (
+        "tenant-managed",
+        {"nodeGroups[1].hosts": ["gpu-1", "gpu-0"]},
+        [
+            (
+                f"{T}.nodeGroups[1].hosts[1]",
+                "host 'gpu-0' is already in node group 'train'; a host belongs to one node group",
+            )
+        ],
+    ),
+    (
+        "tenant-managed",
+        {"nodeGroups[0].hosts": ["gpu-9"]},
+        [
+            (
+                f"{T}.nodeGroups[0].hosts[0]",
+                "unknown host 'gpu-9'; hosts in the inventory: cp-0, gpu-0, gpu-1",
+            ),
+            (
+                f"{T}.hosts[1].name",
+                "worker host 'gpu-0' is in no node group; list it in nodeGroups[].hosts",
+            ),
+        ],
+    ),
+    (
+        "tenant-managed",
+        {"nodeGroups[0].hosts": ["cp-0", "gpu-0"]},
+        [
+            (
+                f"{T}.nodeGroups[0].hosts[0]",
+                "host 'cp-0' has role 'control-plane'; node groups take worker hosts only",
+            )
+        ],
+    ),
+    (
+        "tenant-managed",
+        {
+            "nodeGroups[0].autoscale": {
+                "maxNodes": 2,
+                "nodeClass": {"group": "g", "kind": "k", "name": "n"},
+            }
+        },
+        [(f"{T}.nodeGroups[0]", "set exactly one of `hosts` (a non-empty list) or `autoscale`")],
+    ),
+    # HA kubeadm control plane with fewer than three control-plane hosts.
+    (
+        "tenant-managed",
+        {"controlPlane.ha": True},
+        [
+            (
+                f"{T}.hosts",
+                "an HA control plane (controlPlane.ha: true) with backend 'kubeadm' needs an odd "
+                "number "
+                ">= 3 of hosts with role 'control-plane' (etcd quorum); found 1",
+            ),
+            (
+                f"{T}.controlPlane.kubeadm.endpoint",
+                "is required when ha: true: a stable host[:port] (VIP or load "
+                "balancer DNS name) in front of the control-plane hosts",
+            ),
+        ],
+    ),
+    (
+        "tenant-managed",
+        {"hosts[0].role": "worker", "nodeGroups[0].hosts": ["gpu-0", "cp-0"]},
+        [
+            (
+                f"{T}.hosts",
+                "a non-HA control plane with backend 'kubeadm' needs exactly 1 host with role "
+                "'control-plane'; found 0 (set controlPlane.ha: true for 3)",
+            ),
+            (
+                f"{T}.nodeGroups[0].hosts",
+                "hosts have different GPU models (or some have none); a node group has one "
+                "GPU model, split it into several groups",
+            ),
+        ],
+    ),
+    (
+        "tenant-managed",
+        {"controlPlane.kubeadm": {"endpoint": "https://api.acme.example"}},
+        [
+            (
+                f"{T}.controlPlane.kubeadm.endpoint",
+                "give host[:port] without scheme or path, e.g. api.acme.example:6443",
+            )
+        ],
+    ),
+    (
+        "tenant-managed",
+        {"controlPlane.backend": "hosted"},
+        [
+            (
+                f"{T}.controlPlane.backend",
+                "backend 'hosted' is not available for flavor 'tenant-managed'; allowed: kubeadm",
+            ),
+            (
+                f"{T}.controlPlane.hosted",
+                "is required for backend 'hosted' (at least `managementKubeconfig`)",
+            ),
+            (
+                f"{T}.hosts[0].role",
+                "role 'control-plane' needs backend 'kubeadm'; backend 'hosted' runs the control "
+                "plane elsewhere, use 'worker'",
+            ),
+        ],
+    ),
+    (
+        "ncp-managed",
+        {"controlPlane.hosted": DELETE},
+        [
+            (
+                f"{T}.controlPlane.hosted",
+                "is required for backend 'hosted' (at least `managementKubeconfig`)",
+            )
+        ],
+    ),
+    (
+        "ncp-managed",
+        {"controlPlane.kubeadm": {"endpoint": "api.example"}},
+        [
+            (
+                f"{T}.controlPlane.kubeadm",
+                "only applies to backend 'kubeadm', but the backend is 'hosted'; remove it",
+            )
+        ],
+    ),
+    (
+        "ncp-managed",
+        {"controlPlane.hosted.managementKubeconfig": DELETE},
+        [(f"{T}.controlPlane.hosted.managementKubeconfig", "is required")],
+    ),
+    (
+        "isv-managed",
+        {"controlPlane.external": {}},
+        [(f"{T}.controlPlane.external", "set exactly one of `kubeconfig` or `stackReference`")],
+    ),
+    (
+        "isv-managed",
+        {"controlPlane.external": DELETE},
+        [
+            (
+                f"{T}.controlPlane.external",
+                "is required for backend 'external' (`kubeconfig` or `stackReference`)",
+            )
+        ],
+    ),
+    (
+        "isv-managed",
+        {
+            "hosts": [
+                {"name": "gpu-0", "address": "10.0.0.1", "ssh": {"user": "u", "privateKey": "k"}}
+            ],
+            "nodeGroups[0].autoscale": DELETE,
+            "nodeGroups[0].hosts": ["gpu-0"],
+            "nodeGroups[0].sharing": DELETE,
+        },
+        [
+            (
+                f"{T}.nodeGroups[0].hosts",
+                "cannot join hosts to an ISV-managed (external) cluster: the ISV platform owns "
+                "its nodes; use `autoscale` or drop the node group",
+            )
+        ],
+    ),
+    (
+        "isv-managed",
+        {"nodeGroups[0].autoscale.minNodes": 9},
+        [(f"{T}.nodeGroups[0].autoscale", "minNodes (9) must be <= maxNodes (8)")],
+    ),
+    (
+        "isv-managed",
+        {"nodeGroups[0].autoscale.gpu": DELETE},
+        [
+            (
+                f"{T}.nodeGroups[0].sharing.mode",
+                "mode 'time-slicing' needs GPUs, but the node group has none",
+            )
+        ],
+    ),
+    (
+        "tenant-managed",
+        {
+            "hosts[2].gpu.model": "A100-80GB",
+            "nodeGroups[1].hosts": ["gpu-1"],
+            "nodeGroups[0].hosts": ["gpu-0", "gpu-1"],
+            "nodeGroups": [{"name": "all", "hosts": ["gpu-0", "gpu-1"]}],
+        },
+        [
+            (
+                f"{T}.nodeGroups[0].hosts",
+                "hosts have different GPU models (or some have none); a node group has one "
+                "GPU model, split it into several groups",
+            )
+        ],
+    ),
+    (
+        "tenant-managed",
+        {"hosts[2].name": "gpu-0", "nodeGroups[1].hosts": ["gpu-0"]},
+        [
+            (f"{T}.hosts[2].name", "'gpu-0' is already used by hosts[1]; names must be unique"),
+            (
+                f"{T}.nodeGroups[1].hosts[0]",
+                "host 'gpu-0' is already in node group 'train'; a host belongs to one node group",
+            ),
+        ],
+    ),
+    (
+        "tenant-managed",
+        {"hosts[2].address": "10.0.1.10"},
+        [
+            (
+                f"{T}.hosts[2].address",
+                "'10.0.1.10' is already used by hosts[1]; addresss must be unique",
+            )
+        ],
+    ),
+    (
+        "tenant-managed",
+        {"nodeGroups[1].name": "train"},
+        [
+            (
+                f"{T}.nodeGroups[1].name",
+                "'train' is already used by nodeGroups[0]; names must be unique",
+            )
+        ],
+    ),
+    (
+        "tenant-managed",
+        {"nodeGroups[0].labels": {"nvidia.com/gpu.product": "fake"}},
+        [
+            (
+                f'{T}.nodeGroups[0].labels["nvidia.com/gpu.product"]',
+                "is set by the platform and cannot be overridden; reserved: gpu-caas.io/dpu, "
+                "gpu-caas.io/node-group, "
+                "gpu-caas.io/nvlink-domain, gpu-caas.io/rack, gpu-caas.io/rail, "
+                "gpu-caas.io/tenant, "
+                "nvidia.com/device-plugin.config, nvidia.com/gpu.clique, nvidia.com/gpu.product, "
+                "nvidia.com/mig.config",
+            )
+        ],
+    ),
+    (
+        "tenant-managed",
+        {"nodeGroups[0].labels": {"bad key!": "x"}},
+        [
+            (
+                f"{T}.nodeGroups[0].labels",
+                "'bad key!' is not a valid key: use [dns-prefix/]name, name <= 63 characters",
+            )
+        ],
+    ),
+    (
+        "tenant-managed",
+        {"nodeGroups[0].taints": [{"key": "a", "effect": "NoSchedule"}, {"key": "a"}]},
+        [
+            (
+                f"{T}.nodeGroups[0].taints[0]",
+                "taint 'a' with effect 'NoSchedule' is listed more than once",
+            )
+        ],
+    ),
+    (
+        "tenant-managed",
+        {"nodeGroups[0].taints": [{"key": "a", "effect": "Never"}]},
+        [
+            (
+                f"{T}.nodeGroups[0].taints[0].effect",
+                "input should be 'NoSchedule', 'PreferNoSchedule' or 'NoExecute'",
+            )
+        ],
+    ),
+    # GB200 needs its NVLink domain; other models may not have one.
+    (
+        "tenant-managed",
+        {"hosts[1].gpu": {"model": "GB200-186GB", "count": 4}},
+        [
+            (
+                f"{T}.hosts[1].topology.nvlinkDomain",
+                "is required for GB200-186GB hosts: their GPUs share an NVLink "
+                "domain across nodes (e.g. the NVL72 rack); ComputeDomains and IMEX schedule by it",
+            )
+        ],
+    ),
+    (
+        "tenant-managed",
+        {"hosts[1].topology.nvlinkDomain": "nvl72-a"},
+        [
+            (
+                f"{T}.hosts[1].topology.nvlinkDomain",
+                "only applies to hosts with multi-node NVLink GPUs (GB200-186GB); remove it",
+            )
+        ],
+    ),
+    (
+        "tenant-managed",
+        {"hosts[1].topology.rack": "rack 1"},
+        [
+            (
+                f"{T}.hosts[1].topology.rack",
+                "must be a label value: <= 63 characters, alphanumerics, '-', '_' or '.', "
+                "starting and ending with an alphanumeric",
+            )
+        ],
+    ),
+    (
+        "tenant-managed",
+        {
+            "teams": [
+                {"name": "a", "namespaces": ["shared"]},
+                {"name": "b", "namespaces": ["shared"]},
+            ]
+        },
+        [
+            (
+                f"{T}.teams[1].namespaces",
+                "namespace 'shared' already belongs to team 'a'; a namespace has one team",
+            )
+        ],
+    ),
+    (
+        "tenant-managed",
+        {"teams[0].gpuQuota": -1},
+        [(f"{T}.teams[0].gpuQuota", "input should be greater than or equal to 0")],
+    ),
+    (
+        "tenant-managed",
+        {"mirrors": {"imageRegistries": {"https://nvcr.io": "mirror"}}},
+        [
+            (
+                f"{T}.mirrors.imageRegistries",
+                "'https://nvcr.io' is not a registry; use host[:port][/path] without a scheme",
+            )
+        ],
+    ),
+    (
+        "tenant-managed",
+        {"mirrors": {"chartRepositories": {"helm.ngc.nvidia.com": "https://m"}}},
+        [
+            (
+                f"{T}.mirrors.chartRepositories",
+                "'helm.ngc.nvidia.com' is not a chart repository URL; use https://... or oci://...",
+            )
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("flavor", "changes", "expected"), BAD)
+def test_bad_configs_name_the_key_path(
+    flavor: str, changes: dict[str, Any], expected: list[tuple[str, str]]
+) -> None:
+    assert problems(flavor, changes) == expected
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    found = problems(
+        "tenant-managed",
+        {"kubernetes.version": "1.30", "name": "BAD", "hosts[1].ssh.port": 0, "mirrors": {"x": 1}},
+    )
+    assert [path for path, _ in found] == [
+        f"{T}.name",
+        f"{T}.kubernetes.version",
+        f"{T}.hosts[1].ssh.port",
+        f"{T}.mirrors.x",
+    ]
+
+
+@pytest.mark.parametrize("flavor", ["tenant-managed", "ncp-managed", "isv-managed"])
+def test_messages_never_contain_secret_values(flavor: str) -> None:
+    data = sample(flavor)
+    data["unknown"] = {"value": "SAMPLE-PRIVATE-KEY"}
+    data["kubernetes"]["version"] = "SAMPLE-ISV-TOKEN"
+    for host in data.get("hosts", []):
+        host["ssh"]["privateKey"] = {"not": "SAMPLE-PRIVATE-KEY"}
+    with pytest.raises(ConfigError) as error:
+        parse_tenant(data)
+    text = str(error.value)
+    assert "SAMPLE-PRIVATE-KEY" not in text
+    assert error.value.lines() == text.splitlines()
+
+
+def test_secret_values_never_reach_a_dump() -> None:
+    config = parse_tenant(sample("ncp-managed"))
+    dumped = json.dumps(config.model_dump(mode="json", by_alias=True))
+    for secret in SECRETS:
+        assert secret not in dumped
+    assert secret not in repr(config)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (None, "is not set; see docs/quickstart.md"),
+        ("[1, 2]", "must be a mapping of tenant settings"),
+        ("{not json", "is not a structured value (a mapping)"),
+    ],
+)
+def test_raw_value_shapes(raw: Any, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_tenant(raw)
+    assert error.value.lines() == [f"{T}: {message}"]
+
+
+def test_engine_json_is_accepted() -> None:
+    config = parse_tenant(json.dumps(sample("tenant-managed")))
+    assert config.kubernetes.version == "1.34.2"
+
+
+def test_derived_values() -> None:
+    ncp = parse_tenant(sample("ncp-managed"))
+    assert ncp.kubernetes.version == "1.34.0"
+    assert ncp.backend is ControlPlaneBackend.HOSTED
+    assert ncp.hosted_namespace == "tenant-acme"
+    assert [g.name for g in ncp.autoscaled_node_groups] == ["burst"]
+    assert [g.name for g in ncp.host_node_groups] == ["train"]
+    tenant = parse_tenant(sample("tenant-managed"))
+    assert tenant.backend is ControlPlaneBackend.KUBEADM
+    assert [h.name for h in tenant.control_plane_hosts] == ["cp-0"]
+    assert tenant.node_groups[1].sharing.mode is SharingMode.MIG
+    assert tenant.teams[0].effective_namespaces == ["ml"]
+    assert parse_tenant(sample("isv-managed")).backend is ControlPlaneBackend.EXTERNAL
+    assert isinstance(tenant, TenantConfig)

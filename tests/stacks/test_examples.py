@@ -1,0 +1,57 @@
+"""Example stacks: valid, realistic per flavor, and free of plaintext secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stacks.config import ControlPlaneBackend, Flavor, load_stack_file
+
+ROOT = Path(__file__).resolve().parents[2]
+STACKS = sorted(p for p in ROOT.glob("Pulumi.*.yaml"))
+
+
+@pytest.mark.parametrize("path", STACKS, ids=lambda p: p.name)
+def test_no_plaintext_secrets(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert "PRIVATE KEY" not in text
+    assert "token:" not in text
+    document = yaml.safe_load(text)
+    assert document["encryptionsalt"].startswith("v1:")
+
+    def walk(value: object, key: str = "") -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, k)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, key)
+        elif key in {"privateKey", "managementKubeconfig", "kubeconfig"}:
+            raise AssertionError(f"{path.name}: {key} is not a secure value")
+
+    walk(document["config"])
+
+
+@pytest.mark.parametrize(
+    ("stack", "flavor", "backend"),
+    [
+        ("dev", Flavor.TENANT_MANAGED, ControlPlaneBackend.KUBEADM),
+        ("h100-training", Flavor.NCP_MANAGED, ControlPlaneBackend.HOSTED),
+        ("isv-inference", Flavor.ISV_MANAGED, ControlPlaneBackend.EXTERNAL),
+        ("gb200-baremetal", Flavor.TENANT_MANAGED, ControlPlaneBackend.KUBEADM),
+    ],
+)
+def test_example_flavors(stack: str, flavor: Flavor, backend: ControlPlaneBackend) -> None:
+    config = load_stack_file(ROOT / f"Pulumi.{stack}.yaml")
+    assert (config.flavor, config.backend) == (flavor, backend)
+
+
+def test_gb200_example_is_an_ha_nvl72_cluster_with_dpus() -> None:
+    config = load_stack_file(ROOT / "Pulumi.gb200-baremetal.yaml")
+    assert config.control_plane.ha and len(config.control_plane_hosts) == 3
+    trays = [h for h in config.hosts if h.gpu is not None]
+    assert {h.topology.nvlink_domain for h in trays} == {"nvl72-a", "nvl72-b"}
+    assert all(h.dpu for h in trays)
+    assert config.mirrors.image_registries["nvcr.io"].startswith("harbor.")

@@ -1,0 +1,181 @@
+"""Each flavor under mocks: the tenant cluster, the platform seam and the stack outputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pytest
+
+import stacks
+from components.cluster import TenantCluster
+from stacks import isv_managed, ncp_managed, tenant_managed
+from stacks.config import TenantConfig, parse_tenant
+from stacks.platform_handle import ClusterHandle
+from tests.components.cluster.helpers import TENANT_KUBECONFIG, command_outputs
+from tests.stacks.samples import ISV_KUBECONFIG, SECRETS, sample
+from tests.support.mocks import RecordingMocks, run
+
+PLATFORM = ("platform_gpu", "platform_services", "platform_isolation")
+
+
+@pytest.fixture
+def platform_calls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> list[tuple[str, ClusterHandle, TenantConfig]]:
+    """Replace the three platform installs with recorders (their own tests cover them)."""
+    calls: list[tuple[str, ClusterHandle, TenantConfig]] = []
+    for module in PLATFORM:
+
+        def install(
+            handle: ClusterHandle, config: TenantConfig, _m: str = module
+        ) -> dict[str, Any]:
+            calls.append((_m, handle, config))
+            return {f"{_m}Summary": pulumi.Output.from_input(_m)}
+
+        monkeypatch.setattr(f"stacks.{module}.install", install)
+    return calls
+
+
+def _deploy(config: TenantConfig, mocks: RecordingMocks) -> dict[str, Any]:
+    captured: dict[str, Any] = {}
+
+    def program() -> dict[str, Any]:
+        captured.update(stacks.deploy(config))
+        return captured
+
+    resolved = run(program, mocks)
+    return {"raw": captured, "resolved": resolved}
+
+
+@pytest.mark.parametrize("flavor", ["tenant-managed", "ncp-managed", "isv-managed"])
+def test_flavor_wires_the_cluster_handle_into_every_platform_module(
+    flavor: str, platform_calls: list[tuple[str, ClusterHandle, TenantConfig]]
+) -> None:
+    config = parse_tenant(sample(flavor))
+    mocks = RecordingMocks(command_outputs)
+    result = _deploy(config, mocks)
+    assert [m for m, _, _ in platform_calls] == list(PLATFORM)
+    cluster = mocks.one("gpu-caas:cluster:TenantCluster", "acme")
+    provider = mocks.one("pulumi:providers:kubernetes", "acme-k8s")
+    for _, handle, seen in platform_calls:
+        assert seen is config
+        assert handle.name == "acme"
+        assert handle.kubernetes_version == config.kubernetes.version
+        assert isinstance(handle.parent, TenantCluster)
+        assert handle.provider is handle.parent.provider
+    assert provider.parent == cluster.urn
+    outputs = result["resolved"]
+    assert set(outputs) == {
+        "kubeconfig",
+        "apiEndpoint",
+        "kubernetesVersion",
+        "flavor",
+        "nodeGroups",
+        "mirrorList",
+        "platform_gpuSummary",
+        "platform_servicesSummary",
+        "platform_isolationSummary",
+    }
+    assert outputs["kubeconfig"].secret
+    assert outputs["flavor"].value == flavor
+    assert outputs["kubernetesVersion"].value == config.kubernetes.version
+    assert outputs["mirrorList"].value == {"charts": [], "images": []}
+    for secret in SECRETS:
+        assert mocks.leaks(secret) == [], secret
+
+
+def test_tenant_managed_resources(platform_calls: list[Any]) -> None:
+    mocks = RecordingMocks(command_outputs)
+    result = _deploy(parse_tenant(sample("tenant-managed")), mocks)
+    assert sorted(mocks.names("command:remote:Command")) == [
+        "acme-control-plane-init",
+        "acme-control-plane-join-token",
+        "acme-inference-join-gpu-1",
+        "acme-train-join-gpu-0",
+    ]
+    nodes = result["resolved"]["nodeGroups"].value
+    assert nodes["inference"]["nodes"] == ["gpu-1"]
+    assert nodes["inference"]["labels"]["nvidia.com/mig.config"] == "gpu-caas-inference"
+    assert result["resolved"]["apiEndpoint"].value == "https://api.acme.example:6443"
+    token = mocks.one("command:remote:Command", "acme-control-plane-join-token")
+    assert token.inputs["triggers"] == ["cp-0", "gpu-0", "gpu-1"]
+
+
+def test_ncp_managed_resources(platform_calls: list[Any]) -> None:
+    mocks = RecordingMocks(command_outputs)
+    result = _deploy(parse_tenant(sample("ncp-managed")), mocks)
+    tcp = mocks.one(
+        "kubernetes:kamaji.clastix.io/v1alpha1:TenantControlPlane", "acme-control-plane-tcp"
+    )
+    assert tcp.inputs["spec"]["kubernetes"]["version"] == "v1.34.0"
+    assert tcp.inputs["spec"]["controlPlane"]["deployment"]["replicas"] == 3
+    assert sorted(mocks.names("command:remote:Command")) == [
+        "acme-join-token",
+        "acme-train-join-gpu-0",
+    ]
+    burst = result["resolved"]["nodeGroups"].value["burst"]
+    assert burst == {
+        "nodes": [],
+        "labels": {
+            "gpu-caas.io/node-group": "burst",
+            "gpu-caas.io/tenant": "acme",
+            "nvidia.com/gpu.product": "NVIDIA-H200",
+        },
+    }
+
+
+def test_isv_managed_from_a_stack_reference(platform_calls: list[Any]) -> None:
+    data = sample("isv-managed")
+    data["controlPlane"]["external"] = {
+        "stackReference": {"name": "isv/platform/prod", "output": "tenantKubeconfig"}
+    }
+    mocks = RecordingMocks(
+        command_outputs,
+        stack_references={"isv/platform/prod": {"tenantKubeconfig": ISV_KUBECONFIG}},
+    )
+    result = _deploy(parse_tenant(data), mocks)
+    ref = mocks.one("pulumi:pulumi:StackReference", "acme-isv-stack")
+    assert ref.inputs["name"] == "isv/platform/prod"
+    ready = mocks.one("command:local:Command", "acme-control-plane-readyz")
+    assert ready.is_secret("environment.KUBECONFIG_DATA")
+    assert ready.inputs["environment"]["KUBECONFIG_DATA"] == ISV_KUBECONFIG
+    assert result["resolved"]["kubeconfig"].secret
+    assert result["resolved"]["apiEndpoint"].value == "https://isv.example:6443"
+
+
+@pytest.mark.parametrize(
+    ("module", "flavor"),
+    [
+        (ncp_managed, "isv-managed"),
+        (isv_managed, "tenant-managed"),
+        (tenant_managed, "ncp-managed"),
+    ],
+)
+def test_flavor_modules_refuse_other_flavors(module: Any, flavor: str) -> None:
+    with pytest.raises(ValueError, match="cannot deploy flavor"):
+        module.deploy(parse_tenant(sample(flavor)))
+
+
+@pytest.mark.parametrize("flavor", ["tenant-managed", "ncp-managed", "isv-managed"])
+def test_with_the_real_platform_every_kubernetes_resource_uses_an_explicit_provider(
+    flavor: str,
+) -> None:
+    """Integration with the platform modules: no resource falls back to a default provider."""
+    mocks = RecordingMocks(command_outputs)
+    _deploy(parse_tenant(sample(flavor)), mocks)
+    tenant = mocks.one("pulumi:providers:kubernetes", "acme-k8s").urn
+    for resource in mocks.resources:
+        if resource.custom and not resource.type.startswith(
+            ("pulumi:providers:", "pulumi:pulumi:")
+        ):
+            assert resource.provider, f"{resource.type} {resource.name} uses a default provider"
+        if resource.type.startswith("kubernetes:") and "control-plane" not in resource.name:
+            assert resource.provider_urn == tenant, f"{resource.type} {resource.name}"
+
+
+def test_kubeconfig_stays_secret_through_the_stack(platform_calls: list[Any]) -> None:
+    mocks = RecordingMocks(command_outputs)
+    result = _deploy(parse_tenant(sample("tenant-managed")), mocks)
+    assert result["resolved"]["kubeconfig"].value == TENANT_KUBECONFIG
+    assert result["resolved"]["kubeconfig"].secret

@@ -1,0 +1,147 @@
+"""stacks/platform_isolation.py and stacks/config/isolation.py: config -> Args, install,
+and the cross-field isolation rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pytest
+from pydantic import ValidationError
+
+from stacks import platform_isolation
+from stacks.config import TenantConfig
+from stacks.config.isolation import (
+    DEFAULT_PLATFORM_NAMESPACES,
+    IsolationConfig,
+    isolation_rules,
+)
+from stacks.platform_handle import ClusterHandle
+from tests.support.mocks import RecordingMocks, run
+
+PUBLIC_KEY = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0=\n-----END PUBLIC KEY-----\n"
+
+TENANT: dict[str, Any] = {
+    "name": "acme",
+    "flavor": "isv-managed",
+    "kubernetes": {"version": "1.35.1"},
+    "mirrors": {"imageRegistries": {"nvcr.io": "mirror.ncp.internal/nvcr"}},
+    "teams": [
+        {
+            "name": "vision",
+            "namespaces": ["vision-train", "vision-serve"],
+            "gpuQuota": 8,
+            "idpGroups": ["oidc:vision"],
+        },
+        {"name": "nlp", "gpuQuota": 4},
+    ],
+    "isolation": {"imageVerification": {"publicKey": PUBLIC_KEY}},
+}
+
+
+def config(**overrides: Any) -> TenantConfig:
+    raw = {**TENANT, **overrides}
+    return TenantConfig.model_validate(raw)
+
+
+class _Parent(pulumi.ComponentResource):
+    def __init__(self) -> None:
+        super().__init__("gpu-caas:cluster:TenantCluster", "acme", None)
+
+
+def handle() -> ClusterHandle:
+    provider = k8s.Provider("acme-k8s", kubeconfig=pulumi.Output.secret("apiVersion: v1"))
+    return ClusterHandle(
+        name="acme", provider=provider, parent=_Parent(), kubernetes_version="1.35.1"
+    )
+
+
+class TestArgs:
+    def test_one_namespace_per_team_namespace(self) -> None:
+        teams = platform_isolation.team_namespaces(config())
+        assert [(t.team, t.namespace, t.gpu_quota) for t in teams] == [
+            ("vision", "vision-train", 8),
+            ("vision", "vision-serve", 8),
+            ("nlp", "nlp", 4),
+        ]
+        assert teams[0].idp_groups == ("oidc:vision",)
+
+    def test_psa_version_follows_the_cluster_unless_configured(self) -> None:
+        stub: Any = ClusterHandle("acme", None, None, "1.35.1")  # type: ignore[arg-type]
+        assert (
+            platform_isolation.tenant_namespaces_args(stub, config()).pod_security_version
+            == "v1.35"
+        )
+        pinned = config(isolation={**TENANT["isolation"], "podSecurityVersion": "v1.34"})
+        assert (
+            platform_isolation.tenant_namespaces_args(stub, pinned).pod_security_version == "v1.34"
+        )
+
+    def test_kyverno_args_carry_mirror_and_verification(self) -> None:
+        stub: Any = ClusterHandle("acme", None, None, "1.35.1")  # type: ignore[arg-type]
+        args = platform_isolation.kyverno_args(stub, config())
+        assert args.mirrors.image_registries == {"nvcr.io": "mirror.ncp.internal/nvcr"}
+        assert args.verification is not None and args.verification.public_key == PUBLIC_KEY
+        assert args.privileged_namespaces["gpu-operator"] == (
+            "privileged",
+            "hostPath",
+            "hostNetwork",
+            "hostPID",
+            "hostIPC",
+        )
+        off = config(isolation={"imageVerification": {"enabled": False}})
+        assert platform_isolation.kyverno_args(stub, off).verification is None
+
+
+def test_install_creates_both_components_under_the_cluster() -> None:
+    mocks = RecordingMocks()
+    outputs = run(lambda: platform_isolation.install(handle(), config()), mocks)
+    parent = mocks.one("gpu-caas:cluster:TenantCluster", "acme").urn
+    assert mocks.one("gpu-caas:isolation:KyvernoPolicies", "acme-kyverno").parent == parent
+    namespaces = mocks.one("gpu-caas:isolation:TenantNamespaces", "acme-tenant-namespaces")
+    assert namespaces.parent == parent
+    assert outputs["tenantNamespaces"].value == ["vision-train", "vision-serve", "nlp"]
+    assert "gpu-caas-pod-security" in outputs["kyvernoPolicies"].value
+
+
+class TestIsolationRules:
+    def test_sound_config_has_no_problems(self) -> None:
+        assert isolation_rules(config()) == []
+
+    def test_team_in_platform_namespace(self) -> None:
+        teams = [{"name": "x", "namespaces": ["ok", "kube-system"]}, {"name": "monitoring"}]
+        problems = isolation_rules(config(teams=teams))
+        assert "gpu-caas:tenant.teams[0].namespaces[1]" in [p for p, _ in problems]
+        assert "gpu-caas:tenant.teams[1].name" in [p for p, _ in problems]
+        assert all("platform namespace" in m for _, m in problems)
+
+    def test_missing_key_asks_for_key_or_explicit_opt_out(self) -> None:
+        [(path, message)] = isolation_rules(config(isolation={}))
+        assert path == "gpu-caas:tenant.isolation.imageVerification.publicKey"
+        assert "enabled: false" in message
+
+    def test_exemption_outside_platform_namespaces(self) -> None:
+        iso = {**TENANT["isolation"], "privilegedNamespaces": {"team-x": ["privileged"]}}
+        [(path, _)] = isolation_rules(config(isolation=iso))
+        assert path == "gpu-caas:tenant.isolation.privilegedNamespaces.team-x"
+
+    def test_additional_platform_namespaces_extend_the_defaults(self) -> None:
+        iso = IsolationConfig.model_validate({"additionalPlatformNamespaces": ["vendor-x"]})
+        assert iso.all_platform_namespaces == [*DEFAULT_PLATFORM_NAMESPACES, "vendor-x"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ({"imageVerification": {"publicKey": "ssh-rsa AAAA"}}, "PEM"),
+        ({"limitRange": {"defaultLimitCpu": "two"}}, "quantity"),
+        ({"platformNamespaces": ["Bad_NS"]}, "DNS-1123"),
+        ({"privilegedNamespaces": {"gpu-operator": ["root"]}}, "privileged"),
+        ({"podSecurityVersion": "1.34"}, "v1.34"),
+        ({"unknownKey": 1}, "Extra inputs"),
+    ],
+)
+def test_invalid_isolation_config_is_rejected(field: dict[str, Any], value: str) -> None:
+    with pytest.raises(ValidationError, match=value):
+        IsolationConfig.model_validate(field)

@@ -1,0 +1,283 @@
+"""`stacks/platform_services.py`: config -> component Args, and the install under mocks."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, TypeVar, cast
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pytest
+
+from components.services.kai_scheduler import HOSTNAME_LABEL
+from stacks import platform_services as ps
+from stacks.config import TenantConfig
+from stacks.config.services import services_rules
+from stacks.platform_handle import ClusterHandle
+from tests.components.services import documented_values as dv
+from tests.components.services import schemas
+from tests.components.services.conftest import (
+    ServiceMocks,
+    is_tenant_provider,
+    run,
+    tenant_provider,
+)
+from tests.components.services.conftest import mocks as mocks_fixture
+from tests.stacks.test_services_config import BASE, CAPI_CLASS
+from tests.support.upstream import assert_values_keys_known, validate_custom_resource
+
+FULL_SERVICES = {
+    "autoscaling": {"enabled": True},
+    "csi": {
+        "sharedDatasets": {"driver": "nfs", "nfs": {"server": "nfs.ncp", "share": "/acme"}},
+        "localScratch": {"driver": "topolvm"},
+    },
+    "observability": {"otel": {"exporterEndpoint": "otel.ncp.internal:4317"}},
+}
+BURST: dict[str, Any] = {
+    "name": "burst",
+    "labels": {"example.com/pool": "burst"},
+    "taints": [{"key": "example.com/burst", "value": "true"}],
+    "autoscale": {
+        "maxNodes": 4,
+        "gpu": {"model": "H100-80GB", "count": 8},
+        "nodeClass": CAPI_CLASS,
+        "instanceTypes": ["hgx-h100"],
+        "requirements": [{"key": "example.com/fabric", "operator": "In", "values": ["ib"]}],
+    },
+}
+
+
+def config(services: dict[str, Any] | None = None, groups: tuple[Any, ...] = ()) -> TenantConfig:
+    raw = copy.deepcopy(BASE)
+    raw["nodeGroups"] = [*raw["nodeGroups"], *groups]
+    if services is not None:
+        raw["services"] = services
+    return TenantConfig.model_validate(raw)
+
+
+T = TypeVar("T")
+
+
+def fake_handle() -> ClusterHandle:
+    """A handle for the pure builders: they copy `provider` into Args, never call it."""
+    return ClusterHandle(
+        name="acme",
+        provider=cast(k8s.Provider, None),
+        parent=cast(pulumi.Resource, None),
+        kubernetes_version="1.34.2",
+    )
+
+
+def must(value: T | None) -> T:
+    """The builder returned Args (narrows the Optional)."""
+    assert value is not None
+    return value
+
+
+class TestArgs:
+    def test_defaults(self):
+        cfg = config()
+        handle = fake_handle()
+        assert must(ps.cni_args(handle, cfg)).plugin == "cilium"
+        assert ps.storage_args(handle, cfg) is None  # no storage named yet
+        assert ps.karpenter_args(handle, cfg) is None
+        kai = must(ps.kai_args(handle, cfg))
+        assert [(t.name, t.gpu_quota) for t in kai.teams] == [
+            ("research", 4),
+            ("inference", 8),
+            ("sandbox", 0),
+        ]
+        assert kai.topology_labels == (
+            "gpu-caas.io/nvlink-domain",
+            "gpu-caas.io/rack",
+            HOSTNAME_LABEL,
+        )
+        assert must(ps.node_health_args(handle, cfg)).settings.policy == "drain"
+
+    def test_switches(self):
+        cfg = config(
+            {
+                "cni": {"plugin": "external"},
+                "scheduler": {"enabled": False},
+                "observability": {"prometheus": {"mode": "off"}, "otel": {"enabled": False}},
+                "nodeHealth": {"engine": "off"},
+            }
+        )
+        handle = fake_handle()
+        assert ps.cni_args(handle, cfg) is None
+        assert ps.kai_args(handle, cfg) is None
+        assert ps.observability_args(handle, cfg) is None
+        assert ps.node_health_args(handle, cfg) is None
+
+    def test_karpenter_pool_from_node_group(self):
+        args = must(ps.karpenter_args(fake_handle(), config(FULL_SERVICES, (BURST,))))
+        assert args.controller is None
+        (pool,) = args.pools
+        assert (pool.name, pool.max_nodes, pool.gpus_per_node) == ("burst", 4, 8)
+        assert pool.gpu_products == ("NVIDIA-H100-80GB-HBM3",)
+        assert pool.instance_types == ("hgx-h100",)
+        assert pool.requirements == (("example.com/fabric", "In", ("ib",)),)
+        assert pool.node_class_ref.kind == "ClusterAPINodeClass"
+        assert pool.taints[0].key == "example.com/burst"
+
+    @pytest.mark.parametrize(("provider", "product"), [("aws", "h100"), ("azure", "H100")])
+    def test_gpu_product_per_provider(self, provider, product):
+        services = {"autoscaling": {"enabled": True, "provider": provider}}
+        args = must(ps.karpenter_args(fake_handle(), config(services, (BURST,))))
+        assert args.pools[0].gpu_products == (product,)
+
+    def test_storage(self):
+        args = must(ps.storage_args(fake_handle(), config(FULL_SERVICES)))
+        assert must(args.nfs).server == "nfs.ncp"
+        scratch = must(args.local_scratch)
+        assert scratch.provisioner == "topolvm.io"
+        assert scratch.volume_binding_mode == "WaitForFirstConsumer"
+
+
+mocks = mocks_fixture  # re-export the fixture for this module
+
+
+class TestInstall:
+    def test_everything_enabled(self, mocks: ServiceMocks) -> None:
+        outputs: dict[str, Any] = {}
+
+        def build():
+            parent = pulumi.ComponentResource("gpu-caas:cluster:TenantCluster", "acme")
+            handle = ClusterHandle(
+                name="acme", provider=tenant_provider(), parent=parent, kubernetes_version="1.34.2"
+            )
+            outputs.update(ps.install(handle, config(FULL_SERVICES, (BURST,))))
+            return pulumi.Output.all(**outputs).apply(lambda resolved: outputs.update(resolved))
+
+        run(mocks, build)
+        components = {r.name: r for r in mocks.resources if r.type.startswith("gpu-caas:services:")}
+        cluster = mocks.one("gpu-caas:cluster:TenantCluster", "acme")
+        assert set(components) == {
+            "acme-cni",
+            "acme-storage",
+            "acme-kai-scheduler",
+            "acme-karpenter",
+            "acme-observability",
+            "acme-node-health",
+        }
+        for component in components.values():
+            assert component.parent == cluster.urn, component.name
+        for resource in mocks.kubernetes_resources():
+            assert is_tenant_provider(resource), resource.name
+        assert outputs["cni"] == "cilium"
+        assert outputs["nodePools"] == ["acme-burst"]
+        assert outputs["storageClasses"] == ["shared-datasets", "local-scratch"]
+        assert outputs["schedulerQueues"] == ["acme", "research", "inference", "sandbox"]
+        assert outputs["schedulerTopology"] == "gpu-caas"
+        assert outputs["gpuAlertRules"] == "monitoring/gpu-health"
+        assert outputs["nodeHealth"] == {"engine": "nvsentinel", "remediation": "drain"}
+
+
+# --------------------------------------------------------------------------- #
+# Every custom resource and every Helm values object the services emit is valid
+# --------------------------------------------------------------------------- #
+
+CHART_CHECKS: dict[str, Any] = {
+    "kai-scheduler": lambda values: assert_values_keys_known(
+        values, "aicr/recipes/components/kai-scheduler/values.yaml", allow=dv.KAI_UPSTREAM_KEYS
+    ),
+    "cilium": lambda values: dv.assert_keys_documented(values, dv.CILIUM_KEYS),
+    "tigera-operator": lambda values: dv.assert_keys_documented(values, dv.CALICO_KEYS),
+    "csi-driver-nfs": lambda values: dv.assert_keys_documented(values, dv.CSI_NFS_KEYS),
+    "kube-prometheus-stack": lambda values: dv.assert_keys_documented(
+        values, dv.KUBE_PROMETHEUS_STACK_KEYS, dv.KUBE_PROMETHEUS_STACK_LEAVES
+    ),
+    "opentelemetry-collector": lambda values: dv.assert_keys_documented(
+        values, dv.OTEL_KEYS, dv.OTEL_LEAVES
+    ),
+    "nvsentinel": lambda values: dv.assert_keys_documented(values, dv.NVSENTINEL_KEYS),
+    "karpenter": lambda values: dv.assert_keys_documented(
+        values, dv.KARPENTER_AWS_KEYS, {"serviceAccount.annotations"}
+    ),
+}
+"""Chart name -> the strictest values check we have for it."""
+
+UPSTREAM_CRD_KINDS = {"Queue", "Topology", "NodePool"}
+OWN_SCHEMAS = {
+    "PrometheusRule": schemas.PROMETHEUS_RULE_SPEC,
+    "NodeHealthCheck": schemas.NODE_HEALTH_CHECK_SPEC,
+    "MachineDeletionRemediationTemplate": schemas.MACHINE_DELETION_TEMPLATE_SPEC,
+}
+
+ALTERNATIVE_SERVICES = {
+    "cni": {"plugin": "calico", "encapsulation": "native"},
+    "csi": {"sharedDatasets": {"driver": "external", "provisioner": "csi.weka.io"}},
+    "autoscaling": {
+        "enabled": True,
+        "provider": "custom",
+        "consolidation": {
+            "allowDriftReplacement": True,
+            "budgets": [{"nodes": "0", "schedule": "0 8 * * mon-fri", "duration": "10h"}],
+        },
+    },
+    "observability": {"prometheus": {"mode": "external"}, "otel": {"enabled": False}},
+    "nodeHealth": {"engine": "nhc", "remediation": "replace"},
+}
+AWS_SERVICES = {
+    "autoscaling": {"enabled": True, "provider": "aws", "controller": {"install": True}},
+    "nodeHealth": {"remediation": "replace", "janitorProvider": "aws"},
+}
+AWS_BURST = {
+    **BURST,
+    "autoscale": {
+        **BURST["autoscale"],
+        "nodeClass": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "gpu"},
+    },
+}
+
+
+COMMON = {"kai-scheduler", "Queue", "Topology", "NodePool", "PrometheusRule"}
+STACK = {"cilium", "kube-prometheus-stack", "opentelemetry-collector", "nvsentinel"}
+
+
+@pytest.mark.parametrize(
+    ("services", "groups", "expected"),
+    [
+        (FULL_SERVICES, (BURST,), COMMON | STACK | {"csi-driver-nfs"}),
+        (
+            ALTERNATIVE_SERVICES,
+            (BURST,),
+            COMMON | {"tigera-operator", "NodeHealthCheck", "MachineDeletionRemediationTemplate"},
+        ),
+        (AWS_SERVICES, (AWS_BURST,), COMMON | STACK | {"karpenter"}),
+    ],
+    ids=["cilium-nfs-nvsentinel", "calico-external-nhc", "aws-controller"],
+)
+def test_everything_emitted_is_validated(
+    mocks: ServiceMocks, services: dict[str, Any], groups: tuple[Any, ...], expected: set[str]
+) -> None:
+    cfg = config(services, groups)
+    assert services_rules(cfg) == []
+
+    def build() -> None:
+        parent = pulumi.ComponentResource("gpu-caas:cluster:TenantCluster", "acme")
+        handle = ClusterHandle(
+            name="acme", provider=tenant_provider(), parent=parent, kubernetes_version="1.34.2"
+        )
+        ps.install(handle, cfg)
+
+    run(mocks, build)
+    checked: set[str] = set()
+    for resource in mocks.kubernetes_resources():
+        kind = resource.type.rsplit(":", 1)[-1]
+        if kind == "Release":
+            chart = resource.inputs["chart"].rsplit("/", 1)[-1]
+            assert chart in CHART_CHECKS, f"no values check for chart {chart}"
+            CHART_CHECKS[chart](resource.inputs.get("values", {}))
+            checked.add(chart)
+        elif kind in UPSTREAM_CRD_KINDS:
+            validate_custom_resource(resource.inputs["apiVersion"], kind, resource.inputs)
+            checked.add(kind)
+        elif kind in OWN_SCHEMAS:
+            schemas.validate(resource.inputs["spec"], OWN_SCHEMAS[kind])
+            checked.add(kind)
+        else:
+            # Only core Kubernetes objects are left (typed by pulumi-kubernetes).
+            assert kind in {"Namespace", "StorageClass"}, f"unvalidated kind {kind}"
+    assert checked == expected
