@@ -47,7 +47,7 @@ run_step() {
   local pid=$!
   while kill -0 "$pid" 2>/dev/null; do
     sleep 30
-    kill -0 "$pid" 2>/dev/null && say "  ... still building $label ($((SECONDS - start))s)"
+    kill -0 "$pid" 2>/dev/null && say "  ... $label: $((SECONDS - start))s so far"
   done
   if ! wait "$pid"; then
     tail -n 25 "$log" >&2 || true

@@ -13,6 +13,7 @@ import pulumi
 
 from stacks.config import ConfigError, Flavor, TenantConfig, parse_tenant
 from stacks.config.errors import ROOT
+from stacks.config.rules import warnings
 
 EXIT_REPORTED = 32
 """Exit code the Python language host reads as "the error was already shown to the
@@ -66,5 +67,7 @@ def run() -> None:
         for line in error.lines():
             pulumi.log.error(line)
         sys.exit(EXIT_REPORTED)
+    for warning in warnings(config):
+        pulumi.log.warn(str(warning))
     for key, value in deploy(config).items():
         pulumi.export(key, value)

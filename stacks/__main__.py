@@ -1,8 +1,8 @@
 """`python -m stacks`: check stack files offline and regenerate the config JSON Schema.
 
-    python -m stacks validate Pulumi.dev.yaml [Pulumi.prod.yaml ...]
-    python -m stacks schema [--check]
-    python -m stacks reference [--check]
+python -m stacks validate Pulumi.dev.yaml [Pulumi.prod.yaml ...]
+python -m stacks schema [--check]
+python -m stacks reference [--check]
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 from stacks.config import ConfigError, TenantConfig, load_stack_file
 from stacks.config.errors import ROOT
+from stacks.config.rules import warnings
 
 SCHEMA_PATH = Path(__file__).parent / "schema" / "tenant.schema.json"
 REFERENCE_PATH = Path(__file__).parent.parent / "docs" / "config-reference.md"
@@ -65,6 +66,8 @@ def _validate(paths: list[Path]) -> int:
             for line in error.lines():
                 print(f"{path}: {line}", file=sys.stderr)
             continue
+        for warning in warnings(config):
+            print(f"{path}: warning: {warning}", file=sys.stderr)
         groups = len(config.node_groups)
         print(
             f"{path}: ok ({config.flavor.value}, backend {config.backend.value}, "

@@ -27,7 +27,7 @@ from components.cluster import (
 from components.cluster.node_group import group_labels, group_taints
 from components.cluster.types import DEFAULT_CRI_SOCKET
 from components.gpu.catalog import spec
-from components.mirrors import stack_mirror_list
+from components.mirrors import Mirrors, stack_mirror_list
 from stacks.config import (
     ControlPlaneBackend,
     HostConfig,
@@ -50,6 +50,15 @@ CORE_OUTPUTS = (
 def _cri_socket(config: TenantConfig) -> str:
     settings = config.control_plane.kubeadm
     return settings.cri_socket if settings else DEFAULT_CRI_SOCKET
+
+
+def mirrors(config: TenantConfig) -> Mirrors:
+    """The tenant's chart/image mirrors as `components.mirrors.Mirrors`."""
+    return Mirrors(
+        chart_repositories=dict(config.mirrors.chart_repositories),
+        default_chart_repository=config.mirrors.default_chart_repository,
+        image_registries=dict(config.mirrors.image_registries),
+    )
 
 
 def ssh_host(host: HostConfig) -> SshHost:

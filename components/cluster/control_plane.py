@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 
 from components.cluster import kamaji, kubeadm
 from components.cluster.bootstrap import SECRET_OUTPUTS, mint_join_token
-from components.cluster.kubeconfig import api_server
+from components.cluster.kubeconfig import api_server, fingerprint
 from components.cluster.labels import CONTROL_PLANE_TAINT, node_labels
 from components.cluster.sizing import api_server_flags, hosted_sizing
 from components.cluster.types import (
@@ -46,15 +46,18 @@ k get secret "$TCP_NAME-admin-kubeconfig" -o jsonpath='{.data.admin\\.conf}' | b
 The management kubeconfig comes from the secret env var KUBECONFIG_DATA."""
 
 
-def readyz_script(minimum: tuple[int, int] = MIN_KUBERNETES_VERSION) -> str:
-    """Check an external API server answers `/readyz` and runs a supported version."""
+def readyz_script(minimum: tuple[int, int] | None = MIN_KUBERNETES_VERSION) -> str:
+    """Check an API server answers `/readyz` and (with `minimum`) runs a new enough
+    Kubernetes. The kubeconfig comes from the secret env var KUBECONFIG_DATA."""
+    script = _WRITE_KUBECONFIG + 'kubectl --kubeconfig "$kc" get --raw /readyz >/dev/null\n'
+    if minimum is None:
+        return script + 'echo "ready"\n'
     major, minor = minimum
-    return _WRITE_KUBECONFIG + (
-        'kubectl --kubeconfig "$kc" get --raw /readyz >/dev/null\n'
-        "minor=$(kubectl --kubeconfig \"$kc\" get --raw /version "
-        "| sed -n 's/.*\"minor\": *\"\\([0-9]*\\).*/\\1/p')\n"
+    return script + (
+        'minor=$(kubectl --kubeconfig "$kc" get --raw /version '
+        '| sed -n \'s/.*"minor": *"\\([0-9]*\\).*/\\1/p\')\n'
         f'[ "${{minor:-0}}" -ge {minor} ] || {{ echo "the cluster runs Kubernetes '
-        f'{major}.${{minor:-?}}; gpu-caas needs {major}.{minor} or later (DRA is GA '
+        f"{major}.${{minor:-?}}; gpu-caas needs {major}.{minor} or later (DRA is GA "
         'there)" >&2; exit 1; }\n'
         f'echo "ready {major}.$minor"\n'
     )
@@ -101,9 +104,27 @@ def _create_hosted(name: str, args: ControlPlaneArgs, parent: ControlPlane) -> p
     if hosted is None:
         raise ValueError("backend 'hosted' needs ControlPlaneArgs.hosted")
     management_kubeconfig = secret(hosted.management_kubeconfig)
+    # Gate the management provider on a readiness check, like the other backends: on a
+    # first preview its kubeconfig is unknown, so nothing contacts the management
+    # cluster (no "cluster is unreachable" warnings offline); once the check has run,
+    # previews are validated against the management cluster for real.
+    management_ready = command.local.Command(
+        f"{name}-management-readyz",
+        create=readyz_script(minimum=None),
+        environment={"KUBECONFIG_DATA": management_kubeconfig},
+        triggers=[pulumi.Output.from_input(management_kubeconfig).apply(fingerprint)],
+        opts=pulumi.ResourceOptions(parent=parent, additional_secret_outputs=SECRET_OUTPUTS),
+    )
     management = k8s.Provider(
         f"{name}-management",
-        kubeconfig=management_kubeconfig,
+        kubeconfig=secret(
+            pulumi.Output.all(management_ready.stdout, management_kubeconfig).apply(
+                lambda v: str(v[1])
+            )
+        ),
+        # Credentials rotate; the management cluster does not: never replace on a new
+        # kubeconfig (https://www.pulumi.com/registry/packages/kubernetes/api-docs/provider/).
+        cluster_identifier=f"gpu-caas/{args.cluster_name}/management",
         opts=pulumi.ResourceOptions(parent=parent),
     )
     on_management = pulumi.ResourceOptions(parent=parent, provider=management)
@@ -217,9 +238,7 @@ def _create_kubeadm(
     return init.stdout, join
 
 
-def _create_external(
-    name: str, args: ControlPlaneArgs, parent: ControlPlane
-) -> pulumi.Output[str]:
+def _create_external(name: str, args: ControlPlaneArgs, parent: ControlPlane) -> pulumi.Output[str]:
     """Check the ISV cluster answers and is new enough; its kubeconfig then flows on."""
     external = args.external
     if external is None:
@@ -230,7 +249,7 @@ def _create_external(
         create=readyz_script(),
         environment={"KUBECONFIG_DATA": kubeconfig},
         # Re-check when the ISV hands over a different kubeconfig.
-        triggers=[kubeconfig],
+        triggers=[pulumi.Output.from_input(kubeconfig).apply(fingerprint)],
         opts=pulumi.ResourceOptions(parent=parent, additional_secret_outputs=SECRET_OUTPUTS),
     )
     # Unknown until the cluster answered: a first preview never contacts it.

@@ -58,6 +58,9 @@ class NodeGroup(pulumi.ComponentResource):
         self.joins = _join_hosts(name, args, self) if args.hosts else []
         self.node_names = pulumi.Output.from_input([h.name for h in args.hosts])
         outputs: dict[str, object] = {
+            "tenant": args.cluster_name,
+            "nodeGroup": args.group_name,
+            "hosts": [h.name for h in args.hosts],
             "nodeNames": self.node_names,
             "labels": self.labels,
             "taints": [f"{t.key}={t.value}:{t.effect}" for t in self.taints],
@@ -68,9 +71,7 @@ class NodeGroup(pulumi.ComponentResource):
         self.register_outputs(outputs)
 
 
-def _join_hosts(
-    name: str, args: NodeGroupArgs, parent: NodeGroup
-) -> list[command.remote.Command]:
+def _join_hosts(name: str, args: NodeGroupArgs, parent: NodeGroup) -> list[command.remote.Command]:
     if args.join is None:
         raise ValueError("a node group with hosts needs join parameters (set by TenantCluster)")
     join = args.join

@@ -74,6 +74,9 @@ class TenantCluster(pulumi.ComponentResource):
         self.provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=self.control_plane.kubeconfig,
+            # The provider (and with it every resource on the cluster) is replaced only
+            # when this changes, not when the admin kubeconfig is re-issued or rotated.
+            cluster_identifier=f"gpu-caas/{name}",
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.control_plane]),
         )
         self.kubeconfig = self.control_plane.kubeconfig
@@ -81,6 +84,7 @@ class TenantCluster(pulumi.ComponentResource):
         self.kubernetes_version = self.control_plane.kubernetes_version
         self.register_outputs(
             {
+                "tenant": args.control_plane.cluster_name,
                 "kubeconfig": self.kubeconfig,
                 "apiEndpoint": self.api_endpoint,
                 "kubernetesVersion": self.kubernetes_version,

@@ -43,8 +43,13 @@ HOST_ACCESS_CONTROLS = ("privileged", "hostPath", "hostNetwork", "hostPID", "hos
 
 KYVERNO_IMAGES: tuple[str, ...] = tuple(
     f"reg.kyverno.io/kyverno/{image}:{KYVERNO.version}"
-    for image in ("kyverno", "kyvernopre", "background-controller", "cleanup-controller",
-                  "reports-controller")
+    for image in (
+        "kyverno",
+        "kyvernopre",
+        "background-controller",
+        "cleanup-controller",
+        "reports-controller",
+    )
 )
 """Images the Kyverno chart pulls (chart default registry reg.kyverno.io)."""
 
@@ -91,8 +96,9 @@ def _exclude_namespaces(namespaces: Sequence[str]) -> dict[str, Any]:
     return {"any": [{"resources": {"namespaces": sorted(namespaces)}}]}
 
 
-def _policy_spec(rules: list[dict[str, Any]], *, background: bool = True,
-                 timeout_seconds: int = 10) -> dict[str, Any]:
+def _policy_spec(
+    rules: list[dict[str, Any]], *, background: bool = True, timeout_seconds: int = 10
+) -> dict[str, Any]:
     return {
         "background": background,
         # Fail closed: if Kyverno cannot answer, the request is refused, not admitted.
@@ -103,20 +109,24 @@ def _policy_spec(rules: list[dict[str, Any]], *, background: bool = True,
 
 def render_pod_security(platform_namespaces: Sequence[str]) -> dict[str, Any]:
     """Pod Security Standards `restricted` for every pod outside the platform namespaces."""
-    return _policy_spec([{
-        "name": "restricted",
-        "match": _pods(),
-        "exclude": _exclude_namespaces(platform_namespaces),
-        "validate": {
-            "failureAction": ENFORCE,
-            "message": "Tenant pods must meet the Pod Security Standards 'restricted' "
-            "profile: run as non-root, drop ALL capabilities, no privilege escalation, "
-            "seccomp RuntimeDefault.",
-            # `latest`: the CRD's version enum stops at v1.32; the namespace PSA labels pin
-            # the cluster minor.
-            "podSecurity": {"level": "restricted", "version": "latest"},
-        },
-    }])
+    return _policy_spec(
+        [
+            {
+                "name": "restricted",
+                "match": _pods(),
+                "exclude": _exclude_namespaces(platform_namespaces),
+                "validate": {
+                    "failureAction": ENFORCE,
+                    "message": "Tenant pods must meet the Pod Security Standards 'restricted' "
+                    "profile: run as non-root, drop ALL capabilities, no privilege escalation, "
+                    "seccomp RuntimeDefault.",
+                    # `latest`: the CRD's version enum stops at v1.32; the namespace PSA labels pin
+                    # the cluster minor.
+                    "podSecurity": {"level": "restricted", "version": "latest"},
+                },
+            }
+        ]
+    )
 
 
 def _containers_pattern(container: dict[str, Any]) -> dict[str, Any]:
@@ -178,16 +188,20 @@ def allowed_image_prefixes(registries: Sequence[str], mirrors: Mirrors) -> list[
 def render_image_registries(registries: Sequence[str], mirrors: Mirrors) -> dict[str, Any]:
     """Images only from the allowed registries or the configured mirror."""
     allowed = " | ".join(f"{prefix}/*" for prefix in allowed_image_prefixes(registries, mirrors))
-    return _policy_spec([{
-        "name": "allowed-registries",
-        "match": _pods(),
-        "validate": {
-            "failureAction": ENFORCE,
-            "message": "Images must come from an allowed registry or the provider's mirror "
-            f"({allowed}); use a fully qualified image reference.",
-            "pattern": {"spec": _containers_pattern({"image": allowed})},
-        },
-    }])
+    return _policy_spec(
+        [
+            {
+                "name": "allowed-registries",
+                "match": _pods(),
+                "validate": {
+                    "failureAction": ENFORCE,
+                    "message": "Images must come from an allowed registry or the provider's mirror "
+                    f"({allowed}); use a fully qualified image reference.",
+                    "pattern": {"spec": _containers_pattern({"image": allowed})},
+                },
+            }
+        ]
+    )
 
 
 def verified_image_references(verification: ImageVerification, mirrors: Mirrors) -> list[str]:
@@ -210,38 +224,59 @@ def render_verify_images(verification: ImageVerification, mirrors: Mirrors) -> d
     Background scans are off for this policy: `verifyDigest`/`mutateDigest` only apply at
     admission, and re-verifying every running pod would hammer the registry.
     """
-    return _policy_spec([{
-        "name": "verify-nvidia-signatures",
-        "match": _pods(),
-        "verifyImages": [{
-            "type": "Cosign",
-            "imageReferences": verified_image_references(verification, mirrors),
-            "failureAction": ENFORCE,
-            "required": True,
-            "mutateDigest": verification.mutate_digest,
-            "verifyDigest": verification.verify_digest,
-            "attestors": [{"count": 1, "entries": [{"keys": {
-                "publicKeys": verification.public_key,
-                "rekor": {"ignoreTlog": True},
-                "ctlog": {"ignoreSCT": True},
-            }}]}],
-        }],
-    }], background=False, timeout_seconds=30)
+    return _policy_spec(
+        [
+            {
+                "name": "verify-nvidia-signatures",
+                "match": _pods(),
+                "verifyImages": [
+                    {
+                        "type": "Cosign",
+                        "imageReferences": verified_image_references(verification, mirrors),
+                        "failureAction": ENFORCE,
+                        "required": True,
+                        "mutateDigest": verification.mutate_digest,
+                        "verifyDigest": verification.verify_digest,
+                        "attestors": [
+                            {
+                                "count": 1,
+                                "entries": [
+                                    {
+                                        "keys": {
+                                            "publicKeys": verification.public_key,
+                                            "rekor": {"ignoreTlog": True},
+                                            "ctlog": {"ignoreSCT": True},
+                                        }
+                                    }
+                                ],
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
+        background=False,
+        timeout_seconds=30,
+    )
 
 
 def render_no_nodeport(platform_namespaces: Sequence[str]) -> dict[str, Any]:
     """No NodePort Services outside the platform namespaces."""
-    return _policy_spec([{
-        "name": "no-nodeport",
-        "match": {"any": [{"resources": {"kinds": ["Service"]}}]},
-        "exclude": _exclude_namespaces(platform_namespaces),
-        "validate": {
-            "failureAction": ENFORCE,
-            "message": "NodePort Services open a port on every node; use ClusterIP behind "
-            "the platform ingress.",
-            "pattern": {"spec": {"=(type)": "!NodePort"}},
-        },
-    }])
+    return _policy_spec(
+        [
+            {
+                "name": "no-nodeport",
+                "match": {"any": [{"resources": {"kinds": ["Service"]}}]},
+                "exclude": _exclude_namespaces(platform_namespaces),
+                "validate": {
+                    "failureAction": ENFORCE,
+                    "message": "NodePort Services open a port on every node; use ClusterIP behind "
+                    "the platform ingress.",
+                    "pattern": {"spec": {"=(type)": "!NodePort"}},
+                },
+            }
+        ]
+    )
 
 
 def render_cluster_policies(args: KyvernoPoliciesArgs) -> dict[str, dict[str, Any]]:
@@ -249,13 +284,13 @@ def render_cluster_policies(args: KyvernoPoliciesArgs) -> dict[str, dict[str, An
     policies = {
         "gpu-caas-pod-security": render_pod_security(args.platform_namespaces),
         "gpu-caas-host-access": render_host_access(args.privileged_namespaces),
-        "gpu-caas-image-registries": render_image_registries(args.allowed_registries,
-                                                             args.mirrors),
+        "gpu-caas-image-registries": render_image_registries(args.allowed_registries, args.mirrors),
         "gpu-caas-no-nodeport": render_no_nodeport(args.platform_namespaces),
     }
     if args.verification is not None:
-        policies["gpu-caas-verify-nvidia-images"] = render_verify_images(args.verification,
-                                                                         args.mirrors)
+        policies["gpu-caas-verify-nvidia-images"] = render_verify_images(
+            args.verification, args.mirrors
+        )
     return policies
 
 
@@ -299,15 +334,17 @@ class KyvernoPolicies(pulumi.ComponentResource):
                 metadata={"name": policy_name, "labels": {LABEL_TENANT: args.tenant}},
                 spec=spec,
                 # The chart installs the ClusterPolicy CRD and the webhooks.
-                opts=pulumi.ResourceOptions(parent=self, provider=args.provider,
-                                            depends_on=[release]),
+                opts=pulumi.ResourceOptions(
+                    parent=self, provider=args.provider, depends_on=[release]
+                ),
             )
         self.policy_names = pulumi.Output.from_input(sorted(policies))
         self.register_outputs({"policyNames": self.policy_names})
 
 
-def _create_release(name: str, args: KyvernoPoliciesArgs,
-                    parent: pulumi.Resource) -> k8s.helm.v3.Release:
+def _create_release(
+    name: str, args: KyvernoPoliciesArgs, parent: pulumi.Resource
+) -> k8s.helm.v3.Release:
     namespace = k8s.core.v1.Namespace(
         f"{name}-namespace",
         metadata={"name": NAMESPACE, "labels": {LABEL_TENANT: args.tenant}},

@@ -46,19 +46,37 @@ _READ = ["get", "list", "watch"]
 _WRITE = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]
 
 TENANT_ADMIN_RULES: tuple[dict[str, Any], ...] = (
-    {"apiGroups": [""], "resources": [
-        "pods", "services", "endpoints", "configmaps", "secrets", "persistentvolumeclaims",
-        "serviceaccounts"], "verbs": _WRITE},
+    {
+        "apiGroups": [""],
+        "resources": [
+            "pods",
+            "services",
+            "endpoints",
+            "configmaps",
+            "secrets",
+            "persistentvolumeclaims",
+            "serviceaccounts",
+        ],
+        "verbs": _WRITE,
+    },
     {"apiGroups": [""], "resources": ["pods/log", "pods/status"], "verbs": _READ},
     # exec/attach/port-forward are namespaced and run as the pod's own identity.
-    {"apiGroups": [""], "resources": ["pods/exec", "pods/attach", "pods/portforward"],
-     "verbs": ["get", "create"]},
-    {"apiGroups": [""], "resources": ["events", "resourcequotas", "limitranges"],
-     "verbs": _READ},
-    {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "replicasets"],
-     "verbs": _WRITE},
-    {"apiGroups": ["apps"], "resources": ["deployments/scale", "statefulsets/scale"],
-     "verbs": ["get", "update", "patch"]},
+    {
+        "apiGroups": [""],
+        "resources": ["pods/exec", "pods/attach", "pods/portforward"],
+        "verbs": ["get", "create"],
+    },
+    {"apiGroups": [""], "resources": ["events", "resourcequotas", "limitranges"], "verbs": _READ},
+    {
+        "apiGroups": ["apps"],
+        "resources": ["deployments", "statefulsets", "replicasets"],
+        "verbs": _WRITE,
+    },
+    {
+        "apiGroups": ["apps"],
+        "resources": ["deployments/scale", "statefulsets/scale"],
+        "verbs": ["get", "update", "patch"],
+    },
     {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": _WRITE},
     {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": _WRITE},
     {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": _WRITE},
@@ -66,10 +84,16 @@ TENANT_ADMIN_RULES: tuple[dict[str, Any], ...] = (
     # NetworkPolicies are the namespace's isolation: readable, never writable by the team.
     {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": _READ},
     # GPUs through Dynamic Resource Allocation (resource.k8s.io/v1, GA in 1.34).
-    {"apiGroups": ["resource.k8s.io"],
-     "resources": ["resourceclaims", "resourceclaimtemplates"], "verbs": _WRITE},
-    {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"],
-     "verbs": _READ},
+    {
+        "apiGroups": ["resource.k8s.io"],
+        "resources": ["resourceclaims", "resourceclaimtemplates"],
+        "verbs": _WRITE,
+    },
+    {
+        "apiGroups": ["rbac.authorization.k8s.io"],
+        "resources": ["roles", "rolebindings"],
+        "verbs": _READ,
+    },
 )
 """What a team may do in its own namespace. Explicit, no wildcards (CIS 5.1.3); the
 namespace's NetworkPolicies, quota and limits are read-only (MTB PL1)."""
@@ -147,7 +171,8 @@ def render_namespace_labels(tenant: str, team: TeamNamespace, psa_version: str) 
 
 
 def render_network_policies(
-    namespace: str, dns_namespace: str = "kube-system",
+    namespace: str,
+    dns_namespace: str = "kube-system",
     dns_pod_labels: Sequence[tuple[str, str]] = (("k8s-app", "kube-dns"),),
 ) -> dict[str, dict[str, Any]]:
     """NetworkPolicy specs by name: default-deny, DNS egress, same-namespace traffic."""
@@ -160,16 +185,21 @@ def render_network_policies(
         "allow-dns": {
             "podSelector": {},
             "policyTypes": ["Egress"],
-            "egress": [{
-                "to": [{
-                    # kubernetes.io/metadata.name is set by the API server on every
-                    # namespace and cannot be forged by tenants.
-                    "namespaceSelector": {
-                        "matchLabels": {"kubernetes.io/metadata.name": dns_namespace}},
-                    "podSelector": {"matchLabels": dict(dns_pod_labels)},
-                }],
-                "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-            }],
+            "egress": [
+                {
+                    "to": [
+                        {
+                            # kubernetes.io/metadata.name is set by the API server on every
+                            # namespace and cannot be forged by tenants.
+                            "namespaceSelector": {
+                                "matchLabels": {"kubernetes.io/metadata.name": dns_namespace}
+                            },
+                            "podSelector": {"matchLabels": dict(dns_pod_labels)},
+                        }
+                    ],
+                    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                }
+            ],
         },
         "allow-same-namespace": {
             "podSelector": {},
@@ -209,18 +239,26 @@ def render_quota(
 
 def render_limit_range(limits: LimitDefaults) -> dict[str, Any]:
     """LimitRange spec: container defaults so every container has requests and limits."""
-    return {"limits": [{
-        "type": "Container",
-        "defaultRequest": {"cpu": limits.default_request_cpu,
-                           "memory": limits.default_request_memory},
-        "default": {"cpu": limits.default_limit_cpu, "memory": limits.default_limit_memory},
-    }]}
+    return {
+        "limits": [
+            {
+                "type": "Container",
+                "defaultRequest": {
+                    "cpu": limits.default_request_cpu,
+                    "memory": limits.default_request_memory,
+                },
+                "default": {"cpu": limits.default_limit_cpu, "memory": limits.default_limit_memory},
+            }
+        ]
+    }
 
 
 def render_role_binding_subjects(team: TeamNamespace) -> list[dict[str, str]]:
     """Group subjects for the team's identity-provider groups."""
-    return [{"kind": "Group", "name": group, "apiGroup": "rbac.authorization.k8s.io"}
-            for group in team.idp_groups]
+    return [
+        {"kind": "Group", "name": group, "apiGroup": "rbac.authorization.k8s.io"}
+        for group in team.idp_groups
+    ]
 
 
 # --------------------------------------------------------------------------- #
@@ -250,8 +288,10 @@ def _create_namespace(
     prefix = f"{name}-{team.namespace}"
     ns = k8s.core.v1.Namespace(
         prefix,
-        metadata={"name": team.namespace,
-                  "labels": render_namespace_labels(args.tenant, team, args.pod_security_version)},
+        metadata={
+            "name": team.namespace,
+            "labels": render_namespace_labels(args.tenant, team, args.pod_security_version),
+        },
         opts=pulumi.ResourceOptions(parent=parent, provider=args.provider),
     )
     # Children use the literal namespace name (known at preview, so policies can match
@@ -259,34 +299,53 @@ def _create_namespace(
     child = pulumi.ResourceOptions(parent=ns, provider=args.provider, depends_on=[ns])
 
     def meta(object_name: str) -> dict[str, Any]:
-        return {"name": object_name, "namespace": team.namespace,
-                "labels": {LABEL_TENANT: args.tenant, LABEL_TEAM: team.team}}
+        return {
+            "name": object_name,
+            "namespace": team.namespace,
+            "labels": {LABEL_TENANT: args.tenant, LABEL_TEAM: team.team},
+        }
 
     policies = render_network_policies(team.namespace, args.dns_namespace, args.dns_pod_labels)
     for policy_name, spec in policies.items():
         k8s.networking.v1.NetworkPolicy(
-            f"{prefix}-{policy_name}", metadata=meta(policy_name), spec=spec, opts=child)
+            f"{prefix}-{policy_name}", metadata=meta(policy_name), spec=spec, opts=child
+        )
     k8s.core.v1.ResourceQuota(
-        f"{prefix}-quota", metadata=meta("tenant-quota"),
-        spec={"hard": render_quota(team, args.quota, args.dra_device_classes)}, opts=child)
+        f"{prefix}-quota",
+        metadata=meta("tenant-quota"),
+        spec={"hard": render_quota(team, args.quota, args.dra_device_classes)},
+        opts=child,
+    )
     k8s.core.v1.LimitRange(
-        f"{prefix}-limits", metadata=meta("tenant-limits"),
-        spec=render_limit_range(args.limits), opts=child)
+        f"{prefix}-limits",
+        metadata=meta("tenant-limits"),
+        spec=render_limit_range(args.limits),
+        opts=child,
+    )
     role = k8s.rbac.v1.Role(
-        f"{prefix}-{TENANT_ADMIN}", metadata=meta(TENANT_ADMIN),
-        rules=[dict(rule) for rule in TENANT_ADMIN_RULES], opts=child)
+        f"{prefix}-{TENANT_ADMIN}",
+        metadata=meta(TENANT_ADMIN),
+        rules=[dict(rule) for rule in TENANT_ADMIN_RULES],
+        opts=child,
+    )
     if team.idp_groups:
         k8s.rbac.v1.RoleBinding(
-            f"{prefix}-{TENANT_ADMIN}-binding", metadata=meta(TENANT_ADMIN),
-            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
-                      "name": TENANT_ADMIN},
+            f"{prefix}-{TENANT_ADMIN}-binding",
+            metadata=meta(TENANT_ADMIN),
+            role_ref={
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": TENANT_ADMIN,
+            },
             subjects=render_role_binding_subjects(team),
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[role])))
-    # The `default` ServiceAccount is created by the ServiceAccount controller right after
-    # the namespace; a ServiceAccountPatch (server-side apply) takes ownership of just
-    # `automountServiceAccountToken` on it, and releases the field on destroy instead of
-    # deleting the account (a ServiceAccount resource would fight the controller and
-    # fail with "already exists").
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[role])),
+        )
+    # The `default` ServiceAccount belongs to the ServiceAccount controller, which creates
+    # it right after the namespace. A ServiceAccountPatch is a server-side apply of just
+    # `automountServiceAccountToken` (pulumi-kubernetes 4.x applies even if the account is
+    # not there yet, so there is no race), and on destroy it relinquishes that field
+    # instead of deleting the account. A `ServiceAccount` resource named "default" would
+    # own the whole object and delete it on destroy.
     k8s.core.v1.ServiceAccountPatch(
         f"{prefix}-default-sa",
         metadata={"name": "default", "namespace": team.namespace},

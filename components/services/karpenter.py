@@ -22,7 +22,7 @@ https://karpenter.sh/docs/concepts/disruption/
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -369,8 +369,3 @@ def _create_controller(
         child_opts(parent, args.provider, namespace),
         images=[f"public.ecr.aws/karpenter/controller:{chart.version}"],
     )
-
-
-def pools_gpu_capacity(pools: Sequence[GpuNodePool]) -> int:
-    """Most GPUs the pools can add (sum of their `nvidia.com/gpu` limits)."""
-    return sum(pool.max_nodes * pool.gpus_per_node for pool in pools)

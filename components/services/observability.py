@@ -74,7 +74,8 @@ class PrometheusSettings:
     """kube-prometheus-stack settings."""
 
     retention: str = "15d"
-    storage_size: str = "100Gi"
+    storage_size: str | None = "100Gi"
+    """PVC size; None keeps Prometheus data in an emptyDir (lost on rescheduling)."""
     storage_class: str | None = None
     grafana: bool = False
     rule_labels: Mapping[str, str] = field(default_factory=dict)
@@ -247,29 +248,29 @@ def render_prometheus_stack_values(
 ) -> dict[str, Any]:
     """kube-prometheus-stack values (keys from the chart's values.yaml; see
     documented_values.py in the tests for the list and source)."""
-    claim: dict[str, Any] = {
-        "accessModes": ["ReadWriteOnce"],
-        "resources": {"requests": {"storage": settings.storage_size}},
-    }
-    if settings.storage_class is not None:
-        claim["storageClassName"] = settings.storage_class
     quay = mirrors.image_registry("quay.io")
     k8s_registry = mirrors.image_registry("registry.k8s.io")
+    prometheus_spec: dict[str, Any] = {
+        "retention": settings.retention,
+        # Select ServiceMonitors/PodMonitors/PrometheusRules from every namespace and
+        # release (DCGM exporter's ServiceMonitor lives in gpu-operator, NVSentinel
+        # ships PodMonitors), not only this release's.
+        "ruleSelectorNilUsesHelmValues": False,
+        "serviceMonitorSelectorNilUsesHelmValues": False,
+        "podMonitorSelectorNilUsesHelmValues": False,
+        "probeSelectorNilUsesHelmValues": False,
+        "image": {"registry": quay},
+    }
+    if settings.storage_size is not None:
+        claim: dict[str, Any] = {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": settings.storage_size}},
+        }
+        if settings.storage_class is not None:
+            claim["storageClassName"] = settings.storage_class
+        prometheus_spec["storageSpec"] = {"volumeClaimTemplate": {"spec": claim}}
     return {
-        "prometheus": {
-            "prometheusSpec": {
-                "retention": settings.retention,
-                "storageSpec": {"volumeClaimTemplate": {"spec": claim}},
-                # Select ServiceMonitors/PodMonitors/PrometheusRules from every
-                # namespace and release (DCGM exporter's ServiceMonitor lives in
-                # gpu-operator, NVSentinel ships PodMonitors), not only this release's.
-                "ruleSelectorNilUsesHelmValues": False,
-                "serviceMonitorSelectorNilUsesHelmValues": False,
-                "podMonitorSelectorNilUsesHelmValues": False,
-                "probeSelectorNilUsesHelmValues": False,
-                "image": {"registry": quay},
-            }
-        },
+        "prometheus": {"prometheusSpec": prometheus_spec},
         "alertmanager": {"alertmanagerSpec": {"image": {"registry": quay}}},
         "prometheusOperator": {
             "image": {"registry": quay},

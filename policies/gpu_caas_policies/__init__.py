@@ -4,6 +4,9 @@
   host access, NodePort services.
 * `platform_safety`: Helm pinning and sources, CVE floors, Kubernetes version,
   credentials only in secrets, host / node-group ownership.
+* `defaults`: pack defaults from `stacks.config.isolation` and `components.versions`.
+* `stack_config`: the stack's `gpu-caas:tenant` config inside the analyzer.
+* `secrets`: which inputs the engine sent as secrets (for `credentials-only-in-secrets`).
 
 Importing this package never starts a policy server: `PolicyPack(...)` is built only in
 each pack's `__main__.py`, so tests call the validators directly.

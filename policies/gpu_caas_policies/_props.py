@@ -165,4 +165,3 @@ def config_value(config: Mapping[str, Any], key: str, default: Any) -> Any:
     if config and key in config and config[key] is not None:
         return config[key]
     return default
-

@@ -27,7 +27,7 @@ from pulumi_policy import (
 
 from components.naming import LABEL_NODE_GROUP, LABEL_TENANT
 from components.versions import Version
-from policies.gpu_caas_policies import defaults, stack_config
+from policies.gpu_caas_policies import defaults, secrets, stack_config
 from policies.gpu_caas_policies._props import (
     K8S_PROVIDER_TYPE,
     config_list,
@@ -104,8 +104,12 @@ def helm_allowed_source_validator(args: ResourceValidationArgs, report: ReportVi
     if args.resource_type not in HELM_TYPES:
         return
     config = args.get_config()
-    allowed = [r.rstrip("/") for r in config_list(
-        config, "allowedChartRepositories", defaults.ALLOWED_CHART_REPOSITORIES)]
+    allowed = [
+        r.rstrip("/")
+        for r in config_list(
+            config, "allowedChartRepositories", defaults.ALLOWED_CHART_REPOSITORIES
+        )
+    ]
     if config_value(config, "trustStackMirrors", True):
         allowed += stack_config.stack_mirrors()[0]
     source = chart_source(args.props)
@@ -137,8 +141,7 @@ _HELM_SCHEMA = PolicyConfigSchema(
         },
         "trustStackMirrors": {
             "type": "boolean",
-            "description": "Also allow the mirrors named in the stack's gpu-caas:tenant "
-            "config.",
+            "description": "Also allow the mirrors named in the stack's gpu-caas:tenant config.",
             "default": True,
         },
     },
@@ -206,8 +209,9 @@ def toolkit_floor_validator(args: ResourceValidationArgs, report: ReportViolatio
     version = get(toolkit, "version")
     if version is None:
         return  # the chart's default toolkit; the chart floor covers it
-    floor = str(config_value(args.get_config(), "minVersion",
-                             defaults.CONTAINER_TOOLKIT_MIN_VERSION))
+    floor = str(
+        config_value(args.get_config(), "minVersion", defaults.CONTAINER_TOOLKIT_MIN_VERSION)
+    )
     ok = _at_least(str(version), floor)
     if not ok:
         report(
@@ -251,9 +255,11 @@ def kubernetes_version_validator(args: StackValidationArgs, report: ReportViolat
 
 
 def _min_version_schema(default: str, what: str) -> PolicyConfigSchema:
-    return PolicyConfigSchema(properties={
-        "minVersion": {"type": "string", "description": f"Minimum {what}.", "default": default},
-    })
+    return PolicyConfigSchema(
+        properties={
+            "minVersion": {"type": "string", "description": f"Minimum {what}.", "default": default},
+        }
+    )
 
 
 gpu_operator_floor = ResourceValidationPolicy(
@@ -261,27 +267,39 @@ gpu_operator_floor = ResourceValidationPolicy(
     description="The NVIDIA GPU Operator must be at or above the container-escape CVE floor.",
     validate=gpu_operator_floor_validator,
     enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(properties={
-        **_min_version_schema(defaults.GPU_OPERATOR_MIN_VERSION, "GPU Operator version").properties,
-        "gpuOperatorCharts": {"type": "array", "items": {"type": "string"},
-                              "default": ["gpu-operator"],
-                              "description": "Chart names that are the GPU Operator."},
-    }),
+    config_schema=PolicyConfigSchema(
+        properties={
+            **_min_version_schema(
+                defaults.GPU_OPERATOR_MIN_VERSION, "GPU Operator version"
+            ).properties,
+            "gpuOperatorCharts": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": ["gpu-operator"],
+                "description": "Chart names that are the GPU Operator.",
+            },
+        }
+    ),
 )
 
 toolkit_floor = ResourceValidationPolicy(
     name="container-toolkit-cve-floor",
-    description="The NVIDIA Container Toolkit must be at or above the container-escape CVE "
-    "floor.",
+    description="The NVIDIA Container Toolkit must be at or above the container-escape CVE floor.",
     validate=toolkit_floor_validator,
     enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(properties={
-        **_min_version_schema(defaults.CONTAINER_TOOLKIT_MIN_VERSION,
-                              "NVIDIA Container Toolkit version").properties,
-        "gpuOperatorCharts": {"type": "array", "items": {"type": "string"},
-                              "default": ["gpu-operator"],
-                              "description": "Chart names that are the GPU Operator."},
-    }),
+    config_schema=PolicyConfigSchema(
+        properties={
+            **_min_version_schema(
+                defaults.CONTAINER_TOOLKIT_MIN_VERSION, "NVIDIA Container Toolkit version"
+            ).properties,
+            "gpuOperatorCharts": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": ["gpu-operator"],
+                "description": "Chart names that are the GPU Operator.",
+            },
+        }
+    ),
 )
 
 kubernetes_version = StackValidationPolicy(
@@ -298,21 +316,26 @@ kubernetes_version = StackValidationPolicy(
 
 _CREDENTIAL_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a private key", re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")),
-    ("a kubeconfig", re.compile(
-        r"client-key-data:\s*\S{16,}|(?s:kind:\s*Config\b.*users:)"
-        r"|(?s:\"kind\"\s*:\s*\"Config\".*\"users\")")),
+    (
+        "a kubeconfig",
+        re.compile(
+            r"client-key-data:\s*\S{16,}|(?s:kind:\s*Config\b.*users:)"
+            r"|(?s:\"kind\"\s*:\s*\"Config\".*\"users\")"
+        ),
+    ),
     ("an NGC API key", re.compile(r"\bnvapi-[A-Za-z0-9_\-]{20,}")),
 )
 
-_SECRET_TYPES = frozenset({
-    "kubernetes:core/v1:Secret",
-    "kubernetes:core/v1:SecretPatch",
-})
+_SECRET_TYPES = frozenset(
+    {
+        "kubernetes:core/v1:Secret",
+        "kubernetes:core/v1:SecretPatch",
+    }
+)
 
-# Properties the providers' schemas mark secret, so Pulumi encrypts them in state.
-# pulumi_policy unwraps secret values before validators run (deserialize.py, Analyze
-# passes proxy_secrets=False), so a policy cannot ask "is this value secret?"; it can
-# insist that credentials appear only where the provider keeps them secret.
+# Where credentials may sit when the engine's secret markers are not available (unit
+# tests, or a pack started without `install_secret_tracking_hook`): the fields gpu-caas
+# always fills with Pulumi secrets.
 _SECRET_FIELDS: dict[str, tuple[str, ...]] = {
     K8S_PROVIDER_TYPE: ("kubeconfig",),
     "command:remote:Command": ("connection", "environment", "stdin"),
@@ -320,41 +343,61 @@ _SECRET_FIELDS: dict[str, tuple[str, ...]] = {
     "command:local:Command": ("environment", "stdin"),
 }
 
+# Command strings end up in the host's process list and shell history, secret or not.
+_COMMAND_STRINGS = ("create", "update", "delete")
 
-def find_credentials(resource_type: str, props: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """`(property path, what)` for every credential outside the resource's secret fields."""
+
+def find_credentials(
+    resource_type: str,
+    props: Mapping[str, Any],
+    secret_values: frozenset[str] | None = None,
+) -> list[tuple[str, str]]:
+    """`(property path, what)` for every credential not held as a secret.
+
+    Args:
+        resource_type: the resource's type token.
+        props: its inputs.
+        secret_values: strings the engine sent as Pulumi secrets for this resource
+            (`secrets.current_secret_strings()`); None when unknown, in which case
+            credentials are accepted only in the fields of `_SECRET_FIELDS`.
+    """
     if resource_type in _SECRET_TYPES:
         return []
     allowed = _SECRET_FIELDS.get(resource_type, ())
+    command = resource_type.startswith("command:")
     found: list[tuple[str, str]] = []
     for path, value in walk_strings(props):
-        top = re.split(r"[.\[]", path, maxsplit=1)[0]
-        if top in allowed:
+        what = next((w for w, pattern in _CREDENTIAL_PATTERNS if pattern.search(value)), None)
+        if what is None:
             continue
-        for what, pattern in _CREDENTIAL_PATTERNS:
-            if pattern.search(value):
+        top = re.split(r"[.\[]", path, maxsplit=1)[0]
+        if command and top in _COMMAND_STRINGS:
+            found.append((path, what))
+        elif secret_values is not None:
+            if value not in secret_values:
                 found.append((path, what))
-                break
+        elif top not in allowed:
+            found.append((path, what))
     return found
 
 
 @preview_tolerant
 def credentials_validator(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """Kubeconfigs, SSH keys and API keys appear only as secrets."""
-    for path, what in find_credentials(args.resource_type, args.props):
+    secret_values = secrets.current_secret_strings()
+    for path, what in find_credentials(args.resource_type, args.props, secret_values):
         report(
-            f"{_describe(args)} holds {what} in `{path}`. Keep it in a kubernetes Secret (and "
-            "reference it), or pass it as a Pulumi secret through a field the provider "
-            "encrypts (provider kubeconfig, command connection/environment/stdin), never in "
-            "plain properties or command strings.",
+            f"{_describe(args)} holds {what} in `{path}` in plain text. Pass it as a Pulumi "
+            "secret (`pulumi.Output.secret`) through the provider kubeconfig or a command's "
+            "connection/environment/stdin, or keep it in a kubernetes Secret and reference "
+            "it; never put it in a command string.",
             None,
         )
 
 
 credentials_only_in_secrets = ResourceValidationPolicy(
     name="credentials-only-in-secrets",
-    description="Kubeconfigs, SSH private keys and API keys must only ever be held as "
-    "secrets.",
+    description="Kubeconfigs, SSH private keys and API keys must only ever be held as secrets.",
     validate=credentials_validator,
     enforcement_level=EnforcementLevel.MANDATORY,
 )
@@ -390,13 +433,15 @@ def _node_groups(args: StackValidationArgs) -> list[tuple[str, str, Any, list[st
         if resource.resource_type != NODE_GROUP:
             continue
         labels = known(resource.props, "labels", default={}) or {}
-        name = known(resource.props, "nodeGroup") or known(labels, LABEL_NODE_GROUP) \
-            or resource.name
+        name = (
+            known(resource.props, "nodeGroup") or known(labels, LABEL_NODE_GROUP) or resource.name
+        )
         tenant = known(resource.props, "tenant") or known(labels, LABEL_TENANT)
         hosts = known(resource.props, "hosts") or known(resource.props, "nodeNames") or []
-        groups.append((resource.urn, str(name), tenant,
-                       [h for h in hosts if isinstance(h, str)]))
-    return groups
+        groups.append((resource.urn, str(name), tenant, [h for h in hosts if isinstance(h, str)]))
+    # The engine hands resources over in no fixed order; sorting makes every report land
+    # on the same resource run after run.
+    return sorted(groups, key=lambda group: group[1])
 
 
 @preview_tolerant
@@ -422,8 +467,8 @@ def ownership_validator(args: StackValidationArgs, report: ReportViolation) -> N
             if owner != expected:
                 report(
                     f'Host "{host}" of NodeGroup "{name}" is assigned to '
-                    f'{"tenant " + repr(owner) if owner else "no tenant"} in the provider '
-                    f"inventory (hostOwners), not to \"{expected}\". Remove it "
+                    f"{'tenant ' + repr(owner) if owner else 'no tenant'} in the provider "
+                    f'inventory (hostOwners), not to "{expected}". Remove it '
                     "from the node group or reassign it in the inventory first.",
                     urn,
                 )
@@ -450,13 +495,20 @@ node_group_ownership = StackValidationPolicy(
     description="Every node group and host must belong to this stack's tenant.",
     validate=ownership_validator,
     enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(properties={
-        "tenant": {"type": "string",
-                   "description": "This stack's tenant; default: the TenantCluster's tenant."},
-        "hostOwners": {"type": "object", "additionalProperties": {"type": "string"},
-                       "description": "Provider inventory: host name -> owning tenant.",
-                       "default": {}},
-    }),
+    config_schema=PolicyConfigSchema(
+        properties={
+            "tenant": {
+                "type": "string",
+                "description": "This stack's tenant; default: the TenantCluster's tenant.",
+            },
+            "hostOwners": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "Provider inventory: host name -> owning tenant.",
+                "default": {},
+            },
+        }
+    ),
 )
 
 one_group_per_host = StackValidationPolicy(

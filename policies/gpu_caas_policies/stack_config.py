@@ -24,11 +24,9 @@ STACK_CONFIG_KEY = "gpu-caas:tenant"
 
 
 def stack_config() -> Mapping[str, Any] | None:
-    """The stack's `gpu-caas:tenant` config as the engine passed it to the analyzer.
-
-    The engine hands the stack's config to policy packs (`PULUMI_CONFIG`, which
-    `pulumi_policy` loads before each analysis). None when absent or unreadable (unit
-    tests, or a pack run outside the engine).
+    """The stack's `gpu-caas:tenant` config as the engine passed it to the analyzer
+    (see the module docstring for the two ways it arrives). None when absent or
+    unreadable: unit tests, or a pack run outside the engine.
     """
     try:
         import pulumi.runtime
@@ -95,7 +93,7 @@ def install_configure_stack_hook() -> None:
     from pulumi_policy import policy
 
     servicer = policy._PolicyAnalyzerServicer
-    original = servicer.ConfigureStack
+    original: Any = servicer.ConfigureStack
     if getattr(original, "_gpu_caas_hook", False):
         return
 

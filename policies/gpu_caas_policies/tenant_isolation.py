@@ -55,20 +55,24 @@ PSA_ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
 
 # Kubernetes types that are component resources (no provider of their own to check):
 # their children are registered separately and checked one by one.
-_K8S_COMPONENT_TYPES = frozenset({
-    "kubernetes:helm.sh/v4:Chart",
-    "kubernetes:yaml/v2:ConfigFile",
-    "kubernetes:yaml/v2:ConfigGroup",
-    "kubernetes:kustomize/v2:Directory",
-})
+_K8S_COMPONENT_TYPES = frozenset(
+    {
+        "kubernetes:helm.sh/v4:Chart",
+        "kubernetes:yaml/v2:ConfigFile",
+        "kubernetes:yaml/v2:ConfigGroup",
+        "kubernetes:kustomize/v2:Directory",
+    }
+)
 
 # Groups every (or every service-account) identity belongs to: binding them is never
 # "system only", whatever their `system:` prefix suggests.
-_BROAD_GROUPS = frozenset({
-    "system:authenticated",
-    "system:unauthenticated",
-    "system:serviceaccounts",
-})
+_BROAD_GROUPS = frozenset(
+    {
+        "system:authenticated",
+        "system:unauthenticated",
+        "system:serviceaccounts",
+    }
+)
 
 _WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection", "*"})
 _ESCALATION_VERBS = frozenset({"escalate", "bind", "impersonate"})
@@ -239,8 +243,9 @@ def _on_management_cluster(resource: PolicyResource, patterns: list[str]) -> boo
 def namespace_guardrails_validator(args: StackValidationArgs, report: ReportViolation) -> None:
     """Every non-platform namespace is restricted, default-deny, quota'd and limit-ranged."""
     platform = _platform(args)
-    management = config_list(args.get_config(), "managementProviders",
-                             defaults.MANAGEMENT_PROVIDERS)
+    management = config_list(
+        args.get_config(), "managementProviders", defaults.MANAGEMENT_PROVIDERS
+    )
     namespaces: dict[str, str] = {}  # name -> URN
     labels: dict[str, Mapping[str, Any]] = {}
     denied: dict[str, set[str]] = {}
@@ -302,15 +307,18 @@ namespace_guardrails = StackValidationPolicy(
     "a default-deny NetworkPolicy, a ResourceQuota and a LimitRange.",
     validate=namespace_guardrails_validator,
     enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(properties={
-        **PLATFORM_NAMESPACES_SCHEMA.properties,
-        "managementProviders": {
-            "type": "array", "items": {"type": "string"},
-            "description": "Glob patterns of kubernetes provider names that target the "
-            "provider's management cluster; their namespaces are not tenant namespaces.",
-            "default": list(defaults.MANAGEMENT_PROVIDERS),
-        },
-    }),
+    config_schema=PolicyConfigSchema(
+        properties={
+            **PLATFORM_NAMESPACES_SCHEMA.properties,
+            "managementProviders": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Glob patterns of kubernetes provider names that target the "
+                "provider's management cluster; their namespaces are not tenant namespaces.",
+                "default": list(defaults.MANAGEMENT_PROVIDERS),
+            },
+        }
+    ),
 )
 
 # --------------------------------------------------------------------------- #
@@ -352,8 +360,9 @@ def cluster_admin_validator(args: ResourceValidationArgs, report: ReportViolatio
     if get(args.props, "roleRef", "name") != "cluster-admin":
         return
     platform = _platform(args)
-    allowed = set(config_list(args.get_config(), "clusterAdminSubjects",
-                              defaults.CLUSTER_ADMIN_SUBJECTS))
+    allowed = set(
+        config_list(args.get_config(), "clusterAdminSubjects", defaults.CLUSTER_ADMIN_SUBJECTS)
+    )
     for subject in _subjects(args.props):
         if get(subject, "kind") != "ServiceAccount" and get(subject, "name") in allowed:
             continue
@@ -371,9 +380,7 @@ def cluster_admin_validator(args: ResourceValidationArgs, report: ReportViolatio
 def platform_rights_validator(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """Tenants get no rights in platform namespaces (and so none cluster-wide)."""
     platform = _platform(args)
-    tenant_subjects = [
-        s for s in _subjects(args.props) if not is_platform_subject(s, platform)
-    ]
+    tenant_subjects = [s for s in _subjects(args.props) if not is_platform_subject(s, platform)]
     if not tenant_subjects:
         return
     role = get(args.props, "roleRef", "name")
@@ -413,8 +420,11 @@ def wildcard_role_validator(args: ResourceValidationArgs, report: ReportViolatio
     if not _tenant_role(args):
         return
     for index, rule in enumerate(_rules(args.props)):
-        fields = [f for f in ("verbs", "resources", "apiGroups")
-                  if "*" in list(get(rule, f, default=[]) or [])]
+        fields = [
+            f
+            for f in ("verbs", "resources", "apiGroups")
+            if "*" in list(get(rule, f, default=[]) or [])
+        ]
         if fields:
             report(
                 f"{_describe(args)} rule {index} uses a wildcard in {', '.join(fields)}. List "
@@ -491,8 +501,7 @@ no_platform_rights = ResourceValidationPolicy(
 
 no_wildcard_roles = ResourceValidationPolicy(
     name="no-wildcard-tenant-roles",
-    description="Roles in tenant namespaces must not use wildcard verbs, API groups or "
-    "resources.",
+    description="Roles in tenant namespaces must not use wildcard verbs, API groups or resources.",
     validate=wildcard_role_validator,
     enforcement_level=EnforcementLevel.MANDATORY,
     config_schema=PLATFORM_NAMESPACES_SCHEMA,
@@ -529,8 +538,10 @@ def _workload(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
 
 
 def _exempt_hint(args: ResourceValidationArgs) -> str:
-    return (f'Namespace "{namespace_of(args.props)}" is not exempt from host access '
-            "(privilegedNamespaces).")
+    return (
+        f'Namespace "{namespace_of(args.props)}" is not exempt from host access '
+        "(privilegedNamespaces)."
+    )
 
 
 @preview_tolerant
@@ -587,11 +598,14 @@ def capabilities_validator(args: ResourceValidationArgs, report: ReportViolation
     spec = _workload(args)
     if spec is None:
         return
-    allowed = set(config_list(args.get_config(), "allowedCapabilities",
-                              defaults.ALLOWED_CAPABILITIES))
+    allowed = set(
+        config_list(args.get_config(), "allowedCapabilities", defaults.ALLOWED_CAPABILITIES)
+    )
     for label, container in containers(spec):
-        added = [str(c) for c in (get(container, "securityContext", "capabilities", "add",
-                                      default=[]) or [])]
+        added = [
+            str(c)
+            for c in (get(container, "securityContext", "capabilities", "add", default=[]) or [])
+        ]
         extra = [c for c in added if c not in allowed]
         if extra:
             report(
@@ -613,9 +627,10 @@ def nodeport_validator(args: ResourceValidationArgs, report: ReportViolation) ->
             "type ClusterIP behind the platform ingress.",
             None,
         )
-    elif service_type == "LoadBalancer" and get(
-        args.props, "spec", "allocateLoadBalancerNodePorts", default=True
-    ) is not False:
+    elif (
+        service_type == "LoadBalancer"
+        and get(args.props, "spec", "allocateLoadBalancerNodePorts", default=True) is not False
+    ):
         report(
             f"{_describe(args)} is a LoadBalancer Service that allocates node ports. Set "
             "spec.allocateLoadBalancerNodePorts: false, or use ClusterIP behind the "
@@ -656,8 +671,7 @@ no_host_namespaces = ResourceValidationPolicy(
 
 no_host_path = ResourceValidationPolicy(
     name="no-hostpath-for-tenant-workloads",
-    description="Workloads outside the exempt operator namespaces must not mount hostPath "
-    "volumes.",
+    description="Workloads outside the exempt operator namespaces must not mount hostPath volumes.",
     validate=host_path_validator,
     enforcement_level=EnforcementLevel.MANDATORY,
     config_schema=PRIVILEGED_NAMESPACES_SCHEMA,
@@ -665,8 +679,7 @@ no_host_path = ResourceValidationPolicy(
 
 no_added_capabilities = ResourceValidationPolicy(
     name="no-added-capabilities-for-tenant-workloads",
-    description="Workloads outside the exempt operator namespaces must not add Linux "
-    "capabilities.",
+    description="Workloads outside the exempt operator namespaces must not add Linux capabilities.",
     validate=capabilities_validator,
     enforcement_level=EnforcementLevel.MANDATORY,
     config_schema=_PRIVILEGED_CAPS_SCHEMA,

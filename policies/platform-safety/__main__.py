@@ -16,9 +16,11 @@ if str(_REPO_ROOT) not in sys.path:
 from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
 
 from policies.gpu_caas_policies.platform_safety import POLICIES  # noqa: E402
+from policies.gpu_caas_policies.secrets import install_secret_tracking_hook  # noqa: E402
 from policies.gpu_caas_policies.stack_config import install_configure_stack_hook  # noqa: E402
 
 install_configure_stack_hook()
+install_secret_tracking_hook()
 
 PolicyPack(
     name="gpu-caas-platform-safety",

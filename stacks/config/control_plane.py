@@ -58,9 +58,7 @@ class KubeadmControlPlaneConfig(ConfigModel):
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
         if value is not None and ("://" in value or "/" in value or not value.strip()):
-            raise ValueError(
-                "give host[:port] without scheme or path, e.g. api.acme.example:6443"
-            )
+            raise ValueError("give host[:port] without scheme or path, e.g. api.acme.example:6443")
         return value
 
 

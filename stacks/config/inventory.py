@@ -12,6 +12,7 @@ from components.naming import is_dns_label
 from stacks.config.base import ConfigModel
 from stacks.config.secret import Secret
 
+_ADDRESS = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.:-]*)$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 
@@ -101,3 +102,12 @@ class HostConfig(ConfigModel):
     @classmethod
     def _name(cls, value: str) -> str:
         return check_dns_label(value)
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not _ADDRESS.match(value):
+            raise ValueError(
+                "must be an IP address or DNS name, without scheme, user, port or path"
+            )
+        return value

@@ -107,6 +107,9 @@ DEFAULT_PRIVILEGED_NAMESPACES: dict[str, tuple[HostAccess, ...]] = {
     # NVSentinel health monitors read host devices and logs; its janitor reboots nodes
     # with a privileged Job (components/services/node_health.py).
     "nvsentinel": ALL_HOST_ACCESS,
+    # medik8s self-node-remediation agents (OLM's default namespace) arm the host
+    # watchdog and reboot unhealthy nodes: privileged with host PID.
+    "operators": ALL_HOST_ACCESS,
 }
 """Platform namespaces whose workloads may use the listed host access, and only those."""
 
@@ -151,9 +154,7 @@ class ImageVerificationConfig(ConfigModel):
     @classmethod
     def _pem(cls, value: str | None) -> str | None:
         if value is not None and not _PEM_PUBLIC_KEY.match(value.strip() + "\n"):
-            raise ValueError(
-                "must be a PEM public key starting with '-----BEGIN PUBLIC KEY-----'"
-            )
+            raise ValueError("must be a PEM public key starting with '-----BEGIN PUBLIC KEY-----'")
         return value
 
 
@@ -216,16 +217,12 @@ class IsolationConfig(ConfigModel):
         default_factory=lambda: {k: list(v) for k, v in DEFAULT_PRIVILEGED_NAMESPACES.items()}
     )
     """Platform namespaces exempt from the host-access rules, per control."""
-    allowed_registries: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_ALLOWED_REGISTRIES)
-    )
+    allowed_registries: list[str] = Field(default_factory=lambda: list(DEFAULT_ALLOWED_REGISTRIES))
     """Registries images may come from; the configured image mirrors are always allowed."""
     image_verification: ImageVerificationConfig = Field(default_factory=ImageVerificationConfig)
     limit_range: LimitRangeConfig = Field(default_factory=LimitRangeConfig)
     namespace_quota: NamespaceQuotaConfig = Field(default_factory=NamespaceQuotaConfig)
-    dra_device_classes: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_DRA_DEVICE_CLASSES)
-    )
+    dra_device_classes: list[str] = Field(default_factory=lambda: list(DEFAULT_DRA_DEVICE_CLASSES))
     """DRA DeviceClasses whose devices count against the team GPU quota, so a team cannot
     bypass `requests.nvidia.com/gpu` by claiming GPUs through ResourceClaims."""
     pod_security_version: str | None = None
@@ -250,8 +247,9 @@ class IsolationConfig(ConfigModel):
     @property
     def all_platform_namespaces(self) -> list[str]:
         """`platformNamespaces` + `additionalPlatformNamespaces`, deduplicated, in order."""
-        return list(dict.fromkeys([*self.platform_namespaces,
-                                   *self.additional_platform_namespaces]))
+        return list(
+            dict.fromkeys([*self.platform_namespaces, *self.additional_platform_namespaces])
+        )
 
 
 class _Team(Protocol):
@@ -286,30 +284,38 @@ def isolation_rules(config: _TenantLike) -> list[tuple[str, str]]:
             if namespace in platform:
                 # A team without `namespaces` gets one named like the team.
                 where = f"namespaces[{j}]" if team.namespaces else "name"
-                problems.append((
-                    f"gpu-caas:tenant.teams[{i}].{where}",
-                    f"namespace {namespace!r} is a platform namespace; give the team its "
-                    "own namespace (tenants get no rights in platform namespaces)",
-                ))
+                problems.append(
+                    (
+                        f"gpu-caas:tenant.teams[{i}].{where}",
+                        f"namespace {namespace!r} is a platform namespace; give the team its "
+                        "own namespace (tenants get no rights in platform namespaces)",
+                    )
+                )
 
     for ns in iso.privileged_namespaces:
         if ns not in platform:
-            problems.append((
-                f"{CONFIG_PATH}.privilegedNamespaces.{ns}",
-                f"only platform namespaces may be exempt from the host-access rules; add "
-                f"{ns!r} to isolation.additionalPlatformNamespaces or remove the exemption",
-            ))
+            problems.append(
+                (
+                    f"{CONFIG_PATH}.privilegedNamespaces.{ns}",
+                    f"only platform namespaces may be exempt from the host-access rules; add "
+                    f"{ns!r} to isolation.additionalPlatformNamespaces or remove the exemption",
+                )
+            )
 
     verification = iso.image_verification
     if verification.enabled and verification.public_key is None:
-        problems.append((
-            f"{CONFIG_PATH}.imageVerification.publicKey",
-            "set NVIDIA's cosign public key (PEM) to verify NVIDIA images, or set "
-            "isolation.imageVerification.enabled: false to run them unverified",
-        ))
+        problems.append(
+            (
+                f"{CONFIG_PATH}.imageVerification.publicKey",
+                "set NVIDIA's cosign public key (PEM) to verify NVIDIA images, or set "
+                "isolation.imageVerification.enabled: false to run them unverified",
+            )
+        )
     if verification.enabled and not verification.image_references:
-        problems.append((
-            f"{CONFIG_PATH}.imageVerification.imageReferences",
-            "list at least one image pattern to verify, e.g. 'nvcr.io/nvidia/*'",
-        ))
+        problems.append(
+            (
+                f"{CONFIG_PATH}.imageVerification.imageReferences",
+                "list at least one image pattern to verify, e.g. 'nvcr.io/nvidia/*'",
+            )
+        )
     return problems

@@ -25,7 +25,7 @@ def normalize_kubernetes_version(value: str) -> str:
     match = _VERSION.match(value.strip())
     if match is None:
         raise ValueError(
-            f"{value!r} is not a Kubernetes version; use MAJOR.MINOR[.PATCH], e.g. \"1.34.2\""
+            f'{value!r} is not a Kubernetes version; use MAJOR.MINOR[.PATCH], e.g. "1.34.2"'
         )
     major, minor, patch = int(match[1]), int(match[2]), int(match[3] or 0)
     if (major, minor) < MIN_KUBERNETES_VERSION:

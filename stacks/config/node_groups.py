@@ -172,9 +172,7 @@ class AutoscaleConfig(ConfigModel):
     @model_validator(mode="after")
     def _bounds(self) -> AutoscaleConfig:
         if self.min_nodes > self.max_nodes:
-            raise ValueError(
-                f"minNodes ({self.min_nodes}) must be <= maxNodes ({self.max_nodes})"
-            )
+            raise ValueError(f"minNodes ({self.min_nodes}) must be <= maxNodes ({self.max_nodes})")
         return self
 
 

@@ -69,8 +69,7 @@ def _render_model(
         key = field.alias or name
         type_text, child, suffix = _type(field.annotation)
         rows.append(
-            f"| `{key}` | {type_text}{_bounds(field)} | {_default(field)} | "
-            f"{_describe(field)} |"
+            f"| `{key}` | {type_text}{_bounds(field)} | {_default(field)} | {_describe(field)} |"
         )
         if child is not None and child not in seen:
             nested.append((child, f"{path}.{key}{suffix}"))
@@ -104,9 +103,11 @@ def _type(annotation: Any) -> tuple[str, type[BaseModel] | None, str]:
             return "**secret** string", None, ""
         if annotation is IPv4Network:
             return "IPv4 CIDR", None, ""
-        return {str: "string", int: "integer", bool: "boolean"}.get(
-            annotation, annotation.__name__
-        ), None, ""
+        return (
+            {str: "string", int: "integer", bool: "boolean"}.get(annotation, annotation.__name__),
+            None,
+            "",
+        )
     return str(annotation), None, ""
 
 

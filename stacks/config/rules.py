@@ -6,14 +6,18 @@ Each rule is a pure function `TenantConfig -> list[Problem]`; `check` runs them 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from components.gpu.catalog import spec, validate_mig_layout
 from components.naming import RESERVED_LABEL_KEYS
 from stacks.config.control_plane import ControlPlaneBackend
 from stacks.config.errors import Problem, key_path
+from stacks.config.gpu import gpu_rules
+from stacks.config.gpu_network import network_rules
 from stacks.config.inventory import HostRole
+from stacks.config.isolation import isolation_rules
 from stacks.config.node_groups import NodeGroupConfig, SharingMode
+from stacks.config.services import services_rules, services_warnings
 from stacks.config.tenant import ALLOWED_BACKENDS, TenantConfig
 
 HA_CONTROL_PLANE_HOSTS = 3
@@ -25,7 +29,7 @@ def check(config: TenantConfig) -> list[Problem]:
     problems: list[Problem] = []
     for rule in RULES:
         problems.extend(rule(config))
-    return problems
+    return sorted(problems, key=lambda problem: problem.path)
 
 
 def backend_fits_flavor(config: TenantConfig) -> list[Problem]:
@@ -179,8 +183,11 @@ def node_group_hosts(config: TenantConfig) -> list[Problem]:
                 )
             elif host.role is HostRole.CONTROL_PLANE:
                 problems.append(
-                    Problem(path, f"host {name!r} has role 'control-plane'; node groups "
-                            "take worker hosts only")
+                    Problem(
+                        path,
+                        f"host {name!r} has role 'control-plane'; node groups "
+                        "take worker hosts only",
+                    )
                 )
             elif name in member:
                 problems.append(
@@ -193,14 +200,15 @@ def node_group_hosts(config: TenantConfig) -> list[Problem]:
             else:
                 member[name] = group.name
     for i, host in enumerate(config.hosts):
-        if host.role is HostRole.WORKER and host.name not in member and not any(
-            host.name in g.hosts for g in config.node_groups
+        if (
+            host.role is HostRole.WORKER
+            and host.name not in member
+            and not any(host.name in g.hosts for g in config.node_groups)
         ):
             problems.append(
                 Problem(
                     key_path("hosts", i, "name"),
-                    f"worker host {host.name!r} is in no node group; list it in "
-                    "nodeGroups[].hosts",
+                    f"worker host {host.name!r} is in no node group; list it in nodeGroups[].hosts",
                 )
             )
     return problems
@@ -294,11 +302,22 @@ def topology(config: TenantConfig) -> list[Problem]:
             problems.append(
                 Problem(
                     key_path("hosts", i, "topology", "nvlinkDomain"),
-                    "only applies to hosts with multi-node NVLink GPUs (GB200-186GB); "
-                    "remove it",
+                    "only applies to hosts with multi-node NVLink GPUs (GB200-186GB); remove it",
                 )
             )
     return problems
+
+
+def _pairs(
+    rule: Callable[[TenantConfig], Sequence[Problem | tuple[str, str]]],
+) -> Callable[[TenantConfig], list[Problem]]:
+    """Adapt an area rule returning `(path, message)` pairs (or Problems) to `Problem`s."""
+
+    def adapted(config: TenantConfig) -> list[Problem]:
+        return [item if isinstance(item, Problem) else Problem(*item) for item in rule(config)]
+
+    adapted.__name__ = rule.__name__
+    return adapted
 
 
 RULES: tuple[Callable[[TenantConfig], list[Problem]], ...] = (
@@ -309,4 +328,20 @@ RULES: tuple[Callable[[TenantConfig], list[Problem]], ...] = (
     node_group_gpus,
     labels_and_taints,
     topology,
+    # Each platform area owns its cross-field rules next to its models.
+    _pairs(gpu_rules),
+    _pairs(network_rules),
+    _pairs(services_rules),
+    _pairs(isolation_rules),
 )
+
+WARNINGS: tuple[Callable[[TenantConfig], list[Problem]], ...] = (_pairs(services_warnings),)
+"""Valid, but probably not what the operator meant: shown, never fatal."""
+
+
+def warnings(config: TenantConfig) -> list[Problem]:
+    """Every warning-level finding of `config`."""
+    found: list[Problem] = []
+    for rule in WARNINGS:
+        found.extend(rule(config))
+    return found

@@ -76,8 +76,10 @@ class Secret:
             if not value:
                 raise ValueError("the secret is empty; set a value")
             return cls(value)
-        if isinstance(value, dict) and set(value) == {"secure"} and isinstance(
-            value["secure"], str
+        if (
+            isinstance(value, dict)
+            and set(value) == {"secure"}
+            and isinstance(value["secure"], str)
         ):
             return cls(None, encrypted=value["secure"])
         raise ValueError(

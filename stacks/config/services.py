@@ -384,9 +384,10 @@ class PrometheusConfig(ConfigModel):
 
     mode: PrometheusMode = PrometheusMode.STACK
     retention: str = Field(default="15d", pattern=r"^[0-9]+(h|d|w|y)$")
-    storage_size: str = Field(default="100Gi", pattern=r"^[0-9]+(Mi|Gi|Ti)$")
+    storage_size: str | None = Field(default="100Gi", pattern=r"^[0-9]+(Mi|Gi|Ti)$")
+    """Prometheus PVC size; null keeps metrics in an emptyDir (lost on rescheduling)."""
     storage_class: str | None = Field(default=None, pattern=_DNS_SUBDOMAIN_RE)
-    """None uses the cluster default StorageClass."""
+    """None uses the cluster's default StorageClass."""
     grafana: bool = False
     """Off by default: tenant dashboards are usually the provider's portal."""
     rule_labels: dict[str, str] = Field(default_factory=dict)
@@ -784,6 +785,32 @@ def services_warnings(config: TenantConfig) -> list[tuple[str, str]]:
             (
                 _path("observability", "prometheus", "mode"),
                 "no GPU alerting and no node-health engine: faulty GPUs go unnoticed",
+            )
+        )
+    prometheus = services.observability.prometheus
+    no_default_class = not services.csi.shared_datasets.default_class
+    if (
+        prometheus.mode is PrometheusMode.STACK
+        and prometheus.storage_size is not None
+        and prometheus.storage_class is None
+        and no_default_class
+    ):
+        warnings.append(
+            (
+                _path("observability", "prometheus", "storageClass"),
+                f"Prometheus claims {prometheus.storage_size} from the cluster's default "
+                "StorageClass, which gpu-caas does not create; without one the claim "
+                "stays Pending and the install times out. Name a StorageClass, make "
+                "csi.sharedDatasets the default class, or set storageSize: null",
+            )
+        )
+    if services.node_health.engine is NodeHealthEngine.NVSENTINEL and no_default_class:
+        warnings.append(
+            (
+                _path("nodeHealth", "engine"),
+                "NVSentinel's datastore (MongoDB) claims a volume from the cluster's "
+                "default StorageClass; make sure the cluster has one (e.g. "
+                "csi.sharedDatasets.defaultClass: true)",
             )
         )
     health = services.node_health

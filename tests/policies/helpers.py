@@ -92,18 +92,29 @@ def run(policy: Policy, args: ResourceValidationArgs | StackValidationArgs) -> l
     return messages
 
 
-def run_resource(policy: Policy, resource_type: str, props: Mapping[str, Any],
-                 **kwargs: Any) -> list[str]:
+def run_resource(
+    policy: Policy, resource_type: str, props: Mapping[str, Any], **kwargs: Any
+) -> list[str]:
     return run(policy, resource_args(resource_type, props, **kwargs))
 
 
-def stack(resources: Sequence[tuple[str, str, Mapping[str, Any]]],
-          config: Mapping[str, Any] | None = None) -> StackValidationArgs:
+def stack(
+    resources: Sequence[tuple[str, str, Mapping[str, Any]]], config: Mapping[str, Any] | None = None
+) -> StackValidationArgs:
     """`StackValidationArgs` from `(type, name, props)` triples."""
     return StackValidationArgs(
         [
-            PolicyResource(t, unknown_checking_proxy(dict(p)), urn(t, n), n, options(),
-                           tenant_provider(), None, [], {})
+            PolicyResource(
+                t,
+                unknown_checking_proxy(dict(p)),
+                urn(t, n),
+                n,
+                options(),
+                tenant_provider(),
+                None,
+                [],
+                {},
+            )
             for t, n, p in resources
         ],
         config,
@@ -123,12 +134,15 @@ def _provider_of(resources: Sequence[Any], resource: Any) -> PolicyProviderResou
     if not resource.provider_urn:
         return default_provider()
     provider = next(r for r in resources if r.urn == resource.provider_urn)
-    return PolicyProviderResource(provider.type, unknown_checking_proxy(dict(provider.inputs)),
-                                  provider.urn, provider.name)
+    return PolicyProviderResource(
+        provider.type, unknown_checking_proxy(dict(provider.inputs)), provider.urn, provider.name
+    )
 
 
-def analyze(resources: Sequence[Any], policies: Sequence[Policy],
-            ) -> list[tuple[str, str, str]]:
+def analyze(
+    resources: Sequence[Any],
+    policies: Sequence[Policy],
+) -> list[tuple[str, str, str]]:
     """Run every policy over mock registrations; `(policy, resource name, message)` list.
 
     Resource policies see each resource's inputs; stack policies see all of them (the
@@ -136,23 +150,44 @@ def analyze(resources: Sequence[Any], policies: Sequence[Policy],
     """
     fired: list[tuple[str, str, str]] = []
     by_urn = {r.urn: r.name for r in resources}
-    stack_args = StackValidationArgs([
-        PolicyResource(r.type, unknown_checking_proxy(dict(r.inputs)), r.urn, r.name,
-                       options(r.parent or None), _provider_of(resources, r), None, [], {})
-        for r in resources
-    ])
+    stack_args = StackValidationArgs(
+        [
+            PolicyResource(
+                r.type,
+                unknown_checking_proxy(dict(r.inputs)),
+                r.urn,
+                r.name,
+                options(r.parent or None),
+                _provider_of(resources, r),
+                None,
+                [],
+                {},
+            )
+            for r in resources
+        ]
+    )
     for policy in policies:
         if isinstance(policy, ResourceValidationPolicy):
             for r in resources:
                 args = ResourceValidationArgs(
-                    r.type, unknown_checking_proxy(dict(r.inputs)), r.urn, r.name,
-                    options(r.parent or None), _provider_of(resources, r))
+                    r.type,
+                    unknown_checking_proxy(dict(r.inputs)),
+                    r.urn,
+                    r.name,
+                    options(r.parent or None),
+                    _provider_of(resources, r),
+                )
                 fired += [(policy.name, r.name, m) for m in run(policy, args)]
         else:
             assert isinstance(policy, StackValidationPolicy)
-
-            def report(message: str, urn: str | None = None, name: str = policy.name) -> None:
-                fired.append((name, by_urn.get(urn or "", ""), message))
-
-            policy.validate(stack_args, report)
+            reported: list[tuple[str, str | None]] = []
+            policy.validate(stack_args, _collector(reported))
+            fired.extend((policy.name, by_urn.get(urn or "", ""), m) for m, urn in reported)
     return fired
+
+
+def _collector(sink: list[tuple[str, str | None]]) -> Any:
+    def report(message: str, urn: str | None = None) -> None:
+        sink.append((message, urn))
+
+    return report

@@ -41,4 +41,6 @@ def test_fixture_trips_the_named_policies(fixture: Path) -> None:
     fired = analyze(mocks.resources, POLICIES)
     for want in expected["resources"]:
         assert any(p == want["policy"] and r == want["resource"] for p, r, _ in fired), (
-            want, fired)
+            want,
+            fired,
+        )

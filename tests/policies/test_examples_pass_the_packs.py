@@ -52,10 +52,12 @@ def test_example_platform_passes_both_packs(stack_file: Path) -> None:
     mocks = RecordingMocks()
 
     def program() -> None:
-        provider = k8s.Provider(f"{config.name}-k8s",
-                                kubeconfig=pulumi.Output.secret("apiVersion: v1"))
-        handle = ClusterHandle(config.name, provider, _Cluster(config.name),
-                               config.kubernetes.version)
+        provider = k8s.Provider(
+            f"{config.name}-k8s", kubeconfig=pulumi.Output.secret("apiVersion: v1")
+        )
+        handle = ClusterHandle(
+            config.name, provider, _Cluster(config.name), config.kubernetes.version
+        )
         for module in (platform_gpu, platform_services, platform_isolation):
             module.install(handle, config)
 

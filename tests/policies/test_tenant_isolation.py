@@ -50,30 +50,45 @@ def test_every_policy_is_mandatory_with_a_unique_name() -> None:
 
 class TestExplicitProvider:
     def test_explicit_provider_passes(self) -> None:
-        assert run_resource(ti.explicit_provider, "kubernetes:core/v1:Namespace",
-                            {"metadata": {"name": "a"}}) == []
+        assert (
+            run_resource(
+                ti.explicit_provider, "kubernetes:core/v1:Namespace", {"metadata": {"name": "a"}}
+            )
+            == []
+        )
 
     def test_default_provider_fires_naming_resource_and_fix(self) -> None:
-        [message] = run_resource(ti.explicit_provider, "kubernetes:core/v1:Namespace",
-                                 {"metadata": {"name": "team-a"}}, provider=default_provider())
+        [message] = run_resource(
+            ti.explicit_provider,
+            "kubernetes:core/v1:Namespace",
+            {"metadata": {"name": "team-a"}},
+            provider=default_provider(),
+        )
         assert 'Namespace "team-a"' in message
         assert "default kubernetes provider" in message
         assert "provider=handle.provider" in message
 
     def test_non_kubernetes_and_component_types_are_ignored(self) -> None:
         for resource_type in ("command:remote:Command", "kubernetes:helm.sh/v4:Chart"):
-            assert run_resource(ti.explicit_provider, resource_type, {},
-                                provider=default_provider()) == []
+            assert (
+                run_resource(ti.explicit_provider, resource_type, {}, provider=default_provider())
+                == []
+            )
 
     def test_provider_without_kubeconfig_fires(self) -> None:
-        [message] = run_resource(ti.provider_kubeconfig, "pulumi:providers:kubernetes", {},
-                                 name="k8s")
+        [message] = run_resource(
+            ti.provider_kubeconfig, "pulumi:providers:kubernetes", {}, name="k8s"
+        )
         assert 'Kubernetes provider "k8s"' in message and "kubeconfig" in message
 
     def test_provider_with_unknown_kubeconfig_passes(self) -> None:
         # At a first preview the kubeconfig comes from a resource output: unknown.
-        assert run_resource(ti.provider_kubeconfig, "pulumi:providers:kubernetes",
-                            {"kubeconfig": UNKNOWN}) == []
+        assert (
+            run_resource(
+                ti.provider_kubeconfig, "pulumi:providers:kubernetes", {"kubeconfig": UNKNOWN}
+            )
+            == []
+        )
 
 
 # --------------------------------------------------------------------------- #
@@ -84,20 +99,46 @@ class TestExplicitProvider:
 def guarded_namespace(namespace: str) -> list[tuple[str, str, dict[str, Any]]]:
     """What TenantNamespaces renders for one namespace (from the real renderers)."""
     team = TeamNamespace("a", namespace, 4, ("idp:team-a",))
-    resources: list[tuple[str, str, dict[str, Any]]] = [(
-        ti.NAMESPACE, namespace,
-        {"metadata": {"name": namespace,
-                      "labels": render_namespace_labels("acme", team, "v1.34")}},
-    )]
+    resources: list[tuple[str, str, dict[str, Any]]] = [
+        (
+            ti.NAMESPACE,
+            namespace,
+            {
+                "metadata": {
+                    "name": namespace,
+                    "labels": render_namespace_labels("acme", team, "v1.34"),
+                }
+            },
+        )
+    ]
     for name, spec in render_network_policies(namespace).items():
-        resources.append((ti.NETWORK_POLICY, f"{namespace}-{name}",
-                          {"metadata": {"name": name, "namespace": namespace}, "spec": spec}))
-    resources.append((ti.RESOURCE_QUOTA, f"{namespace}-quota", {
-        "metadata": {"name": "q", "namespace": namespace},
-        "spec": {"hard": render_quota(team, QuotaDefaults(), ["gpu.nvidia.com"])}}))
-    resources.append((ti.LIMIT_RANGE, f"{namespace}-limits", {
-        "metadata": {"name": "l", "namespace": namespace},
-        "spec": render_limit_range(LimitDefaults())}))
+        resources.append(
+            (
+                ti.NETWORK_POLICY,
+                f"{namespace}-{name}",
+                {"metadata": {"name": name, "namespace": namespace}, "spec": spec},
+            )
+        )
+    resources.append(
+        (
+            ti.RESOURCE_QUOTA,
+            f"{namespace}-quota",
+            {
+                "metadata": {"name": "q", "namespace": namespace},
+                "spec": {"hard": render_quota(team, QuotaDefaults(), ["gpu.nvidia.com"])},
+            },
+        )
+    )
+    resources.append(
+        (
+            ti.LIMIT_RANGE,
+            f"{namespace}-limits",
+            {
+                "metadata": {"name": "l", "namespace": namespace},
+                "spec": render_limit_range(LimitDefaults()),
+            },
+        )
+    )
     return resources
 
 
@@ -109,44 +150,76 @@ class TestNamespaceGuardrails:
         assert run(ti.namespace_guardrails, stack(guarded_namespace("team-a"))) == []
 
     def test_bare_namespace_fires_listing_everything_missing(self) -> None:
-        [message] = run(ti.namespace_guardrails,
-                        stack([(ti.NAMESPACE, "x", {"metadata": {"name": "team-b"}})]))
+        [message] = run(
+            ti.namespace_guardrails, stack([(ti.NAMESPACE, "x", {"metadata": {"name": "team-b"}})])
+        )
         assert 'Namespace "team-b"' in message
-        for missing in ("pod-security.kubernetes.io/enforce", "default-deny NetworkPolicy",
-                        "ResourceQuota", "LimitRange", "TenantNamespaces"):
+        for missing in (
+            "pod-security.kubernetes.io/enforce",
+            "default-deny NetworkPolicy",
+            "ResourceQuota",
+            "LimitRange",
+            "TenantNamespaces",
+        ):
             assert missing in message
 
     def test_platform_namespace_is_exempt(self) -> None:
-        assert run(ti.namespace_guardrails,
-                   stack([(ti.NAMESPACE, "x", {"metadata": {"name": "gpu-operator"}})])) == []
+        assert (
+            run(
+                ti.namespace_guardrails,
+                stack([(ti.NAMESPACE, "x", {"metadata": {"name": "gpu-operator"}})]),
+            )
+            == []
+        )
 
     def test_platform_namespaces_are_configurable(self) -> None:
         resources = [(ti.NAMESPACE, "x", {"metadata": {"name": "gpu-operator"}})]
-        [message] = run(ti.namespace_guardrails,
-                        stack(resources, config={"platformNamespaces": ["kube-system"]}))
+        [message] = run(
+            ti.namespace_guardrails,
+            stack(resources, config={"platformNamespaces": ["kube-system"]}),
+        )
         assert 'Namespace "gpu-operator"' in message
 
     def test_ingress_only_deny_is_not_enough(self) -> None:
         resources = [r for r in guarded_namespace("team-a") if r[0] != ti.NETWORK_POLICY]
-        resources.append((ti.NETWORK_POLICY, "deny-in", {
-            "metadata": {"name": "deny-in", "namespace": "team-a"},
-            "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}))
+        resources.append(
+            (
+                ti.NETWORK_POLICY,
+                "deny-in",
+                {
+                    "metadata": {"name": "deny-in", "namespace": "team-a"},
+                    "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
+                },
+            )
+        )
         [message] = run(ti.namespace_guardrails, stack(resources))
         assert "default-deny NetworkPolicy for Egress" in message
 
     def test_deny_with_selector_does_not_count(self) -> None:
         resources = [r for r in guarded_namespace("team-a") if r[0] != ti.NETWORK_POLICY]
-        resources.append((ti.NETWORK_POLICY, "deny", {
-            "metadata": {"name": "deny", "namespace": "team-a"},
-            "spec": {"podSelector": {"matchLabels": {"app": "x"}},
-                     "policyTypes": ["Ingress", "Egress"]}}))
+        resources.append(
+            (
+                ti.NETWORK_POLICY,
+                "deny",
+                {
+                    "metadata": {"name": "deny", "namespace": "team-a"},
+                    "spec": {
+                        "podSelector": {"matchLabels": {"app": "x"}},
+                        "policyTypes": ["Ingress", "Egress"],
+                    },
+                },
+            )
+        )
         [message] = run(ti.namespace_guardrails, stack(resources))
         assert "Egress and Ingress" in message
 
     def test_baseline_label_fires(self) -> None:
         resources = guarded_namespace("team-a")
-        resources[0] = (ti.NAMESPACE, "team-a", {"metadata": {
-            "name": "team-a", "labels": {ti.PSA_ENFORCE_LABEL: "baseline"}}})
+        resources[0] = (
+            ti.NAMESPACE,
+            "team-a",
+            {"metadata": {"name": "team-a", "labels": {ti.PSA_ENFORCE_LABEL: "baseline"}}},
+        )
         [message] = run(ti.namespace_guardrails, stack(resources))
         assert "restricted" in message and "LimitRange" not in message
 
@@ -154,12 +227,18 @@ class TestNamespaceGuardrails:
         # The hosted control plane's namespace lives on the provider's management cluster.
         args = stack([(ti.NAMESPACE, "tenant-acme", {"metadata": {"name": "tenant-acme"}})])
         args.resources[0].provider = PolicyProviderResource(
-            "pulumi:providers:kubernetes", {}, "urn:x", "acme-control-plane-management")
+            "pulumi:providers:kubernetes", {}, "urn:x", "acme-control-plane-management"
+        )
         assert run(ti.namespace_guardrails, args) == []
 
     def test_unknown_namespace_name_is_skipped_not_crashing(self) -> None:
-        assert run(ti.namespace_guardrails,
-                   stack([(ti.NAMESPACE, "x", {"metadata": {"name": UNKNOWN}})])) == []
+        assert (
+            run(
+                ti.namespace_guardrails,
+                stack([(ti.NAMESPACE, "x", {"metadata": {"name": UNKNOWN}})]),
+            )
+            == []
+        )
 
 
 # --------------------------------------------------------------------------- #
@@ -170,13 +249,20 @@ CRB = ti.CLUSTER_ROLE_BINDING
 RB = ti.ROLE_BINDING
 
 
-def binding(role: str, subjects: list[dict[str, str]], namespace: str | None = None,
-            kind: str = "ClusterRole") -> dict[str, Any]:
+def binding(
+    role: str,
+    subjects: list[dict[str, str]],
+    namespace: str | None = None,
+    kind: str = "ClusterRole",
+) -> dict[str, Any]:
     metadata: dict[str, Any] = {"name": "b"}
     if namespace:
         metadata["namespace"] = namespace
-    return {"metadata": metadata, "subjects": subjects,
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": role}}
+    return {
+        "metadata": metadata,
+        "subjects": subjects,
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": role},
+    }
 
 
 GROUP = {"kind": "Group", "name": "idp:team-a", "apiGroup": "rbac.authorization.k8s.io"}
@@ -189,20 +275,27 @@ class TestClusterAdmin:
         assert "Group idp:team-a" in message and "tenant-admin Role" in message
 
     def test_rolebinding_to_cluster_admin_in_tenant_namespace_fires(self) -> None:
-        assert run_resource(ti.no_cluster_admin, RB,
-                            binding("cluster-admin", [GROUP], namespace="team-a"))
+        assert run_resource(
+            ti.no_cluster_admin, RB, binding("cluster-admin", [GROUP], namespace="team-a")
+        )
 
-    @pytest.mark.parametrize("subject", [
-        {"kind": "Group", "name": "system:masters"},
-        {"kind": "ServiceAccount", "name": "gpu-operator", "namespace": "gpu-operator"},
-    ])
+    @pytest.mark.parametrize(
+        "subject",
+        [
+            {"kind": "Group", "name": "system:masters"},
+            {"kind": "ServiceAccount", "name": "gpu-operator", "namespace": "gpu-operator"},
+        ],
+    )
     def test_system_subjects_may_hold_cluster_admin(self, subject: dict[str, str]) -> None:
         assert run_resource(ti.no_cluster_admin, CRB, binding("cluster-admin", [subject])) == []
 
-    @pytest.mark.parametrize("subject", [
-        {"kind": "Group", "name": "system:authenticated"},
-        {"kind": "ServiceAccount", "name": "default", "namespace": "team-a"},
-    ])
+    @pytest.mark.parametrize(
+        "subject",
+        [
+            {"kind": "Group", "name": "system:authenticated"},
+            {"kind": "ServiceAccount", "name": "default", "namespace": "team-a"},
+        ],
+    )
     def test_everyone_groups_and_tenant_accounts_fire(self, subject: dict[str, str]) -> None:
         assert run_resource(ti.no_cluster_admin, CRB, binding("cluster-admin", [subject]))
 
@@ -212,12 +305,17 @@ class TestClusterAdmin:
 
 class TestPlatformRights:
     def test_tenant_role_in_own_namespace_passes(self) -> None:
-        assert run_resource(ti.no_platform_rights, RB,
-                            binding("tenant-admin", [GROUP], "team-a", "Role")) == []
+        assert (
+            run_resource(
+                ti.no_platform_rights, RB, binding("tenant-admin", [GROUP], "team-a", "Role")
+            )
+            == []
+        )
 
     def test_tenant_binding_in_platform_namespace_fires(self) -> None:
-        [message] = run_resource(ti.no_platform_rights, RB,
-                                 binding("view", [GROUP], "gpu-operator"))
+        [message] = run_resource(
+            ti.no_platform_rights, RB, binding("view", [GROUP], "gpu-operator")
+        )
         assert 'platform namespace "gpu-operator"' in message
         assert "Remove the binding" in message
 
@@ -226,8 +324,15 @@ class TestPlatformRights:
         assert "every namespace" in message and "tenantClusterRoles" in message
 
     def test_allowlisted_cluster_role_passes(self) -> None:
-        assert run_resource(ti.no_platform_rights, CRB, binding("node-viewer", [GROUP]),
-                            config={"tenantClusterRoles": ["node-viewer"]}) == []
+        assert (
+            run_resource(
+                ti.no_platform_rights,
+                CRB,
+                binding("node-viewer", [GROUP]),
+                config={"tenantClusterRoles": ["node-viewer"]},
+            )
+            == []
+        )
 
     def test_platform_service_account_binding_passes(self) -> None:
         sa = {"kind": "ServiceAccount", "name": "kyverno", "namespace": "kyverno"}
@@ -245,24 +350,53 @@ class TestTenantRoles:
             assert run_resource(policy, ti.ROLE, props) == [], policy.name
 
     def test_wildcard_verbs_fire(self) -> None:
-        [message] = run_resource(ti.no_wildcard_roles, ti.ROLE, role(
-            [{"apiGroups": [""], "resources": ["pods"], "verbs": ["*"]}]))
+        [message] = run_resource(
+            ti.no_wildcard_roles,
+            ti.ROLE,
+            role([{"apiGroups": [""], "resources": ["pods"], "verbs": ["*"]}]),
+        )
         assert 'Role "team-a/r" rule 0 uses a wildcard in verbs' in message
 
     def test_wildcard_in_platform_namespace_is_out_of_scope(self) -> None:
-        assert run_resource(ti.no_wildcard_roles, ti.ROLE, role(
-            [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}], "kyverno")) == []
+        assert (
+            run_resource(
+                ti.no_wildcard_roles,
+                ti.ROLE,
+                role([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}], "kyverno"),
+            )
+            == []
+        )
 
     def test_writing_network_policies_fires(self) -> None:
-        [message] = run_resource(ti.no_guardrail_writes, ti.ROLE, role([{
-            "apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"],
-            "verbs": ["get", "delete"]}]))
+        [message] = run_resource(
+            ti.no_guardrail_writes,
+            ti.ROLE,
+            role(
+                [
+                    {
+                        "apiGroups": ["networking.k8s.io"],
+                        "resources": ["networkpolicies"],
+                        "verbs": ["get", "delete"],
+                    }
+                ]
+            ),
+        )
         assert "delete networkpolicies" in message and "get/list/watch" in message
 
     def test_escalation_verbs_fire(self) -> None:
-        [message] = run_resource(ti.no_escalation_verbs, ti.ROLE, role([{
-            "apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles"],
-            "verbs": ["bind", "escalate"]}]))
+        [message] = run_resource(
+            ti.no_escalation_verbs,
+            ti.ROLE,
+            role(
+                [
+                    {
+                        "apiGroups": ["rbac.authorization.k8s.io"],
+                        "resources": ["roles"],
+                        "verbs": ["bind", "escalate"],
+                    }
+                ]
+            ),
+        )
         assert "bind, escalate" in message
 
 
@@ -273,8 +407,12 @@ class TestTenantRoles:
 
 class TestWorkloads:
     def test_clean_pod_passes_every_workload_policy(self) -> None:
-        for policy in (ti.no_privileged, ti.no_host_namespaces, ti.no_host_path,
-                       ti.no_added_capabilities):
+        for policy in (
+            ti.no_privileged,
+            ti.no_host_namespaces,
+            ti.no_host_path,
+            ti.no_added_capabilities,
+        ):
             assert run_resource(policy, POD, pod()) == [], policy.name
 
     def test_privileged_container_fires(self) -> None:
@@ -284,31 +422,43 @@ class TestWorkloads:
         assert "privilegedNamespaces" in message
 
     def test_privileged_init_container_in_deployment_fires(self) -> None:
-        props = {"metadata": {"name": "d", "namespace": "team-a"}, "spec": {"template": {
-            "spec": pod(initContainers=[{"name": "i", "securityContext":
-                                         {"privileged": True}}])["spec"]}}}
+        props = {
+            "metadata": {"name": "d", "namespace": "team-a"},
+            "spec": {
+                "template": {
+                    "spec": pod(
+                        initContainers=[{"name": "i", "securityContext": {"privileged": True}}]
+                    )["spec"]
+                }
+            },
+        }
         [message] = run_resource(ti.no_privileged, DEPLOYMENT, props)
         assert "initContainer 'i'" in message
 
     def test_privileged_in_exempt_operator_namespace_passes(self) -> None:
-        props = pod("gpu-operator", containers=[{"name": "x", "securityContext":
-                                                 {"privileged": True}}])
+        props = pod(
+            "gpu-operator", containers=[{"name": "x", "securityContext": {"privileged": True}}]
+        )
         assert run_resource(ti.no_privileged, POD, props) == []
 
     def test_privileged_in_non_exempt_platform_namespace_fires(self) -> None:
-        props = pod("karpenter", containers=[{"name": "x", "securityContext":
-                                              {"privileged": True}}])
+        props = pod(
+            "karpenter", containers=[{"name": "x", "securityContext": {"privileged": True}}]
+        )
         assert run_resource(ti.no_privileged, POD, props)
 
     def test_host_namespaces_fire(self) -> None:
-        [message] = run_resource(ti.no_host_namespaces, POD,
-                                 pod(hostNetwork=True, hostPID=True, hostIPC=False))
+        [message] = run_resource(
+            ti.no_host_namespaces, POD, pod(hostNetwork=True, hostPID=True, hostIPC=False)
+        )
         assert "hostNetwork, hostPID: true" in message
 
     def test_host_path_in_cronjob_fires(self) -> None:
         spec = pod(volumes=[{"name": "root", "hostPath": {"path": "/"}}])["spec"]
-        props = {"metadata": {"name": "c", "namespace": "team-a"},
-                 "spec": {"jobTemplate": {"spec": {"template": {"spec": spec}}}}}
+        props = {
+            "metadata": {"name": "c", "namespace": "team-a"},
+            "spec": {"jobTemplate": {"spec": {"template": {"spec": spec}}}},
+        }
         [message] = run_resource(ti.no_host_path, CRONJOB, props)
         assert "hostPath '/'" in message and "PersistentVolumeClaim" in message
 
@@ -355,8 +505,10 @@ class TestPreviewUnknowns:
     def test_unknown_namespace_skips_workload_and_rbac_checks(self) -> None:
         props = pod(UNKNOWN, hostNetwork=True)
         assert run_resource(ti.no_host_namespaces, POD, props) == []
-        role_props = {"metadata": {"name": "r", "namespace": UNKNOWN},
-                      "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]}
+        role_props = {
+            "metadata": {"name": "r", "namespace": UNKNOWN},
+            "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
+        }
         assert run_resource(ti.no_wildcard_roles, ti.ROLE, role_props) == []
 
     def test_partly_unknown_spec_waits_for_update(self) -> None:

@@ -17,6 +17,16 @@ ISV_KUBECONFIG = MANAGEMENT_KUBECONFIG.replace("mgmt.example", "isv.example").re
     "SAMPLE-MANAGEMENT-TOKEN", "SAMPLE-ISV-TOKEN"
 )
 SECRETS = ("SAMPLE-PRIVATE-KEY", "SAMPLE-MANAGEMENT-TOKEN", "SAMPLE-ISV-TOKEN")
+# Image verification is on by default and needs a cosign public key (public, not secret).
+COSIGN_PUBLIC_KEY = (
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEwzVrsHF5x6/gLuZYXhJWt6oYhIkp\n"
+    "fs/v0dItgzbxndR/AHd/REa1ke/rb1T3L/9QCHti/o36gT5hXLKF3xK0Hg==\n"
+    "-----END PUBLIC KEY-----"
+)
+ISOLATION: dict[str, Any] = {"imageVerification": {"publicKey": COSIGN_PUBLIC_KEY}}
+# Autoscaled node groups need Karpenter; `custom` accepts any NodeClass kind.
+AUTOSCALING: dict[str, Any] = {"autoscaling": {"enabled": True, "provider": "custom"}}
 
 
 def _host(name: str, address: str, role: str = "worker", **extra: Any) -> dict[str, Any]:
@@ -53,6 +63,7 @@ TENANT_MANAGED: dict[str, Any] = {
         },
     ],
     "teams": [{"name": "ml", "gpuQuota": 8, "idpGroups": ["acme:ml"]}],
+    "isolation": ISOLATION,
 }
 
 NCP_MANAGED: dict[str, Any] = {
@@ -76,6 +87,8 @@ NCP_MANAGED: dict[str, Any] = {
             },
         },
     ],
+    "services": AUTOSCALING,
+    "isolation": ISOLATION,
 }
 
 ISV_MANAGED: dict[str, Any] = {
@@ -95,6 +108,8 @@ ISV_MANAGED: dict[str, Any] = {
             "sharing": {"mode": "time-slicing", "timeSlicing": {"replicas": 4}},
         }
     ],
+    "services": AUTOSCALING,
+    "isolation": ISOLATION,
 }
 
 SAMPLES = {"tenant-managed": TENANT_MANAGED, "ncp-managed": NCP_MANAGED, "isv-managed": ISV_MANAGED}

@@ -49,7 +49,7 @@ GOOD = [
     ("tenant-managed", {}),
     ("ncp-managed", {}),
     ("isv-managed", {}),
-    ("tenant-managed", {"kubernetes.version": "v1.36.1"}),
+    ("tenant-managed", {"kubernetes.version": "v1.35.0"}),
     ("tenant-managed", {"nodeGroups[1].sharing": {"mode": "mps", "mps": {"replicas": 8}}}),
     (
         "tenant-managed",
@@ -261,12 +261,12 @@ BAD = [
         {"nodeGroups[0].hosts": ["gpu-9"]},
         [
             (
-                f"{T}.nodeGroups[0].hosts[0]",
-                "unknown host 'gpu-9'; hosts in the inventory: cp-0, gpu-0, gpu-1",
-            ),
-            (
                 f"{T}.hosts[1].name",
                 "worker host 'gpu-0' is in no node group; list it in nodeGroups[].hosts",
+            ),
+            (
+                f"{T}.nodeGroups[0].hosts[0]",
+                "unknown host 'gpu-9'; hosts in the inventory: cp-0, gpu-0, gpu-1",
             ),
         ],
     ),
@@ -296,15 +296,14 @@ BAD = [
         {"controlPlane.ha": True},
         [
             (
-                f"{T}.hosts",
-                "an HA control plane (controlPlane.ha: true) with backend 'kubeadm' needs an odd "
-                "number "
-                ">= 3 of hosts with role 'control-plane' (etcd quorum); found 1",
-            ),
-            (
                 f"{T}.controlPlane.kubeadm.endpoint",
                 "is required when ha: true: a stable host[:port] (VIP or load "
                 "balancer DNS name) in front of the control-plane hosts",
+            ),
+            (
+                f"{T}.hosts",
+                "an HA control plane (controlPlane.ha: true) with backend 'kubeadm' needs an odd "
+                "number >= 3 of hosts with role 'control-plane' (etcd quorum); found 1",
             ),
         ],
     ),
@@ -421,8 +420,46 @@ BAD = [
         {"nodeGroups[0].autoscale.gpu": DELETE},
         [
             (
+                f"{T}.nodeGroups[0].autoscale.gpu",
+                "autoscaled node groups are GPU NodePools capped in nvidia.com/gpu: give the GPU "
+                "model and count per node (CPU capacity: use inventory hosts)",
+            ),
+            (
                 f"{T}.nodeGroups[0].sharing.mode",
                 "mode 'time-slicing' needs GPUs, but the node group has none",
+            ),
+        ],
+    ),
+    (
+        "tenant-managed",
+        {"kubernetes.version": "1.36.1"},
+        [
+            (
+                f"{T}.kubernetes.version",
+                "Kubernetes 1.36.1 is newer than 1.35, the newest minor that every pinned "
+                "operator (Kyverno 1.19, Network Operator 26.x) supports",
+            )
+        ],
+    ),
+    (
+        "tenant-managed",
+        {"isolation.imageVerification.publicKey": DELETE},
+        [
+            (
+                f"{T}.isolation.imageVerification.publicKey",
+                "set NVIDIA's cosign public key (PEM) to verify NVIDIA images, or set "
+                "isolation.imageVerification.enabled: false to run them unverified",
+            )
+        ],
+    ),
+    (
+        "ncp-managed",
+        {"services": DELETE},
+        [
+            (
+                f"{T}.services.autoscaling.enabled",
+                "node groups burst are autoscaled, which needs Karpenter: set "
+                "autoscaling.enabled: true (or give the groups inventory hosts)",
             )
         ],
     ),
@@ -669,3 +706,20 @@ def test_derived_values() -> None:
     assert tenant.teams[0].effective_namespaces == ["ml"]
     assert parse_tenant(sample("isv-managed")).backend is ControlPlaneBackend.EXTERNAL
     assert isinstance(tenant, TenantConfig)
+
+
+@pytest.mark.parametrize("address", ["ssh://root@10.0.1.10", "10.0.1.10/24", "gpu 0", ""])
+def test_host_address_is_an_ip_or_dns_name(address: str) -> None:
+    assert problems("tenant-managed", {"hosts[1].address": address}) == [
+        (
+            f"{T}.hosts[1].address",
+            "must be an IP address or DNS name, without scheme, user, port or path",
+        )
+    ]
+
+
+@pytest.mark.parametrize("address", ["10.0.1.99", "gpu-0.rack1.example", "[fd00::10]", "fd00::10"])
+def test_host_address_accepts_ips_and_names(address: str) -> None:
+    data = sample("tenant-managed")
+    data["hosts"][1]["address"] = address
+    assert parse_tenant(data).hosts[1].address == address

@@ -55,3 +55,36 @@ def test_gb200_example_is_an_ha_nvl72_cluster_with_dpus() -> None:
     assert {h.topology.nvlink_domain for h in trays} == {"nvl72-a", "nvl72-b"}
     assert all(h.dpu for h in trays)
     assert config.mirrors.image_registries["nvcr.io"].startswith("harbor.")
+
+
+def _with_dummy_secrets(value: object) -> object:
+    """The stack file's config with every `secure:` value replaced by a dummy secret."""
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return "DUMMY-DECRYPTED-SECRET"
+        return {k: _with_dummy_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_dummy_secrets(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("path", STACKS, ids=lambda p: p.name)
+def test_example_program_previews_under_mocks(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole program (with the real platform modules) on each example, as a first
+    preview: no default provider, nothing secret in plain inputs."""
+    import json
+
+    import stacks
+    from tests.support.mocks import RecordingMocks, run
+
+    tenant = _with_dummy_secrets(yaml.safe_load(path.read_text())["config"]["gpu-caas:tenant"])
+    exported: dict[str, object] = {}
+    monkeypatch.setattr("pulumi.export", lambda key, value: exported.__setitem__(key, value))
+    mocks = RecordingMocks()
+    run(stacks.run, mocks, preview=True, config={"gpu-caas:tenant": json.dumps(tenant)})
+    assert {"kubeconfig", "apiEndpoint", "kubernetesVersion", "mirrorList"} <= set(exported)
+    assert mocks.one("gpu-caas:cluster:TenantCluster", tenant["name"])  # type: ignore[index]
+    for resource in mocks.resources:
+        if resource.custom and not resource.type.startswith(("pulumi:providers:", "pulumi:pulumi")):
+            assert resource.provider, f"{resource.type} {resource.name} uses a default provider"
+    assert mocks.leaks("DUMMY-DECRYPTED-SECRET") == []

@@ -179,3 +179,20 @@ def test_kubeconfig_stays_secret_through_the_stack(platform_calls: list[Any]) ->
     result = _deploy(parse_tenant(sample("tenant-managed")), mocks)
     assert result["resolved"]["kubeconfig"].value == TENANT_KUBECONFIG
     assert result["resolved"]["kubeconfig"].secret
+
+
+def test_mirrors_helper_carries_every_mirror_setting() -> None:
+    from stacks.compose import mirrors
+
+    data = sample("tenant-managed")
+    data["mirrors"] = {
+        "chartRepositories": {"https://helm.ngc.nvidia.com/nvidia": "oci://m.example/nvidia"},
+        "defaultChartRepository": "https://charts.m.example",
+        "imageRegistries": {"nvcr.io": "m.example/nvcr"},
+    }
+    result = mirrors(parse_tenant(data))
+    assert result.chart_repositories == {
+        "https://helm.ngc.nvidia.com/nvidia": "oci://m.example/nvidia"
+    }
+    assert result.default_chart_repository == "https://charts.m.example"
+    assert result.image_registries == {"nvcr.io": "m.example/nvcr"}

@@ -67,6 +67,17 @@ def tenant(services: dict[str, Any] | None = None, **changes: Any) -> TenantConf
     return TenantConfig.model_validate(raw)
 
 
+PROMETHEUS_STORAGE = "gpu-caas:tenant.services.observability.prometheus.storageClass"
+NVSENTINEL_STORAGE = "gpu-caas:tenant.services.nodeHealth.engine"
+STORAGE_WARNINGS = (PROMETHEUS_STORAGE, NVSENTINEL_STORAGE)
+
+
+def other_warnings(config: TenantConfig) -> list[tuple[str, str]]:
+    """Warnings except the default-StorageClass ones (the default config raises them;
+    they are tested on their own)."""
+    return [w for w in services_warnings(config) if w[0] not in STORAGE_WARNINGS]
+
+
 def paths(problems: list[tuple[str, str]]) -> list[str]:
     return [path for path, _ in problems]
 
@@ -199,11 +210,30 @@ class TestRules:
 
 
 class TestWarnings:
+    def test_volumes_need_a_default_storage_class(self):
+        assert paths(services_warnings(tenant())) == [PROMETHEUS_STORAGE, NVSENTINEL_STORAGE]
+        node_health_off = {"nodeHealth": {"engine": "off"}}
+        for services in (
+            {"observability": {"prometheus": {"storageClass": "fast-ssd"}}, **node_health_off},
+            {"observability": {"prometheus": {"storageSize": None}}, **node_health_off},
+            {"observability": {"prometheus": {"mode": "external"}}, **node_health_off},
+            {
+                "csi": {
+                    "sharedDatasets": {
+                        "driver": "external",
+                        "provisioner": "csi.weka.io",
+                        "defaultClass": True,
+                    }
+                }
+            },
+        ):
+            assert services_warnings(tenant(services)) == [], services
+
     def test_quotas_exceed_capacity(self):
         # research 4 + inference 8 = 12 GPUs; inventory has 3 x 8 = 24.
-        assert services_warnings(tenant()) == []
+        assert other_warnings(tenant()) == []
         teams = [*BASE["teams"], {"name": "extra", "gpuQuota": 13}]
-        warnings = services_warnings(tenant(teams=teams))
+        warnings = other_warnings(tenant(teams=teams))
         assert paths(warnings) == ["gpu-caas:tenant.teams"]
         assert "25" in warnings[0][1] and "24" in warnings[0][1]
 
@@ -219,7 +249,7 @@ class TestWarnings:
                 },
             }
         ]
-        warnings = services_warnings(tenant({"autoscaling": {"enabled": True}}, nodeGroups=groups))
+        warnings = other_warnings(tenant({"autoscaling": {"enabled": True}}, nodeGroups=groups))
         assert "gpu-caas:tenant.nodeGroups[0].autoscale.minNodes" in paths(warnings)
 
     def test_topology_that_does_not_nest(self):
@@ -231,23 +261,23 @@ class TestWarnings:
             hosts=hosts,
             nodeGroups=groups,
         )
-        warnings = services_warnings(config)
+        warnings = other_warnings(config)
         assert paths(warnings) == ["gpu-caas:tenant.services.scheduler.topologyLevels"]
         assert "nvl-a spans racks r1, r2" in warnings[0][1]
         # The default order (NVLink domain widest) nests.
-        assert services_warnings(tenant(hosts=hosts, nodeGroups=groups)) == []
+        assert other_warnings(tenant(hosts=hosts, nodeGroups=groups)) == []
 
     def test_nothing_watches_gpus(self):
         config = tenant(
             {"observability": {"prometheus": {"mode": "off"}}, "nodeHealth": {"engine": "off"}}
         )
-        assert paths(services_warnings(config)) == [
+        assert paths(other_warnings(config)) == [
             "gpu-caas:tenant.services.observability.prometheus.mode"
         ]
 
     def test_generic_janitor_cannot_replace(self):
         config = tenant({"nodeHealth": {"remediation": "replace"}})
-        assert paths(services_warnings(config)) == [
+        assert paths(other_warnings(config)) == [
             "gpu-caas:tenant.services.nodeHealth.janitorProvider"
         ]
 

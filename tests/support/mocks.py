@@ -10,13 +10,14 @@ Usage (one program per test; `run` sets fresh mocks each time):
         assert result["kubeconfig"].secret
         cmd = mocks.one("command:remote:Command", "x-init")
         assert cmd.parent == mocks.one("gpu-caas:cluster:ControlPlane", "x").urn
-        assert "connection.privateKey" in cmd.secret_paths
+        assert cmd.is_secret("connection.privateKey")   # or an enclosing object is secret
+        assert mocks.leaks("the-private-key") == []       # not in any plain input
 
 What is recorded per resource (`Registered`): type token, name, inputs (plain values,
-secrets unwrapped), URN, parent URN, provider reference and its URN, custom or
-component, dependencies, and `secret_paths`: the input paths that were sent as Pulumi
-secrets (read from the wire format, because the SDK unwraps secrets before the
-`Mocks` API sees them).
+secrets unwrapped, values unknown at a preview as `UNKNOWN`), URN, parent URN, provider
+reference and its URN, custom or component, dependencies, and `secret_paths`: the
+input paths that were sent as Pulumi secrets (read from the wire format, because the
+SDK unwraps secrets before the `Mocks` API sees them).
 
 Mocked outputs are the inputs echoed back plus whatever the `outputs` callback returns
 for that resource (camelCase keys, as the engine would return them).
@@ -31,12 +32,16 @@ from typing import Any
 
 import pulumi
 from google.protobuf import json_format  # type: ignore[import-untyped]
+from pulumi.output import Unknown
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 """Pulumi's wire signature of a secret value (`rpc._special_secret_sig`)."""
 _SIG_KEY = "4dabf18193072939515e22adb298388d"
+
+UNKNOWN = "<unknown>"
+"""What an input that was unknown at registration (a preview) is recorded as."""
 
 OutputsHook = Callable[[pulumi.runtime.MockResourceArgs], Mapping[str, Any] | None]
 
@@ -164,7 +169,7 @@ class _RecordingMonitor(MockMonitor):
             Registered(
                 type=request.type,
                 name=request.name,
-                inputs=_unwrap_secrets(rpc.deserialize_properties(properties)),
+                inputs=_unwrap_secrets(rpc.deserialize_properties(properties, keep_unknowns=True)),
                 urn=urn,
                 parent=request.parent,
                 provider=request.provider,
@@ -221,7 +226,10 @@ def run(
 
 
 def _unwrap_secrets(value: Any) -> Any:
-    """Replace secret wrappers left by deserialization with their plain values."""
+    """Replace secret wrappers left by deserialization with their plain values, and
+    unknowns with `UNKNOWN` (deterministic whatever the SDK's dry-run context)."""
+    if isinstance(value, Unknown):
+        return UNKNOWN
     if isinstance(value, dict):
         if value.get(_SIG_KEY) == SECRET_SIG:
             return _unwrap_secrets(value.get("value"))

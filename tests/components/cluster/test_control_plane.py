@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -18,6 +20,7 @@ from components.cluster import (
     HostedArgs,
     KubeadmArgs,
 )
+from components.cluster.control_plane import FETCH_ADMIN_KUBECONFIG, readyz_script
 from tests.components.cluster.helpers import (
     ISV_KUBECONFIG,
     MANAGEMENT_KUBECONFIG,
@@ -26,7 +29,7 @@ from tests.components.cluster.helpers import (
     command_outputs,
     host,
 )
-from tests.support.mocks import RecordingMocks, run
+from tests.support.mocks import UNKNOWN, RecordingMocks, run
 from tests.support.upstream import validate_custom_resource
 
 CP = "gpu-caas:cluster:ControlPlane"
@@ -151,6 +154,12 @@ class TestHosted:
         management = mocks.one("pulumi:providers:kubernetes", "acme-control-plane-management")
         assert management.parent == cp.urn
         assert management.is_secret("kubeconfig")
+        assert management.inputs["clusterIdentifier"] == "gpu-caas/acme/management"
+        gate = mocks.one(LOCAL, "acme-control-plane-management-readyz")
+        assert gate.parent == cp.urn
+        assert gate.is_secret("environment.KUBECONFIG_DATA")
+        assert gate.urn in management.dependencies
+        assert "-ge" not in gate.inputs["create"]  # any management version
         namespace = mocks.one("kubernetes:core/v1:Namespace", "acme-control-plane-namespace")
         tcp = mocks.one(
             "kubernetes:kamaji.clastix.io/v1alpha1:TenantControlPlane", "acme-control-plane-tcp"
@@ -178,9 +187,13 @@ class TestHosted:
         assert out["endpoint"].value == "https://api.acme.example:6443"
         _assert_no_leaks(mocks)
 
-    def test_first_preview_never_reaches_the_tenant_cluster(self) -> None:
-        out = run(_program(_hosted), RecordingMocks(), preview=True)
+    def test_first_preview_contacts_neither_cluster(self) -> None:
+        mocks = RecordingMocks()
+        out = run(_program(_hosted), mocks, preview=True)
         assert not out["kubeconfig"].known
+        management = mocks.one("pulumi:providers:kubernetes", "acme-control-plane-management")
+        # Unknown kubeconfig: the provider stays offline on a first preview.
+        assert management.inputs["kubeconfig"] == UNKNOWN
 
 
 class TestExternal:
@@ -214,3 +227,18 @@ def test_backend_settings_are_required(backend: ControlPlaneBackend, message: st
     args = ControlPlaneArgs(cluster_name="acme", kubernetes_version="1.34.2", backend=backend)
     with pytest.raises(ValueError, match=message):
         run(_program(lambda: args), RecordingMocks())
+
+
+@pytest.mark.parametrize(
+    "script",
+    [FETCH_ADMIN_KUBECONFIG, readyz_script(), readyz_script(None)],
+    ids=["fetch-admin-kubeconfig", "readyz-version", "readyz"],
+)
+def test_local_scripts_are_valid_shell_and_read_secrets_from_the_environment(
+    script: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "script.sh"
+    path.write_text(script)
+    assert subprocess.run(["sh", "-n", str(path)], check=False).returncode == 0
+    assert script.startswith("set -eu\numask 077\n")
+    assert 'printf \'%s\' "$KUBECONFIG_DATA" > "$kc"' in script

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -187,6 +189,7 @@ def test_scripts_are_strict_and_take_secrets_only_on_stdin(name: str) -> None:
         "have",
         "join",
         "key",
+        "running",
     }
 
 
@@ -200,3 +203,21 @@ def test_init_and_join_are_idempotent_and_check_the_kubeadm_version() -> None:
     assert "--certificate-key" in SCRIPTS["token-ha"]
     assert "--certificate-key" not in SCRIPTS["token"]
     assert "--ttl 2h" in SCRIPTS["token"]
+
+
+@pytest.mark.parametrize(
+    ("name", "probe"), [("init", "kube-apiserver.yaml"), ("join", "kubelet --version")]
+)
+def test_bootstrapped_nodes_refuse_a_silent_version_change(name: str, probe: str) -> None:
+    script = SCRIPTS[name]
+    _, existing = script.split("else\n", 1)
+    assert probe in existing
+    assert '[ "$running" = v1.34.2 ]' in existing
+    assert "upgrades are not automated" in existing and kubeadm.UPGRADE_DOC in existing
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_scripts_are_valid_shell(name: str, tmp_path: Path) -> None:
+    path = tmp_path / f"{name}.sh"
+    path.write_text(SCRIPTS[name])
+    assert subprocess.run(["sh", "-n", str(path)], check=False).returncode == 0

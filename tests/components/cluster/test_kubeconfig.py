@@ -31,3 +31,14 @@ current-context: ctx
 )
 def test_api_server(document: str, expected: str) -> None:
     assert api_server(document) == expected
+
+
+def test_fingerprint_is_a_stable_digest_not_the_credential() -> None:
+    from components.cluster.kubeconfig import fingerprint
+
+    kubeconfig = "apiVersion: v1\nkind: Config\nusers: [{name: a, user: {token: t0k3n}}]\n"
+    digest = fingerprint(kubeconfig)
+    assert digest == fingerprint(kubeconfig)
+    assert digest != fingerprint(kubeconfig + " ")
+    assert digest.startswith("sha256:") and len(digest) == len("sha256:") + 64
+    assert "t0k3n" not in digest

@@ -111,6 +111,7 @@ def test_one_tenant_provider_from_the_control_plane_kubeconfig(factory) -> None:
     provider = mocks.one("pulumi:providers:kubernetes", "acme-k8s")
     assert provider.parent == cluster.urn
     assert provider.is_secret("kubeconfig")
+    assert provider.inputs["clusterIdentifier"] == "gpu-caas/acme"
     control_plane = mocks.one("gpu-caas:cluster:ControlPlane", "acme-control-plane")
     # depends_on a component is sent as the component's children.
     assert provider.dependencies

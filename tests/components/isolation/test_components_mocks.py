@@ -27,16 +27,27 @@ PUBLIC_KEY = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0=\n-----END
 
 def _program(mocks: RecordingMocks) -> dict[str, Any]:
     provider = k8s.Provider("acme-k8s", kubeconfig=pulumi.Output.secret("apiVersion: v1"))
-    namespaces = tn.TenantNamespaces("acme-ns", tn.TenantNamespacesArgs(
-        tenant="acme", namespaces=TEAMS, provider=provider, pod_security_version="v1.34"))
-    kyverno = ky.KyvernoPolicies("acme-kyverno", ky.KyvernoPoliciesArgs(
-        tenant="acme", provider=provider,
-        platform_namespaces=DEFAULT_PLATFORM_NAMESPACES,
-        privileged_namespaces={ns: tuple(str(c) for c in controls)
-                               for ns, controls in DEFAULT_PRIVILEGED_NAMESPACES.items()},
-        allowed_registries=("nvcr.io",),
-        verification=ky.ImageVerification(PUBLIC_KEY),
-        mirrors=Mirrors()))
+    namespaces = tn.TenantNamespaces(
+        "acme-ns",
+        tn.TenantNamespacesArgs(
+            tenant="acme", namespaces=TEAMS, provider=provider, pod_security_version="v1.34"
+        ),
+    )
+    kyverno = ky.KyvernoPolicies(
+        "acme-kyverno",
+        ky.KyvernoPoliciesArgs(
+            tenant="acme",
+            provider=provider,
+            platform_namespaces=DEFAULT_PLATFORM_NAMESPACES,
+            privileged_namespaces={
+                ns: tuple(str(c) for c in controls)
+                for ns, controls in DEFAULT_PRIVILEGED_NAMESPACES.items()
+            },
+            allowed_registries=("nvcr.io",),
+            verification=ky.ImageVerification(PUBLIC_KEY),
+            mirrors=Mirrors(),
+        ),
+    )
     return {"namespaces": namespaces.namespaces, "policies": kyverno.policy_names}
 
 
@@ -83,8 +94,9 @@ def test_names_and_parents(recorded: tuple[RecordingMocks, dict[str, Any]]) -> N
     kyverno = mocks.one(ky.TYPE, "acme-kyverno")
     release = mocks.one("kubernetes:helm.sh/v3:Release", "acme-kyverno-kyverno")
     assert release.parent == kyverno.urn
-    policy = mocks.one("kubernetes:kyverno.io/v1:ClusterPolicy",
-                       "acme-kyverno-gpu-caas-host-access")
+    policy = mocks.one(
+        "kubernetes:kyverno.io/v1:ClusterPolicy", "acme-kyverno-gpu-caas-host-access"
+    )
     assert release.urn in policy.dependencies
 
 
@@ -104,7 +116,8 @@ def test_binding_only_for_teams_with_idp_groups(
     bindings = mocks.of_type("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")
     assert [b.name for b in bindings] == ["acme-ns-vision-train-tenant-admin-binding"]
     assert bindings[0].inputs["subjects"] == [
-        {"kind": "Group", "name": "oidc:vision", "apiGroup": "rbac.authorization.k8s.io"}]
+        {"kind": "Group", "name": "oidc:vision", "apiGroup": "rbac.authorization.k8s.io"}
+    ]
     assert bindings[0].inputs["roleRef"]["kind"] == "Role"
 
 

@@ -17,8 +17,12 @@ PUBLIC_KEY = (
     "eexampleexampleexampleexampleexampleexampleexampleexampleexa==\n"
     "-----END PUBLIC KEY-----\n"
 )
-MIRRORS = Mirrors(image_registries={"nvcr.io": "mirror.ncp.internal/nvcr",
-                                    "reg.kyverno.io": "mirror.ncp.internal/kyverno"})
+MIRRORS = Mirrors(
+    image_registries={
+        "nvcr.io": "mirror.ncp.internal/nvcr",
+        "reg.kyverno.io": "mirror.ncp.internal/kyverno",
+    }
+)
 
 
 NO_MIRRORS = Mirrors()
@@ -29,8 +33,10 @@ def args(mirrors: Mirrors = NO_MIRRORS, verification: bool = True) -> ky.Kyverno
         tenant="acme",
         provider=None,  # type: ignore[arg-type]  # renderers never touch the provider
         platform_namespaces=DEFAULT_PLATFORM_NAMESPACES,
-        privileged_namespaces={ns: tuple(str(c) for c in controls)
-                               for ns, controls in DEFAULT_PRIVILEGED_NAMESPACES.items()},
+        privileged_namespaces={
+            ns: tuple(str(c) for c in controls)
+            for ns, controls in DEFAULT_PRIVILEGED_NAMESPACES.items()
+        },
         allowed_registries=("nvcr.io", "registry.k8s.io"),
         verification=ky.ImageVerification(PUBLIC_KEY) if verification else None,
         mirrors=mirrors,
@@ -38,8 +44,7 @@ def args(mirrors: Mirrors = NO_MIRRORS, verification: bool = True) -> ky.Kyverno
 
 
 def manifest(name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    return {"apiVersion": ky.API_VERSION, "kind": ky.KIND, "metadata": {"name": name},
-            "spec": spec}
+    return {"apiVersion": ky.API_VERSION, "kind": ky.KIND, "metadata": {"name": name}, "spec": spec}
 
 
 def all_rules(spec: dict[str, Any]) -> list[dict[str, Any]]:
@@ -50,8 +55,12 @@ def all_rules(spec: dict[str, Any]) -> list[dict[str, Any]]:
 def test_every_cluster_policy_is_valid_against_the_crd(mirrors: Mirrors) -> None:
     policies = ky.render_cluster_policies(args(mirrors))
     assert set(policies) == {
-        "gpu-caas-pod-security", "gpu-caas-host-access", "gpu-caas-image-registries",
-        "gpu-caas-no-nodeport", "gpu-caas-verify-nvidia-images"}
+        "gpu-caas-pod-security",
+        "gpu-caas-host-access",
+        "gpu-caas-image-registries",
+        "gpu-caas-no-nodeport",
+        "gpu-caas-verify-nvidia-images",
+    }
     for name, spec in policies.items():
         validate_custom_resource(ky.API_VERSION, ky.KIND, manifest(name, spec))
 
@@ -62,8 +71,11 @@ def test_every_rule_enforces_and_fails_closed() -> None:
         assert "validationFailureAction" not in spec, name
         assert spec["webhookConfiguration"]["failurePolicy"] == "Fail", name
         for rule in all_rules(spec):
-            actions = [rule["validate"]["failureAction"]] if "validate" in rule else [
-                v["failureAction"] for v in rule["verifyImages"]]
+            actions = (
+                [rule["validate"]["failureAction"]]
+                if "validate" in rule
+                else [v["failureAction"] for v in rule["verifyImages"]]
+            )
             assert actions and all(a == "Enforce" for a in actions), (name, rule["name"])
 
 
@@ -76,16 +88,21 @@ def test_background_scans_except_image_verification() -> None:
 def test_pod_security_restricted_outside_platform_namespaces() -> None:
     [rule] = ky.render_pod_security(["kube-system", "gpu-operator"])["rules"]
     assert rule["validate"]["podSecurity"] == {"level": "restricted", "version": "latest"}
-    assert rule["exclude"]["any"][0]["resources"]["namespaces"] == ["gpu-operator",
-                                                                     "kube-system"]
+    assert rule["exclude"]["any"][0]["resources"]["namespaces"] == ["gpu-operator", "kube-system"]
 
 
 def test_host_access_exemptions_are_per_control() -> None:
-    spec = ky.render_host_access({"gpu-operator": ("privileged", "hostPath"),
-                                  "monitoring": ("hostNetwork",)})
+    spec = ky.render_host_access(
+        {"gpu-operator": ("privileged", "hostPath"), "monitoring": ("hostNetwork",)}
+    )
     rules = {r["name"]: r for r in spec["rules"]}
-    assert set(rules) == {"disallow-privileged", "disallow-hostpath", "disallow-hostnetwork",
-                          "disallow-hostpid", "disallow-hostipc"}
+    assert set(rules) == {
+        "disallow-privileged",
+        "disallow-hostpath",
+        "disallow-hostnetwork",
+        "disallow-hostpid",
+        "disallow-hostipc",
+    }
 
     def exempt(rule: str) -> list[str]:
         exclude = rules[rule].get("exclude", {"any": [{"resources": {"namespaces": []}}]})
@@ -116,7 +133,8 @@ def test_verify_images_key_based_with_digests_and_mirrored_references() -> None:
 
 def test_verification_disabled_renders_no_verify_policy() -> None:
     assert "gpu-caas-verify-nvidia-images" not in ky.render_cluster_policies(
-        args(verification=False))
+        args(verification=False)
+    )
 
 
 def test_no_nodeport_for_services_outside_platform() -> None:

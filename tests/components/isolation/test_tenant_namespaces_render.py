@@ -25,7 +25,8 @@ def test_network_policies_default_deny_plus_dns_and_same_namespace() -> None:
     assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     [dns] = policies["allow-dns"]["egress"]
     assert dns["to"][0]["namespaceSelector"]["matchLabels"] == {
-        "kubernetes.io/metadata.name": "kube-system"}
+        "kubernetes.io/metadata.name": "kube-system"
+    }
     assert dns["to"][0]["podSelector"]["matchLabels"] == {"k8s-app": "kube-dns"}
     assert {(p["protocol"], p["port"]) for p in dns["ports"]} == {("UDP", 53), ("TCP", 53)}
     same = policies["allow-same-namespace"]
@@ -64,13 +65,23 @@ def test_tenant_admin_rules_are_explicit_and_guardrails_read_only() -> None:
     for rule in tn.TENANT_ADMIN_RULES:
         for key in ("apiGroups", "resources", "verbs"):
             assert "*" not in rule[key], rule
-    writable = {res for rule in tn.TENANT_ADMIN_RULES for res in rule["resources"]
-                if set(rule["verbs"]) - {"get", "list", "watch"}}
-    assert not writable & {"networkpolicies", "resourcequotas", "limitranges", "rolebindings",
-                           "roles"}
+    writable = {
+        res
+        for rule in tn.TENANT_ADMIN_RULES
+        for res in rule["resources"]
+        if set(rule["verbs"]) - {"get", "list", "watch"}
+    }
+    assert not writable & {
+        "networkpolicies",
+        "resourcequotas",
+        "limitranges",
+        "rolebindings",
+        "roles",
+    }
     assert {"resourceclaims", "pods", "deployments"} <= writable
 
 
 def test_role_binding_subjects_are_idp_groups() -> None:
     assert tn.render_role_binding_subjects(TEAM) == [
-        {"kind": "Group", "name": "oidc:vision-admins", "apiGroup": "rbac.authorization.k8s.io"}]
+        {"kind": "Group", "name": "oidc:vision-admins", "apiGroup": "rbac.authorization.k8s.io"}
+    ]

@@ -136,6 +136,18 @@ class TestValues:
         )
         assert_keys_documented(values, KUBE_PROMETHEUS_STACK_KEYS, KUBE_PROMETHEUS_STACK_LEAVES)
 
+    def test_prometheus_without_storage_uses_empty_dir(self):
+        values = obs.render_prometheus_stack_values(
+            obs.PrometheusSettings(storage_size=None), Mirrors()
+        )
+        assert "storageSpec" not in values["prometheus"]["prometheusSpec"]
+        with_class = obs.render_prometheus_stack_values(
+            obs.PrometheusSettings(storage_class="fast-ssd"), Mirrors()
+        )
+        claim = with_class["prometheus"]["prometheusSpec"]["storageSpec"]["volumeClaimTemplate"]
+        assert claim["spec"]["storageClassName"] == "fast-ssd"
+        assert claim["spec"]["resources"] == {"requests": {"storage": "100Gi"}}
+
     def test_prometheus_selects_rules_from_every_namespace(self):
         spec = obs.render_prometheus_stack_values(obs.PrometheusSettings(), Mirrors())
         prometheus = spec["prometheus"]["prometheusSpec"]

@@ -1,0 +1,83 @@
+"""Benchmarks: `make bench` (speed and memory targets live here, never in tests).
+
+Measures, for every example stack:
+  - offline config validation (`python -m stacks validate` path): mean ms per file;
+  - a real-engine `pulumi preview` with every policy pack: wall time, resources
+    planned, and peak RSS of the largest process (engine, language host, program,
+    providers or policy packs).
+
+Targets (shared/reference/anchors-performance-reliability.md):
+  - preview ≤ 6.3 s (Pulumi's own CI budget for an empty Python program, A1)
+    + 25 ms per resource (checkpoint cost, A6) + 5 s policy-pack start-up (A15);
+  - validation ≤ 50 ms per stack file (interactive editing feel);
+  - peak RSS ≤ 1 GiB for any single process of a tenant preview.
+
+Prints one line per measurement and `N passed, N failed` at the end; exits 1 if a
+target is missed.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from stacks.config.loader import load_stack_file
+from tests.engine.harness import ROOT, preview
+
+PREVIEW_BASE_S = 6.3
+PER_RESOURCE_S = 0.025
+POLICY_STARTUP_S = 5.0
+VALIDATION_BUDGET_MS = 50.0
+RSS_BUDGET_MIB = 1024.0
+
+
+def _stacks() -> list[str]:
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
+
+
+def bench_validation(stack: str, rounds: int = 20) -> tuple[float, bool]:
+    path = ROOT / f"Pulumi.{stack}.yaml"
+    load_stack_file(path)  # warm imports
+    start = time.perf_counter()
+    for _ in range(rounds):
+        load_stack_file(path)
+    mean_ms = (time.perf_counter() - start) * 1000 / rounds
+    return mean_ms, mean_ms <= VALIDATION_BUDGET_MS
+
+
+def bench_preview(stack: str) -> tuple[float, int, float, bool, str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        result = preview(ROOT, stack, Path(tmp) / "backend")
+        wall = time.perf_counter() - start
+    if result.returncode != 0:
+        return wall, 0, 0.0, False, result.describe()
+    resources = sum(result.resource_changes.values())
+    # ru_maxrss of children: the largest single child process, in KiB on Linux.
+    rss_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    budget = PREVIEW_BASE_S + PER_RESOURCE_S * resources + POLICY_STARTUP_S
+    ok = wall <= budget and rss_mib <= RSS_BUDGET_MIB
+    return wall, resources, rss_mib, ok, f"budget {budget:.1f}s"
+
+
+def main() -> int:
+    passed = failed = 0
+    for stack in _stacks():
+        mean_ms, ok = bench_validation(stack)
+        print(f"validate {stack}: {mean_ms:.1f} ms/file (budget {VALIDATION_BUDGET_MS:.0f} ms) "
+              f"{'ok' if ok else 'MISSED'}")
+        passed, failed = (passed + 1, failed) if ok else (passed, failed + 1)
+    for stack in _stacks():
+        wall, resources, rss, ok, note = bench_preview(stack)
+        print(f"preview {stack}: {wall:.1f} s, {resources} resources, peak RSS {rss:.0f} MiB "
+              f"({note}) {'ok' if ok else 'MISSED'}")
+        passed, failed = (passed + 1, failed) if ok else (passed, failed + 1)
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
