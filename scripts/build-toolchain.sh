@@ -12,6 +12,9 @@
 # Env:   GPU_CAAS_CACHE  cache root (default ${XDG_CACHE_HOME:-~/.cache}/gpu-caas)
 #        GPU_CAAS_FORCE_BUILD=1  ignore a matching system `pulumi` and build anyway
 set -euo pipefail
+# Builds run inside $(...) (see `ensure`); without this, bash drops `set -e` there
+# and a failed step would be reported as done.
+shopt -s inherit_errexit
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=toolchain.env
@@ -25,6 +28,15 @@ export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
 # proxy; their hashes are pinned instead in the committed go.sum of each wrapper
 # module, so a changed module still fails verification.
 export GONOSUMDB=github.com/pulumi
+
+# module_dir MODULE: the module's directory in the module cache, downloading it first
+# (`go list -m` prints an empty Dir for a module that is not downloaded yet).
+module_dir() {
+  local dir
+  dir=$(go mod download -json "$1" | python3 -c 'import json, sys; print(json.load(sys.stdin).get("Dir", ""))')
+  [ -n "$dir" ] && [ -d "$dir" ] || { echo "cannot download Go module $1" >&2; return 1; }
+  echo "$dir"
+}
 
 say() { printf '[setup %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -68,7 +80,7 @@ build_pulumi() {
     go build -trimpath -ldflags "$ld" -o "$out.tmp/bin/pulumi-language-python" ./cmd/pulumi-language-python
     # The exec shim ships in the sdk module zip (sdk/python/cmd has no go.mod of its own).
     local sdk
-    sdk=$(go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)
+    sdk=$(module_dir github.com/pulumi/pulumi/sdk/v3)
     install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$out.tmp/bin/"
   )
   rm -rf "$work"
@@ -82,7 +94,7 @@ build_kubernetes() {
   (
     cd "$work"
     local mod
-    mod=$(go list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4)
+    mod=$(module_dir github.com/pulumi/pulumi-kubernetes/provider/v4)
     # Generate the two files upstream's `go generate` writes (git-ignored upstream,
     # so absent from the module zip): the schema with its version set, and the
     # terraform mapping re-marshalled.
