@@ -23,8 +23,9 @@ test-unit: setup ## unit tests only (no engine)
 test-engine: setup ## real-engine tests only
 	@$(ENV) python -m pytest -q -m engine
 
-lint: setup ## ruff + mypy
-	@$(ENV) ruff check . && ruff format --check . && mypy .
+lint: setup ## ruff + mypy (each policy pack and fixture program on its own)
+	@$(ENV) ruff check . && ruff format --check . && mypy . && \
+	  for program in policies/*-*/__main__.py tests/engine/fixtures/*/__main__.py; do mypy "$$program" || exit 1; done
 
 schema: setup ## regenerate stacks/schema/tenant.schema.json from the config models
 	@$(ENV) python -m stacks schema

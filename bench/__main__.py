@@ -67,13 +67,17 @@ def main() -> int:
     passed = failed = 0
     for stack in _stacks():
         mean_ms, ok = bench_validation(stack)
-        print(f"validate {stack}: {mean_ms:.1f} ms/file (budget {VALIDATION_BUDGET_MS:.0f} ms) "
-              f"{'ok' if ok else 'MISSED'}")
+        print(
+            f"validate {stack}: {mean_ms:.1f} ms/file (budget {VALIDATION_BUDGET_MS:.0f} ms) "
+            f"{'ok' if ok else 'MISSED'}"
+        )
         passed, failed = (passed + 1, failed) if ok else (passed, failed + 1)
     for stack in _stacks():
         wall, resources, rss, ok, note = bench_preview(stack)
-        print(f"preview {stack}: {wall:.1f} s, {resources} resources, peak RSS {rss:.0f} MiB "
-              f"({note}) {'ok' if ok else 'MISSED'}")
+        print(
+            f"preview {stack}: {wall:.1f} s, {resources} resources, peak RSS {rss:.0f} MiB "
+            f"({note}) {'ok' if ok else 'MISSED'}"
+        )
         passed, failed = (passed + 1, failed) if ok else (passed, failed + 1)
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1

@@ -159,7 +159,9 @@ class AutoscaleConfig(ConfigModel):
     max_nodes: int = Field(ge=1)
     """Upper bound of nodes in the group."""
     min_nodes: int = Field(default=0, ge=0)
-    """Nodes kept even when idle."""
+    """Lower bound of nodes. Karpenter NodePools are demand-driven and keep no minimum,
+    so a value above 0 is reported as a warning (keep baseline capacity as inventory
+    hosts instead)."""
     gpu: GpuConfig | None = None
     """GPUs of each node; omit for CPU-only capacity."""
     node_class: NodeClassRef

@@ -6,6 +6,7 @@ fails when the file is stale (`python -m stacks reference` rewrites it).
 
 from __future__ import annotations
 
+import json
 import types
 import typing
 from enum import Enum
@@ -88,7 +89,16 @@ def _type(annotation: Any) -> tuple[str, type[BaseModel] | None, str]:
         inner = [a for a in args if a is not type(None)]
         text, child, suffix = _type(inner[0])
         return f"{text} (optional)", child, suffix
-    if origin is list:
+    if origin is typing.Annotated:
+        # e.g. a string with a pattern: document the constraint, not the typing repr.
+        text, child, suffix = _type(args[0])
+        patterns = [getattr(m, "pattern", None) for m in args[1:]]
+        patterns += [
+            getattr(meta, "pattern", None) for m in args[1:] for meta in getattr(m, "metadata", [])
+        ]
+        pattern = next((p for p in patterns if p), None)
+        return (f"{text} matching `{pattern}`" if pattern else text), child, suffix
+    if origin in (list, tuple):
         text, child, _ = _type(args[0])
         return f"list of {text}", child, "[]"
     if origin is dict:
@@ -125,7 +135,10 @@ def _default(field: FieldInfo) -> str:
     if field.is_required():
         return "**required**"
     if field.default_factory is not None:
-        return "`{}`"
+        value = field.default_factory()  # type: ignore[call-arg]
+        if isinstance(value, BaseModel):
+            return "`{}`"
+        return f"`{json.dumps(_plain(value))}`"
     value = field.default
     if value is None or value is PydanticUndefined:
         return "unset"
@@ -135,9 +148,22 @@ def _default(field: FieldInfo) -> str:
         return f"`{value.value}`"
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
-    if value == [] or value == {}:
-        return f"`{value}`"
+    if isinstance(value, list | tuple | dict):
+        return f"`{json.dumps(_plain(value))}`"
     return f"`{value}`"
+
+
+def _plain(value: Any) -> Any:
+    """A default as JSON-able data (tuples as lists, enums as values)."""
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return value
 
 
 def _describe(field: FieldInfo) -> str:

@@ -100,7 +100,12 @@ def preview(
     backend.mkdir(parents=True, exist_ok=True)
     select = subprocess.run(
         [pulumi, "stack", "select", stack, "--create", "--secrets-provider", "passphrase"],
-        cwd=project_dir, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=project_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     if select.returncode != 0:
         raise AssertionError(f"pulumi stack select {stack} failed: {select.stderr.strip()}")
@@ -115,7 +120,9 @@ def preview(
 
 def parse_events(stdout: str, returncode: int, stderr: str = "") -> PreviewResult:
     """Fold the engine's JSON event stream into a PreviewResult."""
-    result = PreviewResult(returncode=returncode, result="unknown", resource_changes={}, stderr=stderr)
+    result = PreviewResult(
+        returncode=returncode, result="unknown", resource_changes={}, stderr=stderr
+    )
     for line in stdout.splitlines():
         line = line.strip()
         if not line.startswith("{"):
