@@ -17,8 +17,8 @@ Label keys (set by kubelet at registration through the kubeadm JoinConfiguration
 | `gpu-caas.io/dpu` | `"true"` on hosts with a BlueField DPU | DPU / network operators |
 | `nvidia.com/gpu.clique` | NVLink domain id | NVIDIA DRA driver ComputeDomains |
 | `nvidia.com/gpu.product` | GFD product name | node selection by GPU model |
-| `nvidia.com/mig.config` | mig-manager config name | NVIDIA mig-manager |
-| `nvidia.com/device-plugin.config` | sharing config name | NVIDIA device plugin |
+| `nvidia.com/mig.config` | `gpu_config_name(group)` or `all-disabled` | NVIDIA mig-manager |
+| `nvidia.com/device-plugin.config` | `gpu_config_name(group)` | NVIDIA device plugin |
 
 Kubelets may only self-assign labels outside the `kubernetes.io`/`k8s.io` namespaces
 (NodeRestriction admission,
@@ -28,6 +28,7 @@ which is why topology uses `gpu-caas.io/*` keys and not `topology.kubernetes.io/
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 LABEL_TENANT = "gpu-caas.io/tenant"
@@ -66,6 +67,7 @@ RESERVED_LABEL_KEYS = frozenset(
 """Keys the platform sets; user labels may not override them."""
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_LABEL_VALUE_MAX = 63
 
 
 def child_name(parent: str, suffix: str) -> str:
@@ -78,18 +80,46 @@ def host_resource_suffix(action: str, host: str) -> str:
     return f"{action}-{host}"
 
 
-def mig_config_name(node_group: str) -> str:
-    """Name of the mig-manager config entry rendered for a MIG node group.
+GPU_CONFIG_PREFIX = "gpu-caas-"
+"""Prefix of every per-node-group GPU config name: ours never collide with the GPU
+Operator's own names (`default`, `all-disabled`, `all-1g.10gb`, ...)."""
+MIG_CONFIG_DISABLED = "all-disabled"
+"""mig-parted layout that turns MIG off. GPU nodes of groups without MIG carry it, and it
+is the MIG manager's `migManager.config.default`."""
+DEVICE_PLUGIN_CONFIG_DEFAULT = "default"
+"""Device-plugin config for GPU nodes without the label (`devicePlugin.config.default`)."""
 
-    The GPU platform renders a custom mig-manager ConfigMap with one entry per MIG node
-    group under this name; nodes carry it in `nvidia.com/mig.config`.
+
+def gpu_config_name(node_group: str) -> str:
+    """Name of a node group's GPU configs: its device-plugin config AND its MIG layout.
+
+    The ONE function both sides use: the GPU Operator component keys its device-plugin
+    and mig-parted ConfigMaps with it (`components/gpu/gpu_operator.py`), and the cluster
+    side puts it in the `nvidia.com/device-plugin.config` / `nvidia.com/mig.config` node
+    labels (`gpu_config_labels`). The result is a valid label value (<= 63 chars): long
+    group names are shortened with a stable hash suffix.
     """
-    return f"gpu-caas-{node_group}"
+    name = f"{GPU_CONFIG_PREFIX}{node_group}"
+    if len(name) <= _LABEL_VALUE_MAX:
+        return name
+    digest = hashlib.sha256(node_group.encode()).hexdigest()[:8]
+    keep = _LABEL_VALUE_MAX - len(GPU_CONFIG_PREFIX) - len(digest) - 1
+    return f"{GPU_CONFIG_PREFIX}{node_group[:keep].rstrip('-')}-{digest}"
 
 
-def sharing_config_name(node_group: str) -> str:
-    """Name of the device-plugin sharing config (time-slicing/MPS) of a node group."""
-    return f"gpu-caas-{node_group}"
+def gpu_config_labels(node_group: str, *, mig: bool) -> dict[str, str]:
+    """GPU Operator selector labels of every GPU node of `node_group`.
+
+    `nvidia.com/device-plugin.config` names the group's device-plugin config (also for
+    MIG groups: their config carries the MIG strategy); `nvidia.com/mig.config` names the
+    group's MIG layout, or `all-disabled` when the group does not use MIG. CPU-only
+    groups get no labels (callers skip them).
+    """
+    name = gpu_config_name(node_group)
+    return {
+        LABEL_DEVICE_PLUGIN_CONFIG: name,
+        LABEL_MIG_CONFIG: name if mig else MIG_CONFIG_DISABLED,
+    }
 
 
 def tenant_namespace(tenant: str) -> str:

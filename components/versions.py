@@ -170,6 +170,9 @@ class Component:
 
 
 _NGC = "https://helm.ngc.nvidia.com/nvidia"
+_NGC_DOCA = "https://helm.ngc.nvidia.com/nvidia/doca"
+"""NGC's DOCA chart repository: DPF's guides add it as `dpf-repository` and install
+`dpf-repository/dpf-operator` (NVIDIA/doca-platform docs/public/user-guides, `REGISTRY`)."""
 
 KUBERNETES_MINIMUM = "1.34.0"
 """DRA (resource.k8s.io/v1) is GA from Kubernetes 1.34 (KEP-4381); the platform needs it."""
@@ -245,6 +248,16 @@ NETWORK_OPERATOR = Component(
     note="Pinned to the 26.7.0 release the shared rc snapshot belongs to.",
 )
 
+DOCA_DRIVER = Component(
+    name="NVIDIA DOCA-OFED driver container (Network Operator)",
+    version="doca3.4.0-26.04-0.5.3.0-0",
+    source="Network Operator docs variables for the 26.4 line (doca-driver-version)",
+    note="Image tag without the `-<os>-<arch>` suffix the operator adds. 26.7.0 ships the "
+    "same DOCA 3.4 telemetry image (docs.nvidia.com/networking/display/kubernetes2670/"
+    "advanced/images-sha256.html), but its exact doca-driver tag is not in our reference "
+    "copies: confirm before GA. Overridable per tenant (gpu.network.docaDriver.version).",
+)
+
 NIM_OPERATOR = Component(
     name="NVIDIA NIM Operator",
     version="v3.1.2",
@@ -310,7 +323,7 @@ KAMAJI = Component(
 DPF = Component(
     name="NVIDIA DOCA Platform Framework",
     version="v24.10.0-rc.6",
-    chart=HelmChart(_NGC, "dpf-operator", "v24.10.0-rc.6"),
+    chart=HelmChart(_NGC_DOCA, "dpf-operator", "v24.10.0-rc.6"),
     source="shared/crds/doca-platform (tag v24.10.0-rc.6, Dec 2024)",
     note="OLD pre-release: the only DPF copy in shared/crds. Newer DPF releases changed "
     "the CRDs; upgrade this pin together with a fresh CRD copy.",
@@ -386,6 +399,7 @@ MATRIX: tuple[Component, ...] = (
     DRIVER_MANAGER,
     NODE_FEATURE_DISCOVERY,
     NETWORK_OPERATOR,
+    DOCA_DRIVER,
     NIM_OPERATOR,
     DRA_DRIVER,
     KAI_SCHEDULER,

@@ -8,6 +8,7 @@ NodePools of autoscaled groups must use the same).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 import pulumi
 
@@ -32,9 +33,9 @@ from stacks.config import (
     ControlPlaneBackend,
     HostConfig,
     NodeGroupConfig,
-    SharingMode,
     TenantConfig,
 )
+from stacks.config.gpu import node_group_gpu_model, node_group_mig_layout
 from stacks.platform_handle import ClusterHandle
 
 CORE_OUTPUTS = (
@@ -123,7 +124,15 @@ def control_plane_args(
 
 def node_group_args(config: TenantConfig, group: NodeGroupConfig) -> NodeGroupArgs:
     """`NodeGroupArgs` of one node group (labels, taints, sharing config names)."""
-    hosts = [ssh_host(config.host(n)) for n in group.hosts]
+    return replace(
+        _node_group_shape(config, group),
+        hosts=[ssh_host(config.host(n)) for n in group.hosts],
+    )
+
+
+def _node_group_shape(config: TenantConfig, group: NodeGroupConfig) -> NodeGroupArgs:
+    """`NodeGroupArgs` without the hosts' SSH connections: everything labels and taints
+    are made of. Reads no secret, so it also works on a stack file read offline."""
     if group.autoscale is not None:
         gpu = group.autoscale.gpu
         product = spec(gpu.model).product_label if gpu else None
@@ -136,23 +145,21 @@ def node_group_args(config: TenantConfig, group: NodeGroupConfig) -> NodeGroupAr
             requirements=[r.model_dump(mode="json") for r in group.autoscale.requirements],
         )
     else:
-        products = {h.gpu_product for h in hosts}
+        products = {
+            spec(host.gpu.model).product_label if host.gpu else None
+            for host in (config.host(n) for n in group.hosts)
+        }
         product = products.pop() if len(products) == 1 else None
         autoscale = None
-    mode = group.sharing.mode
+    selectors = gpu_config_selectors(config, group)
     return NodeGroupArgs(
         cluster_name=config.name,
         group_name=group.name,
         kubernetes_version=config.kubernetes.version,
-        hosts=hosts,
         autoscale=autoscale,
         gpu_product=product,
-        mig_config=naming.mig_config_name(group.name) if mode is SharingMode.MIG else None,
-        sharing_config=(
-            naming.sharing_config_name(group.name)
-            if mode in (SharingMode.TIME_SLICING, SharingMode.MPS)
-            else None
-        ),
+        mig_config=selectors.get(naming.LABEL_MIG_CONFIG),
+        sharing_config=selectors.get(naming.LABEL_DEVICE_PLUGIN_CONFIG),
         labels=dict(group.labels),
         taints=[Taint(t.key, t.value, t.effect.value) for t in group.taints],
         gpu_taint=group.gpu_taint,
@@ -160,14 +167,26 @@ def node_group_args(config: TenantConfig, group: NodeGroupConfig) -> NodeGroupAr
     )
 
 
+def gpu_config_selectors(config: TenantConfig, group: NodeGroupConfig) -> dict[str, str]:
+    """The GPU Operator selector labels of a node group's GPU nodes (empty for CPU groups).
+
+    Same predicates as the GPU platform (`stacks.platform_gpu.node_group_gpus`: GPU model,
+    MIG layout) and the same naming function (`components.naming.gpu_config_labels`), so
+    every label value is a key of the ConfigMaps the GPU Operator reads.
+    """
+    if node_group_gpu_model(config, group) is None:
+        return {}
+    return naming.gpu_config_labels(group.name, mig=bool(node_group_mig_layout(group)))
+
+
 def node_group_labels(config: TenantConfig, group: NodeGroupConfig) -> dict[str, str]:
     """Group-wide node labels (what a Karpenter NodePool template must set)."""
-    return group_labels(node_group_args(config, group))
+    return group_labels(_node_group_shape(config, group))
 
 
 def node_group_taints(config: TenantConfig, group: NodeGroupConfig) -> list[Taint]:
     """Group-wide node taints (what a Karpenter NodePool template must set)."""
-    return group_taints(node_group_args(config, group))
+    return group_taints(_node_group_shape(config, group))
 
 
 def tenant_cluster(

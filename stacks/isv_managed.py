@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pulumi
 
-from stacks import compose, platform_gpu, platform_isolation, platform_services
+from stacks import compose, platform
 from stacks.config import Flavor, TenantConfig
 
 
@@ -34,9 +34,4 @@ def deploy(config: TenantConfig) -> dict[str, object]:
         raise ValueError(f"isv_managed cannot deploy flavor {config.flavor.value!r}")
     cluster = compose.tenant_cluster(config, isv_kubeconfig(config))
     handle = compose.cluster_handle(config, cluster)
-    platform = {
-        **platform_gpu.install(handle, config),
-        **platform_services.install(handle, config),
-        **platform_isolation.install(handle, config),
-    }
-    return compose.stack_outputs(config, cluster, platform)
+    return compose.stack_outputs(config, cluster, platform.install(handle, config))

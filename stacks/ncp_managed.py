@@ -4,7 +4,7 @@ a kubeconfig. Default backend: `hosted` (Kamaji on the provider's management clu
 
 from __future__ import annotations
 
-from stacks import compose, platform_gpu, platform_isolation, platform_services
+from stacks import compose, platform
 from stacks.config import Flavor, TenantConfig
 
 
@@ -14,9 +14,4 @@ def deploy(config: TenantConfig) -> dict[str, object]:
         raise ValueError(f"ncp_managed cannot deploy flavor {config.flavor.value!r}")
     cluster = compose.tenant_cluster(config)
     handle = compose.cluster_handle(config, cluster)
-    platform = {
-        **platform_gpu.install(handle, config),
-        **platform_services.install(handle, config),
-        **platform_isolation.install(handle, config),
-    }
-    return compose.stack_outputs(config, cluster, platform)
+    return compose.stack_outputs(config, cluster, platform.install(handle, config))

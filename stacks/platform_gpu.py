@@ -1,6 +1,11 @@
 """Install the GPU platform on the tenant cluster: GPU Operator, DRA driver, then the
 network/DPU/NIM part (`stacks/platform_gpu_network.py`).
 
+Order (`stacks.platform.install`): the GPU Operator's release waits for the CNI
+(`handle.network_ready`); the DRA driver, Network Operator, DPF and NIM wait for the CNI
+and the GPU Operator (`handle.gpu_ready`, which `install` also returns for node health);
+ComputeDomains, which live in tenant namespaces, also wait for `handle.tenant_ready`.
+
 Builds component Args from the validated `TenantConfig` (components never read
 config) and returns the stack outputs to export. Charts and images are recorded in the
 stack's mirror list by `components.helm.helm_release`; the flavor composition exports
@@ -9,6 +14,7 @@ stack's mirror list by `components.helm.helm_release`; the flavor composition ex
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pulumi
@@ -31,19 +37,10 @@ from components.gpu.gpu_operator import (
     NodeGroupGpu,
     Sharing,
 )
-from components.mirrors import Mirrors
-from stacks import platform_gpu_network
+from stacks import compose, platform_gpu_network
 from stacks.config import TenantConfig
 from stacks.config.gpu import node_group_gpu_model, node_group_mig_layout
 from stacks.platform_handle import ClusterHandle
-
-
-def mirrors_from_config(config: TenantConfig) -> Mirrors:
-    """The tenant's `Mirrors` (chart repositories and image registries)."""
-    return Mirrors(
-        chart_repositories=dict(config.mirrors.chart_repositories),
-        image_registries=dict(config.mirrors.image_registries),
-    )
 
 
 def node_group_gpus(config: TenantConfig) -> tuple[NodeGroupGpu, ...]:
@@ -138,19 +135,29 @@ def dra_driver_settings(config: TenantConfig) -> DraDriverSettings:
     )
 
 
-def install(handle: ClusterHandle, config: TenantConfig) -> dict[str, pulumi.Output[Any]]:
-    """Create the GPU components on the tenant cluster; return outputs to export."""
+def install(
+    handle: ClusterHandle, config: TenantConfig
+) -> tuple[ClusterHandle, dict[str, pulumi.Output[Any]]]:
+    """Create the GPU components on the tenant cluster.
+
+    Returns the handle with `gpu_ready` (the GPU Operator's release) and the outputs to
+    export; with the GPU platform disabled, the handle unchanged and no outputs.
+    """
     if not config.gpu.enabled:
-        return {}
-    mirrors = mirrors_from_config(config)
+        return handle, {}
+    mirrors = compose.mirrors(config)
     opts = pulumi.ResourceOptions(parent=handle.parent)
     gpu_operator = GpuOperator(
         f"{handle.name}-gpu-operator",
         GpuOperatorArgs(
-            provider=handle.provider, mirrors=mirrors, settings=gpu_operator_settings(config)
+            provider=handle.provider,
+            mirrors=mirrors,
+            settings=gpu_operator_settings(config),
+            depends_on=handle.network_ready,
         ),
         opts,
     )
+    handle = replace(handle, gpu_ready=(*handle.gpu_ready, gpu_operator.release))
     outputs: dict[str, pulumi.Output[Any]] = {"gpuOperator": gpu_operator.summary}
     if config.gpu.dra.enabled:
         settings = dra_driver_settings(config)
@@ -160,7 +167,8 @@ def install(handle: ClusterHandle, config: TenantConfig) -> dict[str, pulumi.Out
                 provider=handle.provider,
                 mirrors=mirrors,
                 settings=settings,
-                depends_on=[gpu_operator],
+                depends_on=(*handle.network_ready, *handle.gpu_ready),
+                domains_depend_on=handle.tenant_ready,
             ),
             opts,
         )
@@ -174,5 +182,5 @@ def install(handle: ClusterHandle, config: TenantConfig) -> dict[str, pulumi.Out
         urns = [dra.release.urn, *(cd.urn for cd in dra.compute_domains)]
         outputs["draDriver"] = pulumi.Output.all(*urns).apply(lambda _: dra_summary)
     # The Network Operator, DPF and NIM wait for the GPU Operator (NFD, device plugin).
-    outputs.update(platform_gpu_network.install(handle, config, depends_on=[gpu_operator]))
-    return outputs
+    outputs.update(platform_gpu_network.install(handle, config))
+    return handle, outputs

@@ -30,6 +30,7 @@ from components.gpu.network_operator import (
 )
 from components.gpu.nim_operator import NimModel, NimOperator, NimOperatorArgs
 from components.mirrors import Mirrors
+from stacks import compose
 from stacks.config import TenantConfig
 from stacks.config.gpu_network import DpuConfig, NetworkOperatorConfig, NimConfig
 from stacks.platform_handle import ClusterHandle
@@ -160,28 +161,18 @@ def nim_operator_args(
     )
 
 
-def _mirrors(config: TenantConfig) -> Mirrors:
-    return Mirrors(
-        chart_repositories=dict(config.mirrors.chart_repositories),
-        image_registries=dict(config.mirrors.image_registries),
-    )
-
-
-def install(
-    handle: ClusterHandle,
-    config: TenantConfig,
-    depends_on: Sequence[pulumi.Resource] = (),
-) -> dict[str, pulumi.Output[Any]]:
+def install(handle: ClusterHandle, config: TenantConfig) -> dict[str, pulumi.Output[Any]]:
     """Create the Network Operator, DPF and NIM components; return outputs to export.
 
     Args:
-        handle: the tenant cluster (provider, parent, name prefix).
+        handle: the tenant cluster (provider, parent, name prefix). The operators' Helm
+            releases wait for `handle.network_ready` (the CNI) and `handle.gpu_ready`
+            (the GPU Operator: its Node Feature Discovery and device plugin come first).
         config: the validated tenant config.
-        depends_on: resources the operators wait for, normally the GPU Operator
-            (its Node Feature Discovery and device plugin come first).
     """
     gpu = config.gpu
-    mirrors = _mirrors(config)
+    mirrors = compose.mirrors(config)
+    depends_on = (*handle.network_ready, *handle.gpu_ready)
     opts = pulumi.ResourceOptions(parent=handle.parent)
     outputs: dict[str, pulumi.Output[Any]] = {}
     if gpu.network.enabled:

@@ -3,9 +3,17 @@
 Builds the component Args from the validated `TenantConfig` (components never read
 config): one `TeamNamespace` per namespace of each team, and the Kyverno policies from
 `isolation` (platform namespaces, host-access exemptions, registries, image trust).
+
+Order (`stacks.platform.install`): Kyverno's release waits for the CNI
+(`handle.network_ready`), the tenant namespaces for Kyverno's Enforce policies, and
+workloads the platform puts into tenant namespaces for the namespaces
+(`handle.tenant_ready`). Platform operators do not wait for Kyverno: the policies exempt
+their namespaces.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pulumi
 
@@ -18,7 +26,7 @@ from components.isolation.tenant_namespaces import (
     TenantNamespacesArgs,
     pod_security_version,
 )
-from components.mirrors import Mirrors
+from stacks import compose
 from stacks.config import TenantConfig
 from stacks.config.isolation import IsolationConfig
 from stacks.platform_handle import ClusterHandle
@@ -38,8 +46,10 @@ def team_namespaces(config: TenantConfig) -> tuple[TeamNamespace, ...]:
     )
 
 
-def tenant_namespaces_args(handle: ClusterHandle, config: TenantConfig) -> TenantNamespacesArgs:
-    """`TenantNamespacesArgs` from the config (pure)."""
+def tenant_namespaces_args(
+    handle: ClusterHandle, config: TenantConfig, depends_on: tuple[pulumi.Resource, ...] = ()
+) -> TenantNamespacesArgs:
+    """`TenantNamespacesArgs` from the config (pure); `depends_on`: the Kyverno policies."""
     iso = config.isolation
     return TenantNamespacesArgs(
         tenant=config.name,
@@ -61,6 +71,7 @@ def tenant_namespaces_args(handle: ClusterHandle, config: TenantConfig) -> Tenan
             default_limit_memory=iso.limit_range.default_limit_memory,
         ),
         dra_device_classes=tuple(iso.dra_device_classes),
+        depends_on=depends_on,
     )
 
 
@@ -91,26 +102,31 @@ def kyverno_args(handle: ClusterHandle, config: TenantConfig) -> KyvernoPolicies
         },
         allowed_registries=tuple(iso.allowed_registries),
         verification=_verification(iso),
-        # Same construction as stacks.platform_gpu.mirrors_from_config.
-        mirrors=Mirrors(
-            chart_repositories=dict(config.mirrors.chart_repositories),
-            image_registries=dict(config.mirrors.image_registries),
-        ),
+        mirrors=compose.mirrors(config),
         admission_replicas=iso.kyverno.admission_replicas,
+        depends_on=handle.network_ready,
     )
 
 
-def install(handle: ClusterHandle, config: TenantConfig) -> dict[str, pulumi.Output[object]]:
-    """Create the isolation components on the tenant cluster; return outputs to export."""
+def install(
+    handle: ClusterHandle, config: TenantConfig
+) -> tuple[ClusterHandle, dict[str, pulumi.Output[object]]]:
+    """Create the isolation components on the tenant cluster.
+
+    Returns the handle with `tenant_ready` (the tenant namespaces and their guardrails)
+    and the outputs to export.
+    """
     opts = pulumi.ResourceOptions(parent=handle.parent)
     kyverno = KyvernoPolicies(f"{handle.name}-kyverno", kyverno_args(handle, config), opts)
     namespaces = TenantNamespaces(
         f"{handle.name}-tenant-namespaces",
-        tenant_namespaces_args(handle, config),
-        # Kyverno first: tenant namespaces must never exist without admission policies.
-        pulumi.ResourceOptions(parent=handle.parent, depends_on=[kyverno]),
+        # Kyverno first: tenant namespaces must never exist without admission policies
+        # (a component dependency expands to its release and every ClusterPolicy).
+        tenant_namespaces_args(handle, config, depends_on=(kyverno,)),
+        opts,
     )
-    return {
+    ready = replace(handle, tenant_ready=(*handle.tenant_ready, namespaces))
+    return ready, {
         "tenantNamespaces": namespaces.namespaces,
         "kyvernoPolicies": kyverno.policy_names,
     }

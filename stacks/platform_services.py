@@ -2,20 +2,22 @@
 autoscaling, observability and node health.
 
 Builds each component's Args from the validated `TenantConfig` (components never read
-config) and returns the stack outputs worth exporting. Order matters only through
-dependencies: the CNI comes first (nothing schedules without pod networking), the
-other services wait for it.
+config) and returns the stack outputs worth exporting. Two steps of
+`stacks.platform.install`: `install_network` (the CNI, first: nothing schedules without
+pod networking; it fills `ClusterHandle.network_ready`) and `install` (everything else:
+its Helm releases depend on `handle.network_ready`, node health also on
+`handle.gpu_ready`).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pulumi
 
 from components.gpu.catalog import GpuModel
 from components.gpu.catalog import spec as gpu_spec
-from components.mirrors import Mirrors
 from components.naming import (
     LABEL_NVLINK_DOMAIN,
     LABEL_RACK,
@@ -54,6 +56,7 @@ from components.services.observability import (
     PrometheusSettings,
     Thresholds,
 )
+from stacks import compose
 from stacks.config import TenantConfig
 from stacks.config.services import (
     SCRATCH_PROVISIONERS,
@@ -79,13 +82,6 @@ TOPOLOGY_LABELS: dict[TopologyLevel, str] = {
 """Node label of each topology level (set at join from the host inventory)."""
 
 
-def _mirrors(config: TenantConfig) -> Mirrors:
-    return Mirrors(
-        chart_repositories=dict(config.mirrors.chart_repositories),
-        image_registries=dict(config.mirrors.image_registries),
-    )
-
-
 # --------------------------------------------------------------------------- #
 # Args builders (pure: config in, Args out; tested without Pulumi)
 # --------------------------------------------------------------------------- #
@@ -99,7 +95,7 @@ def cni_args(handle: ClusterHandle, config: TenantConfig) -> CniArgs | None:
         return None
     return CniArgs(
         provider=handle.provider,
-        mirrors=_mirrors(config),
+        mirrors=compose.mirrors(config),
         tenant=config.name,
         plugin=plugin.value,
         pod_cidr=str(cni.pod_cidr),
@@ -150,13 +146,14 @@ def storage_args(handle: ClusterHandle, config: TenantConfig) -> StorageArgs | N
         return None
     return StorageArgs(
         provider=handle.provider,
-        mirrors=_mirrors(config),
+        mirrors=compose.mirrors(config),
         tenant=config.name,
         nfs=nfs,
         shared_datasets=external_shared,
         shared_reclaim_policy=shared.reclaim_policy.value,
         shared_default_class=shared.default_class,
         local_scratch=local,
+        depends_on=handle.network_ready,
     )
 
 
@@ -169,7 +166,7 @@ def kai_args(handle: ClusterHandle, config: TenantConfig) -> KaiSchedulerArgs | 
     levels = effective_topology_levels(config) if scheduler.topology_aware else ()
     return KaiSchedulerArgs(
         provider=handle.provider,
-        mirrors=_mirrors(config),
+        mirrors=compose.mirrors(config),
         tenant=config.name,
         teams=tuple(
             TeamQueue(name=team.name, gpu_quota=team_gpu_quota(team)) for team in config.teams
@@ -184,6 +181,7 @@ def kai_args(handle: ClusterHandle, config: TenantConfig) -> KaiSchedulerArgs | 
         placement_strategy=scheduler.placement_strategy.value,
         create_default_queue=scheduler.create_default_queue,
         topology_labels=tuple(TOPOLOGY_LABELS[level] for level in levels),
+        depends_on=handle.network_ready,
     )
 
 
@@ -223,19 +221,23 @@ def karpenter_args(handle: ClusterHandle, config: TenantConfig) -> KarpenterArgs
                 requirements=tuple(
                     (req.key, req.operator.value, tuple(req.values)) for req in scale.requirements
                 ),
-                labels=dict(group.labels),
+                # Exactly what joined hosts of a group get (tenant, node group, GPU
+                # product, GPU Operator config selectors, then the group's own labels and
+                # taints): autoscaled nodes look the same to the scheduler, quotas,
+                # policies and the GPU Operator.
+                labels=compose.node_group_labels(config, group),
                 taints=tuple(
-                    Taint(key=t.key, value=t.value or None, effect=t.effect.value)
-                    for t in group.taints
+                    Taint(key=t.key, value=t.value or None, effect=t.effect)
+                    for t in compose.node_group_taints(config, group)
                 ),
-                gpu_taint=group.gpu_taint,
+                gpu_taint=False,  # already in node_group_taints (unless the group opts out)
             )
         )
     consolidation = autoscaling.consolidation
     controller = autoscaling.controller
     return KarpenterArgs(
         provider=handle.provider,
-        mirrors=_mirrors(config),
+        mirrors=compose.mirrors(config),
         tenant=config.name,
         cloud_provider=autoscaling.provider.value,
         pools=tuple(pools),
@@ -262,6 +264,7 @@ def karpenter_args(handle: ClusterHandle, config: TenantConfig) -> KarpenterArgs
         )
         if controller.install
         else None,
+        depends_on=handle.network_ready,
     )
 
 
@@ -273,7 +276,7 @@ def observability_args(handle: ClusterHandle, config: TenantConfig) -> Observabi
     alerts = obs.alerts
     return ObservabilityArgs(
         provider=handle.provider,
-        mirrors=_mirrors(config),
+        mirrors=compose.mirrors(config),
         tenant=config.name,
         prometheus_mode=obs.prometheus.mode.value,
         prometheus=PrometheusSettings(
@@ -294,6 +297,7 @@ def observability_args(handle: ClusterHandle, config: TenantConfig) -> Observabi
             critical_xids=alerts.critical_xids,
             for_duration=alerts.for_duration,
         ),
+        depends_on=handle.network_ready,
     )
 
 
@@ -304,7 +308,7 @@ def node_health_args(handle: ClusterHandle, config: TenantConfig) -> NodeHealthA
         return None
     return NodeHealthArgs(
         provider=handle.provider,
-        mirrors=_mirrors(config),
+        mirrors=compose.mirrors(config),
         tenant=config.name,
         engine=health.engine.value,
         settings=RemediationSettings(
@@ -318,6 +322,8 @@ def node_health_args(handle: ClusterHandle, config: TenantConfig) -> NodeHealthA
             nhc_operator_namespace=health.nhc_operator_namespace,
             pod_monitor=config.services.observability.prometheus.mode.value != "off",
         ),
+        # NVSentinel's GPU health monitor reads DCGM: the GPU Operator comes first.
+        depends_on=(*handle.network_ready, *handle.gpu_ready),
     )
 
 
@@ -326,48 +332,55 @@ def node_health_args(handle: ClusterHandle, config: TenantConfig) -> NodeHealthA
 # --------------------------------------------------------------------------- #
 
 
-def install(handle: ClusterHandle, config: TenantConfig) -> dict[str, pulumi.Output[Any]]:
-    """Create the services components on the tenant cluster; return outputs to export.
+def install_network(
+    handle: ClusterHandle, config: TenantConfig
+) -> tuple[ClusterHandle, dict[str, pulumi.Output[Any]]]:
+    """Install the CNI (unless it is external); return the handle with `network_ready`.
 
-    Components are children of `handle.parent`, named `<tenant>-<service>`. Everything
-    after the CNI depends on it: Helm waits for pods to become ready, which needs pod
-    networking.
+    The first platform step (`stacks.platform.install`): every other Helm release waits
+    for pods to become ready, which needs pod networking.
+    """
+    if (args := cni_args(handle, config)) is None:
+        return handle, {}
+    cni = Cni(f"{handle.name}-cni", args, pulumi.ResourceOptions(parent=handle.parent))
+    ready = replace(handle, network_ready=(*handle.network_ready, cni.release))
+    return ready, {"cni": pulumi.Output.from_input(cni.plugin)}
+
+
+def install(handle: ClusterHandle, config: TenantConfig) -> dict[str, pulumi.Output[Any]]:
+    """Create the services after the CNI on the tenant cluster; return outputs to export.
+
+    Components are children of `handle.parent`, named `<tenant>-<service>`. Their Helm
+    releases depend on `handle.network_ready` (set by `install_network`); node health
+    also on `handle.gpu_ready` and on the monitoring stack.
     """
     prefix = handle.name
     base = pulumi.ResourceOptions(parent=handle.parent)
     outputs: dict[str, pulumi.Output[Any]] = {}
 
-    cni: Cni | None = None
-    if (args := cni_args(handle, config)) is not None:
-        cni = Cni(f"{prefix}-cni", args, base)
-        outputs["cni"] = pulumi.Output.from_input(cni.plugin)
-    after_cni = pulumi.ResourceOptions(parent=handle.parent, depends_on=[cni] if cni else None)
-
     if (storage := storage_args(handle, config)) is not None:
-        component = Storage(f"{prefix}-storage", storage, after_cni)
+        component = Storage(f"{prefix}-storage", storage, base)
         outputs["storageClasses"] = pulumi.Output.from_input(component.storage_classes)
 
     if (kai := kai_args(handle, config)) is not None:
-        scheduler = KaiScheduler(f"{prefix}-kai-scheduler", kai, after_cni)
+        scheduler = KaiScheduler(f"{prefix}-kai-scheduler", kai, base)
         outputs["schedulerQueues"] = pulumi.Output.from_input(scheduler.queue_names)
         outputs["schedulerTopology"] = pulumi.Output.from_input(scheduler.topology_name)
 
     if (karpenter := karpenter_args(handle, config)) is not None:
-        pools = Karpenter(f"{prefix}-karpenter", karpenter, after_cni)
+        pools = Karpenter(f"{prefix}-karpenter", karpenter, base)
         outputs["nodePools"] = pulumi.Output.from_input(pools.node_pool_names)
 
     observability: Observability | None = None
     if (obs := observability_args(handle, config)) is not None:
-        observability = Observability(f"{prefix}-observability", obs, after_cni)
+        observability = Observability(f"{prefix}-observability", obs, base)
         outputs["gpuAlertRules"] = pulumi.Output.from_input(observability.prometheus_rule)
 
     if (health := node_health_args(handle, config)) is not None:
-        # NVSentinel's PodMonitors need the Prometheus Operator CRDs from the stack.
-        after_monitoring = pulumi.ResourceOptions(
-            parent=handle.parent,
-            depends_on=[r for r in (cni, observability) if r is not None] or None,
-        )
-        node_health = NodeHealth(f"{prefix}-node-health", health, after_monitoring)
+        if observability is not None:
+            # NVSentinel's PodMonitors need the Prometheus Operator CRDs from the stack.
+            health = replace(health, depends_on=(*health.depends_on, observability))
+        node_health = NodeHealth(f"{prefix}-node-health", health, base)
         outputs["nodeHealth"] = pulumi.Output.from_input(
             {"engine": node_health.engine, "remediation": node_health.policy}
         )

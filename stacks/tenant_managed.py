@@ -3,7 +3,7 @@ bootstraps Kubernetes on them with kubeadm over SSH (backend `kubeadm`)."""
 
 from __future__ import annotations
 
-from stacks import compose, platform_gpu, platform_isolation, platform_services
+from stacks import compose, platform
 from stacks.config import Flavor, TenantConfig
 
 
@@ -13,9 +13,4 @@ def deploy(config: TenantConfig) -> dict[str, object]:
         raise ValueError(f"tenant_managed cannot deploy flavor {config.flavor.value!r}")
     cluster = compose.tenant_cluster(config)
     handle = compose.cluster_handle(config, cluster)
-    platform = {
-        **platform_gpu.install(handle, config),
-        **platform_services.install(handle, config),
-        **platform_isolation.install(handle, config),
-    }
-    return compose.stack_outputs(config, cluster, platform)
+    return compose.stack_outputs(config, cluster, platform.install(handle, config))

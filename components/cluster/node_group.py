@@ -37,6 +37,18 @@ def group_taints(args: NodeGroupArgs) -> list[Taint]:
     )
 
 
+def node_group_props(args: NodeGroupArgs) -> dict[str, object]:
+    """Props the component registers: `tenant`, `nodeGroup` and inventory `hosts`.
+
+    `policies/gpu_caas_policies/platform_safety.py` (`NODE_GROUP`) reads these.
+    """
+    return {
+        "tenant": args.cluster_name,
+        "nodeGroup": args.group_name,
+        "hosts": [h.name for h in args.hosts],
+    }
+
+
 class NodeGroup(pulumi.ComponentResource):
     """Nodes with one GPU model, sharing mode, labels and taints."""
 
@@ -52,7 +64,9 @@ class NodeGroup(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: NodeGroupArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(TYPE, name, None, opts)
+        # Plain facts the platform-safety pack reads (host ownership, one group per host):
+        # registered as the component's props so policies need not infer them from labels.
+        super().__init__(TYPE, name, node_group_props(args), opts)
         self.labels = group_labels(args)
         self.taints = group_taints(args)
         self.joins = _join_hosts(name, args, self) if args.hosts else []

@@ -52,7 +52,16 @@ class TenantCluster(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: TenantClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(TYPE, name, None, opts)
+        # Plain facts the platform-safety pack reads (tenant ownership, Kubernetes floor).
+        super().__init__(
+            TYPE,
+            name,
+            {
+                "tenant": args.control_plane.cluster_name,
+                "kubernetesVersion": args.control_plane.kubernetes_version,
+            },
+            opts,
+        )
         # An explicit command provider: no resource of the cluster uses a default one.
         commands = command.Provider(f"{name}-command", opts=pulumi.ResourceOptions(parent=self))
         self.control_plane = ControlPlane(

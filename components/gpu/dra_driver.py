@@ -81,7 +81,11 @@ class DraDriverArgs:
     settings: DraDriverSettings = field(default_factory=DraDriverSettings)
     namespace: str = NAMESPACE
     depends_on: Sequence[pulumi.Resource] = ()
-    """Resources to wait for (the GPU Operator: the driver must be installed first)."""
+    """Resources the release waits for: the CNI and the GPU Operator (the driver must be
+    installed first)."""
+    domains_depend_on: Sequence[pulumi.Resource] = ()
+    """Resources the ComputeDomains wait for besides the release: their tenant namespaces,
+    created after Kyverno's policies (`ClusterHandle.tenant_ready`)."""
 
 
 def render_dra_driver_values(settings: DraDriverSettings, mirrors: Mirrors) -> dict[str, Any]:
@@ -167,7 +171,9 @@ class DraDriver(pulumi.ComponentResource):
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=domain.name, namespace=domain.namespace),
                 spec=render_compute_domain_spec(domain),
                 opts=pulumi.ResourceOptions(
-                    parent=self, provider=args.provider, depends_on=[release]
+                    parent=self,
+                    provider=args.provider,
+                    depends_on=[release, *args.domains_depend_on],
                 ),
             )
             for domain in (settings.domains if settings.compute_domains else ())

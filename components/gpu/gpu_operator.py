@@ -9,15 +9,19 @@ What this component creates (children of `GpuOperator`):
 
 * `{name}-namespace` - `gpu-operator`, Pod Security `privileged` (the driver, toolkit
   and MIG manager pods need host PID, host paths and privileged containers);
-* `{name}-device-plugin-config` - ConfigMap with one device-plugin config per node
-  group (exclusive / time-slicing / MPS), selected per node by the label
-  `nvidia.com/device-plugin.config=<node group>`;
-* `{name}-mig-config` - mig-parted ConfigMap (`config.yaml`) with one named layout per
-  MIG node group, selected per node by the label `nvidia.com/mig.config=<node group>`;
+* `{name}-device-plugin-config` - ConfigMap with one device-plugin config per GPU node
+  group (exclusive / time-slicing / MPS, and the MIG strategy), selected per node by the
+  label `nvidia.com/device-plugin.config=<gpu_config_name(group)>`;
+* `{name}-mig-config` - mig-parted ConfigMap (`config.yaml`) with `all-disabled` and one
+  named layout per MIG node group, selected per node by the label
+  `nvidia.com/mig.config=<gpu_config_name(group)>` (`all-disabled` for other GPU groups);
+* `{name}-dcgm-metrics` - dcgm-exporter metrics list (`dcgm-metrics.csv`): the exporter's
+  default counters plus every field the GPU alert rules read (`components.dcgm`);
 * `{name}-release` - the Helm release (values from `render_gpu_operator_values`).
 
-The node labels come from `gpu_node_labels(group)`; the node-group component applies
-them when it registers the nodes.
+Config names come from `components.naming.gpu_config_name`, the one function the cluster
+side also uses for the node labels (`gpu_node_labels(group)` here,
+`stacks.compose.node_group_args` there); kubelet sets them when the nodes register.
 
 All rendering is pure so tests validate it against `shared/crds/gpu-operator/values.yaml`.
 """
@@ -32,7 +36,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from components import naming, versions
+from components import dcgm, naming, versions
 from components.gpu import catalog
 from components.helm import helm_release
 from components.mirrors import Mirrors
@@ -43,9 +47,11 @@ TYPE = "gpu-caas:gpu:GpuOperator"
 NAMESPACE = "gpu-operator"
 DEVICE_PLUGIN_CONFIG_MAP = "device-plugin-config"
 MIG_CONFIG_MAP = "custom-mig-parted-config"
-DEFAULT_DEVICE_PLUGIN_CONFIG = "default"
+DCGM_METRICS_CONFIG_MAP = "dcgm-exporter-metrics"
+"""ConfigMap (key `dcgm-metrics.csv`) the dcgm-exporter reads (`dcgmExporter.config.name`)."""
+DEFAULT_DEVICE_PLUGIN_CONFIG = naming.DEVICE_PLUGIN_CONFIG_DEFAULT
 """Config applied to GPU nodes without the device-plugin label: exclusive, no MIG."""
-MIG_ALL_DISABLED = "all-disabled"
+MIG_ALL_DISABLED = naming.MIG_CONFIG_DISABLED
 """mig-parted layout that turns MIG off; the chart's default (`migManager.config.default`)."""
 
 DEVICE_PLUGIN_CONFIG_LABEL = naming.LABEL_DEVICE_PLUGIN_CONFIG
@@ -120,7 +126,7 @@ class NodeGroupGpu:
     """GPU settings of one node group."""
 
     name: str
-    """Node-group name; also the config name in both ConfigMaps."""
+    """Node-group name; its configs are keyed `naming.gpu_config_name(name)`."""
     gpu_model: str | None = None
     """Catalog model (`components.gpu.catalog.GpuModel`), None for CPU-only groups."""
     sharing: Sharing = field(default_factory=Sharing)
@@ -156,6 +162,9 @@ class GpuOperatorArgs:
     mirrors: Mirrors
     settings: GpuOperatorSettings = field(default_factory=GpuOperatorSettings)
     namespace: str = NAMESPACE
+    depends_on: tuple[pulumi.Resource, ...] = ()
+    """Resources the Helm release waits for: the CNI (operands are pods, and Helm waits
+    for them to be ready)."""
 
 
 # --------------------------------------------------------------------------- #
@@ -171,10 +180,7 @@ def gpu_node_labels(group: NodeGroupGpu) -> dict[str, str]:
     """
     if group.gpu_model is None:
         return {}
-    return {
-        DEVICE_PLUGIN_CONFIG_LABEL: group.name,
-        MIG_CONFIG_LABEL: group.name if group.mig_layout else MIG_ALL_DISABLED,
-    }
+    return naming.gpu_config_labels(group.name, mig=bool(group.mig_layout))
 
 
 def mig_strategy(group: NodeGroupGpu) -> str:
@@ -227,7 +233,8 @@ def render_device_plugin_config(group: NodeGroupGpu) -> dict[str, Any]:
 
 
 def render_device_plugin_config_map(groups: Sequence[NodeGroupGpu]) -> dict[str, str]:
-    """`data` of the device-plugin ConfigMap: one YAML document per GPU node group.
+    """`data` of the device-plugin ConfigMap: one YAML document per GPU node group,
+    keyed `naming.gpu_config_name(group)`.
 
     Includes `default` (exclusive, no MIG) for GPU nodes without the label.
     """
@@ -235,14 +242,20 @@ def render_device_plugin_config_map(groups: Sequence[NodeGroupGpu]) -> dict[str,
     for group in groups:
         if group.gpu_model is None:
             continue
-        if group.name in (DEFAULT_DEVICE_PLUGIN_CONFIG, MIG_ALL_DISABLED):
-            raise ValueError(f"node group name {group.name!r} is reserved by the GPU Operator")
-        data[group.name] = _dump(render_device_plugin_config(group))
+        _add_unique(data, group, _dump(render_device_plugin_config(group)))
     return data
 
 
+def _add_unique(configs: dict[str, Any], group: NodeGroupGpu, value: Any) -> None:
+    key = naming.gpu_config_name(group.name)
+    if key in configs:
+        raise ValueError(f"node group {group.name!r}: GPU config name {key!r} is used twice")
+    configs[key] = value
+
+
 def render_mig_config(groups: Sequence[NodeGroupGpu]) -> dict[str, Any]:
-    """The mig-parted config (`version: v1`, `mig-configs`) with one layout per MIG group.
+    """The mig-parted config (`version: v1`, `mig-configs`): `all-disabled` (GPU groups
+    without MIG) and one layout per MIG group, keyed `naming.gpu_config_name(group)`.
 
     Layouts are validated against the GPU catalog; an invalid one raises (config
     validation reports it earlier with its key path).
@@ -257,13 +270,14 @@ def render_mig_config(groups: Sequence[NodeGroupGpu]) -> dict[str, Any]:
         problems = catalog.validate_mig_layout(group.gpu_model, group.mig_layout)
         if problems:
             raise ValueError(f"node group {group.name!r}: " + "; ".join(problems))
-        configs[group.name] = [
+        layout = [
             {
                 "devices": "all",
                 "mig-enabled": True,
                 "mig-devices": {profile: count for profile, count in group.mig_layout.items()},
             }
         ]
+        _add_unique(configs, group, layout)
     return {"version": "v1", "mig-configs": configs}
 
 
@@ -276,9 +290,14 @@ def _dump(document: Mapping[str, Any]) -> str:
     return yaml.safe_dump(dict(document), sort_keys=False, default_flow_style=False)
 
 
-def uses_mig(settings: GpuOperatorSettings) -> bool:
-    """True when any node group has a MIG layout."""
-    return any(group.mig_layout for group in settings.node_groups)
+def render_dcgm_metrics_config_map() -> dict[str, str]:
+    """`data` of the dcgm-exporter metrics ConfigMap (key `dcgm-metrics.csv`).
+
+    dcgm-exporter's default counters plus every field the GPU alert rules read
+    (`components.dcgm.REQUIRED_DCGM_FIELDS`): without it the ECC and throttling alerts
+    never fire, because those counters are commented out of the default list.
+    """
+    return {dcgm.METRICS_CSV_KEY: dcgm.render_metrics_csv(dcgm.metrics_fields())}
 
 
 def render_gpu_operator_values(
@@ -287,6 +306,7 @@ def render_gpu_operator_values(
     *,
     device_plugin_config_map: str = DEVICE_PLUGIN_CONFIG_MAP,
     mig_config_map: str = MIG_CONFIG_MAP,
+    dcgm_metrics_config_map: str = DCGM_METRICS_CONFIG_MAP,
 ) -> dict[str, Any]:
     """Helm values of the gpu-operator chart (keys as in its values.yaml).
 
@@ -354,13 +374,17 @@ def render_gpu_operator_values(
             "repository": mirrors.image_registry(_NVCR_CLOUD_NATIVE),
             "config": {
                 "create": False,
-                # Without a name the MIG manager generates layouts from the hardware;
-                # we only point it at ours when a node group asks for MIG.
-                "name": mig_config_map if uses_mig(settings) else "",
+                # Always ours: every GPU node's `nvidia.com/mig.config` label (a MIG
+                # group's layout, or `all-disabled`) is a key of this ConfigMap.
+                "name": mig_config_map if settings.mig_manager else "",
                 "default": MIG_ALL_DISABLED,
             },
         },
     }
+    if settings.dcgm_exporter:
+        # Our metrics list (ClusterPolicy `dcgmExporter.config.name`; the operator mounts
+        # its `dcgm-metrics.csv` key), created by the component, not by the chart.
+        values["dcgmExporter"]["config"] = {"name": dcgm_metrics_config_map}
     if settings.nfd:
         # Subchart value (node-feature-discovery chart, `image.repository`); the tag is
         # the subchart's default.
@@ -425,7 +449,8 @@ class GpuOperator(pulumi.ComponentResource):
     release: k8s.helm.v3.Release
     """The Helm release; depend on it to wait for the operator (e.g. before GPU workloads)."""
     config_maps: list[k8s.core.v1.ConfigMap]
-    """Device-plugin config and, with MIG node groups, the mig-parted config."""
+    """Device-plugin config, the mig-parted config (MIG manager on) and the
+    dcgm-exporter metrics list (DCGM exporter on)."""
     release_name: pulumi.Output[str]
     """Helm release name."""
     summary: pulumi.Output[dict[str, Any]]
@@ -451,7 +476,7 @@ class GpuOperator(pulumi.ComponentResource):
             opts=in_namespace,
         )
         config_maps: list[k8s.core.v1.ConfigMap] = [plugin_config]
-        if uses_mig(settings):
+        if settings.mig_manager:
             config_maps.append(
                 k8s.core.v1.ConfigMap(
                     f"{name}-mig-config",
@@ -462,6 +487,17 @@ class GpuOperator(pulumi.ComponentResource):
                     opts=in_namespace,
                 )
             )
+        if settings.dcgm_exporter:
+            config_maps.append(
+                k8s.core.v1.ConfigMap(
+                    f"{name}-dcgm-metrics",
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        name=DCGM_METRICS_CONFIG_MAP, namespace=args.namespace
+                    ),
+                    data=render_dcgm_metrics_config_map(),
+                    opts=in_namespace,
+                )
+            )
         release = helm_release(
             f"{name}-release",
             settings.chart,
@@ -469,7 +505,10 @@ class GpuOperator(pulumi.ComponentResource):
             args.namespace,
             args.mirrors,
             pulumi.ResourceOptions(
-                parent=self, provider=args.provider, depends_on=[namespace, *config_maps]
+                parent=self,
+                provider=args.provider,
+                # Pods need the CNI (`depends_on`, e.g. `ClusterHandle.network_ready`).
+                depends_on=[namespace, *config_maps, *args.depends_on],
             ),
             images=gpu_operator_images(settings),
             release_name="gpu-operator",

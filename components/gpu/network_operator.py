@@ -37,7 +37,7 @@ import pulumi_kubernetes as k8s
 from components.helm import helm_release
 from components.mirrors import Mirrors, record_images
 from components.naming import GPU_TAINT_KEY, LABEL_RAIL
-from components.versions import NETWORK_OPERATOR, HelmChart
+from components.versions import DOCA_DRIVER, NETWORK_OPERATOR, HelmChart
 
 TYPE = "gpu-caas:gpu:NetworkOperator"
 
@@ -56,14 +56,6 @@ NVCR_MELLANOX = "nvcr.io/nvidia/mellanox"
 """Registry path of the NicClusterPolicy component images (26.x releases)."""
 NVCR_CLOUD_NATIVE = "nvcr.io/nvidia/cloud-native"
 """Registry path of the operator image itself."""
-
-DOCA_DRIVER_VERSION = "doca3.4.0-26.04-0.5.3.0-0"
-"""DOCA-OFED driver container tag (without the `-<os>-<arch>` suffix the operator adds).
-
-TODO(versions): belongs in components/versions.py. Source: Network Operator docs
-variables for the 26.4 line (doca-driver-version); 26.7.0 ships the same DOCA 3.4
-telemetry image (docs.nvidia.com/networking/display/kubernetes2670/advanced/images-sha256.html),
-but its exact doca-driver tag is not in our reference copies: confirm before GA."""
 
 GPU_TOLERATION: dict[str, str] = {
     "key": GPU_TAINT_KEY,
@@ -120,7 +112,7 @@ class NetworkOperatorArgs:
     rdma_mode: RdmaMode = "shared-device-plugin"
     doca_driver: bool = True
     """Deploy the DOCA-OFED driver container (off when the host OS ships it)."""
-    doca_driver_version: str = DOCA_DRIVER_VERSION
+    doca_driver_version: str = DOCA_DRIVER.version
     network_namespace: str = "default"
     """Namespace of the generated NetworkAttachmentDefinitions (pods reference
     `<namespace>/rail-<id>`; Multus allows cross-namespace references)."""
@@ -290,7 +282,7 @@ def nic_cluster_policy_spec(
     mirrors: Mirrors,
     operator_version: str,
     doca_driver: bool,
-    doca_driver_version: str = DOCA_DRIVER_VERSION,
+    doca_driver_version: str = DOCA_DRIVER.version,
 ) -> dict[str, Any]:
     """The `NicClusterPolicy` spec (validated against mellanox.com_nicclusterpolicies.yaml).
 

@@ -81,6 +81,9 @@ class KyvernoPoliciesArgs:
     """None when verification is explicitly disabled."""
     mirrors: Mirrors = field(default_factory=Mirrors)
     admission_replicas: int = 3
+    depends_on: tuple[pulumi.Resource, ...] = ()
+    """Resources the Kyverno release waits for (the CNI: `ClusterHandle.network_ready`).
+    Platform operators do not wait for Kyverno: the policies exempt their namespaces."""
 
 
 # --------------------------------------------------------------------------- #
@@ -359,6 +362,8 @@ def _create_release(
         render_values(args.admission_replicas, args.mirrors),
         NAMESPACE,
         args.mirrors,
-        pulumi.ResourceOptions(parent=parent, provider=args.provider, depends_on=[namespace]),
+        pulumi.ResourceOptions(
+            parent=parent, provider=args.provider, depends_on=[namespace, *args.depends_on]
+        ),
         images=KYVERNO_IMAGES,
     )

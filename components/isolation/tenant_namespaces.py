@@ -148,6 +148,9 @@ class TenantNamespacesArgs:
     dns_namespace: str = "kube-system"
     dns_pod_labels: tuple[tuple[str, str], ...] = (("k8s-app", "kube-dns"),)
     """Labels of the cluster DNS pods (CoreDNS keeps the kube-dns label)."""
+    depends_on: tuple[pulumi.Resource, ...] = ()
+    """What every namespace waits for: the admission policies (Kyverno), so a tenant
+    namespace never exists without them."""
 
 
 # --------------------------------------------------------------------------- #
@@ -292,7 +295,9 @@ def _create_namespace(
             "name": team.namespace,
             "labels": render_namespace_labels(args.tenant, team, args.pod_security_version),
         },
-        opts=pulumi.ResourceOptions(parent=parent, provider=args.provider),
+        opts=pulumi.ResourceOptions(
+            parent=parent, provider=args.provider, depends_on=list(args.depends_on)
+        ),
     )
     # Children use the literal namespace name (known at preview, so policies can match
     # them to the Namespace) and depend on the Namespace explicitly.

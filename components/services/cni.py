@@ -169,7 +169,10 @@ class Cni(pulumi.ComponentResource):
     namespace: pulumi.Output[str] | str
     """Namespace of the CNI release."""
     release_name: pulumi.Output[str | None]
-    """Helm release name (other components wait on the CNI through the component)."""
+    """Helm release name."""
+    release: k8s.helm.v3.Release
+    """The CNI's Helm release: what every other Helm release waits for
+    (`ClusterHandle.network_ready`)."""
 
     def __init__(
         self, name: str, args: CniArgs, opts: pulumi.ResourceOptions | None = None
@@ -208,6 +211,7 @@ class Cni(pulumi.ComponentResource):
         else:
             raise ValueError(f"unknown CNI plugin {args.plugin!r}; expected cilium or calico")
         self.plugin = args.plugin
+        self.release = release
         self.release_name = release.name
         self.register_outputs(
             {"plugin": self.plugin, "namespace": self.namespace, "releaseName": self.release_name}

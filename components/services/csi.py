@@ -84,6 +84,8 @@ class StorageArgs:
     shared_reclaim_policy: str = "Retain"
     shared_default_class: bool = False
     local_scratch: StorageClassSpec | None = None
+    depends_on: tuple[pulumi.Resource, ...] = ()
+    """Resources the Helm release waits for (the CNI: `ClusterHandle.network_ready`)."""
 
 
 # --------------------------------------------------------------------------- #
@@ -218,7 +220,7 @@ class Storage(pulumi.ComponentResource):
                 render_nfs_values(args.mirrors),
                 NFS_NAMESPACE,
                 args.mirrors,
-                child_opts(self, args.provider),
+                child_opts(self, args.provider, *args.depends_on),
                 images=nfs_images(),
             )
         for class_name, manifest in classes.items():

@@ -98,6 +98,8 @@ class KaiSchedulerArgs:
     create_default_queue: bool = True
     topology_labels: tuple[str, ...] = ()
     """Node label keys of the Topology levels, widest first; empty: no Topology."""
+    depends_on: tuple[pulumi.Resource, ...] = ()
+    """Resources the Helm release waits for (the CNI: `ClusterHandle.network_ready`)."""
 
 
 # --------------------------------------------------------------------------- #
@@ -271,7 +273,7 @@ class KaiScheduler(pulumi.ComponentResource):
             values,
             namespace.metadata.name,
             args.mirrors,
-            child_opts(self, args.provider, namespace),
+            child_opts(self, args.provider, namespace, *args.depends_on),
             images=images(),
         )
         # Queue/Topology CRDs come with the chart: create CRs after the release.

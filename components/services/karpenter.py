@@ -139,6 +139,9 @@ class KarpenterArgs:
     disruption: DisruptionSettings = DisruptionSettings()
     controller: ControllerSettings | None = None
     """None: the provider runs the controller (and its CRDs) already."""
+    depends_on: tuple[pulumi.Resource, ...] = ()
+    """Resources the controller's Helm release waits for (the CNI:
+    `ClusterHandle.network_ready`)."""
 
 
 # --------------------------------------------------------------------------- #
@@ -366,6 +369,6 @@ def _create_controller(
         render_controller_values(settings, args.mirrors),
         namespace.metadata.name,
         args.mirrors,
-        child_opts(parent, args.provider, namespace),
+        child_opts(parent, args.provider, namespace, *args.depends_on),
         images=[f"public.ecr.aws/karpenter/controller:{chart.version}"],
     )

@@ -92,6 +92,10 @@ class NodeHealthArgs:
     engine: str
     """`nvsentinel` or `nhc`."""
     settings: RemediationSettings = RemediationSettings()
+    depends_on: tuple[pulumi.Resource, ...] = ()
+    """Resources the NVSentinel release or the NodeHealthCheck waits for: the CNI, the
+    GPU Operator (NVSentinel's GPU health monitor reads DCGM) and the monitoring stack
+    (its PodMonitors need the Prometheus Operator CRDs)."""
 
 
 def _at_least(policy: str, floor: str) -> bool:
@@ -228,7 +232,7 @@ class NodeHealth(pulumi.ComponentResource):
                 values,
                 namespace.metadata.name,
                 args.mirrors,
-                child_opts(self, args.provider, namespace),
+                child_opts(self, args.provider, namespace, *args.depends_on),
                 # NVSentinel's images are many and not keyed by one registry value;
                 # air-gapped clusters serve ghcr.io through a registry mirror (see docs).
             )
@@ -255,7 +259,7 @@ class NodeHealth(pulumi.ComponentResource):
                 kind="NodeHealthCheck",
                 metadata=cr_metadata(NHC_NAME, args.tenant),
                 spec=spec,
-                opts=child_opts(self, args.provider, *template),
+                opts=child_opts(self, args.provider, *template, *args.depends_on),
             )
         else:
             raise ValueError(f"unknown node-health engine {args.engine!r}")

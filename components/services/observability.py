@@ -13,7 +13,9 @@ https://docs.nvidia.com/datacenter/dcgm/latest/dcgm-api/dcgm-api-field-ids.html)
   throttled (`DCGM_FI_DEV_THERMAL_VIOLATION`, `DCGM_FI_DEV_POWER_VIOLATION`, in us);
 * a meta-alert when DCGM exporter runs but does not export the ECC counters: they are
   commented out of dcgm-exporter's default-counters.csv, so without a custom metrics
-  list every ECC alert would stay silent (`REQUIRED_DCGM_FIELDS`).
+  list every ECC alert would stay silent. The GPU Operator component ships that list
+  (default counters + `REQUIRED_DCGM_FIELDS`, both in `components/dcgm.py`); the alert
+  still catches a dcgm-exporter run by someone else.
 
 The PrometheusRule CRD is not in ../shared/crds; tests validate the rule structure with
 a small documented JSON schema of the fields used here.
@@ -28,6 +30,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.dcgm import REQUIRED_DCGM_FIELDS as REQUIRED_DCGM_FIELDS  # re-export
 from components.helm import helm_release
 from components.mirrors import Mirrors
 from components.services._common import child_opts, cr_metadata, namespace_metadata
@@ -37,20 +40,6 @@ TYPE = "gpu-caas:services:Observability"
 NAMESPACE = "monitoring"
 RULE_API_VERSION = "monitoring.coreos.com/v1"
 RULE_NAME = "gpu-health"
-
-REQUIRED_DCGM_FIELDS: tuple[str, ...] = (
-    "DCGM_FI_DEV_XID_ERRORS",
-    "DCGM_FI_DEV_GPU_TEMP",
-    "DCGM_FI_DEV_MEMORY_TEMP",
-    "DCGM_FI_DEV_ECC_SBE_VOL_TOTAL",
-    "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL",
-    "DCGM_FI_DEV_ROW_REMAP_FAILURE",
-    "DCGM_FI_DEV_THERMAL_VIOLATION",
-    "DCGM_FI_DEV_POWER_VIOLATION",
-)
-"""DCGM fields the alert rules read. The ECC and violation counters are commented out
-in dcgm-exporter's etc/default-counters.csv, so the GPU platform's dcgm-exporter
-metrics config must list them."""
 
 _DCGM_LABELS = "Hostname, gpu, UUID, modelName"
 """Labels dcgm-exporter puts on every GPU series; alerts keep them for routing."""
@@ -103,6 +92,8 @@ class ObservabilityArgs:
     otel: OtelSettings | None = OtelSettings()
     """None: no collector."""
     thresholds: Thresholds = Thresholds()
+    depends_on: tuple[pulumi.Resource, ...] = ()
+    """Resources the Helm releases wait for (the CNI: `ClusterHandle.network_ready`)."""
 
 
 # --------------------------------------------------------------------------- #
@@ -359,7 +350,7 @@ class Observability(pulumi.ComponentResource):
                 render_prometheus_stack_values(args.prometheus, args.mirrors),
                 namespace.metadata.name,
                 args.mirrors,
-                child_opts(self, args.provider, namespace),
+                child_opts(self, args.provider, namespace, *args.depends_on),
             )
             rule_dependencies.append(stack)  # the release installs the CRDs
         if args.prometheus_mode != "off":
@@ -382,7 +373,7 @@ class Observability(pulumi.ComponentResource):
                 args.mirrors,
                 # No `images=`: the collector's image tag is the chart's appVersion,
                 # which differs from the chart version we pin; `helm template` lists it.
-                child_opts(self, args.provider, namespace),
+                child_opts(self, args.provider, namespace, *args.depends_on),
             )
 
         self.namespace = namespace.metadata.name if namespace else None

@@ -28,8 +28,6 @@ def test_is_dns_label(value: str, ok: bool) -> None:
 def test_names_are_keyed_by_stable_names_not_positions() -> None:
     assert naming.child_name("acme", "k8s") == "acme-k8s"
     assert naming.host_resource_suffix("join", "gpu-0") == "join-gpu-0"
-    assert naming.mig_config_name("inference") == "gpu-caas-inference"
-    assert naming.sharing_config_name("notebooks") == "gpu-caas-notebooks"
     assert naming.tenant_namespace("acme") == "tenant-acme"
 
 
@@ -40,3 +38,55 @@ def test_reserved_keys_are_not_in_kubernetes_namespaces() -> None:
         assert not prefix.endswith(("kubernetes.io", "k8s.io")), key
     assert naming.LABEL_GPU_CLIQUE == "nvidia.com/gpu.clique"
     assert (naming.GPU_TAINT_KEY, naming.GPU_TAINT_VALUE) == ("nvidia.com/gpu", "present")
+
+
+LONG = "n" * 63  # the longest node-group name (a DNS label)
+
+
+@pytest.mark.parametrize(
+    ("group", "expected"),
+    [
+        ("inference", "gpu-caas-inference"),
+        ("default", "gpu-caas-default"),  # never the operator's own `default`
+        ("all-disabled", "gpu-caas-all-disabled"),
+        ("n" * 54, "gpu-caas-" + "n" * 54),  # exactly 63 characters: kept
+        # Too long for a label value: shortened, with a stable hash of the full name.
+        (LONG, "gpu-caas-" + "n" * 45 + "-73dcf996"),
+        ("a" * 44 + "-" + "b" * 18, "gpu-caas-" + "a" * 44 + "-89d8f707"),  # no "--"
+    ],
+)
+def test_gpu_config_name(group: str, expected: str) -> None:
+    name = naming.gpu_config_name(group)
+    assert name == expected
+    assert naming.is_dns_label(name)  # <= 63 chars: a valid label value and ConfigMap key
+
+
+def test_long_names_stay_distinct() -> None:
+    assert naming.gpu_config_name(LONG) != naming.gpu_config_name("n" * 62 + "m")
+
+
+@pytest.mark.parametrize(
+    ("group", "mig", "expected"),
+    [
+        (
+            "train",
+            False,
+            {
+                "nvidia.com/device-plugin.config": "gpu-caas-train",
+                "nvidia.com/mig.config": "all-disabled",
+            },
+        ),
+        (
+            "notebooks",
+            True,
+            {
+                "nvidia.com/device-plugin.config": "gpu-caas-notebooks",
+                "nvidia.com/mig.config": "gpu-caas-notebooks",
+            },
+        ),
+    ],
+)
+def test_gpu_config_labels(group: str, mig: bool, expected: dict[str, str]) -> None:
+    assert naming.gpu_config_labels(group, mig=mig) == expected
+    assert naming.MIG_CONFIG_DISABLED == "all-disabled"
+    assert naming.DEVICE_PLUGIN_CONFIG_DEFAULT == "default"

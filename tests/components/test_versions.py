@@ -198,7 +198,8 @@ class TestRules:
 class TestMatrix:
     def test_every_pin_is_an_exact_parseable_version(self):
         for component in versions.MATRIX:
-            if component is not versions.DCGM_EXPORTER:  # image tag: DCGM-exporter-flavor
+            # Image tags, not release versions: DCGM-exporter-flavor, doca<ver>-<release>.
+            if component not in (versions.DCGM_EXPORTER, versions.DOCA_DRIVER):
                 Version.parse(component.version)
             if component.chart is not None:
                 Version.parse(component.chart.version)
@@ -359,3 +360,20 @@ def test_open_kernel_modules_required(model, expected):
         check_compatibility(kubernetes="1.34.2", kernel_module_type="open", gpu_models=[model])
         == []
     )
+
+
+def test_dpf_chart_comes_from_ngc_doca_repository():
+    # DPF's guides: `helm repo add dpf-repository https://helm.ngc.nvidia.com/nvidia/doca`
+    # then `dpf-repository/dpf-operator` (NVIDIA/doca-platform user guides, `REGISTRY`).
+    assert versions.DPF.helm.repository == "https://helm.ngc.nvidia.com/nvidia/doca"
+    assert versions.DPF.helm.chart == "dpf-operator"
+
+
+def test_doca_driver_pin_lives_in_the_matrix():
+    from components.gpu import network_operator
+
+    assert versions.DOCA_DRIVER in versions.MATRIX
+    assert not hasattr(network_operator, "DOCA_DRIVER_VERSION")
+    assert network_operator.NetworkOperatorArgs.__dataclass_fields__[
+        "doca_driver_version"
+    ].default == (versions.DOCA_DRIVER.version)

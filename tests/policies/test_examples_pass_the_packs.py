@@ -1,8 +1,8 @@
 """Every example stack's platform passes both packs with no violation (under mocks).
 
 The example stack files (`Pulumi.<stack>.yaml`) are parsed with their `secure:` values
-replaced by placeholders; the platform modules (GPU, services, isolation) run on a
-stand-in cluster handle; everything they register is analyzed as the engine would. The
+replaced by placeholders; the platform (`stacks.platform.install`) runs on a stand-in
+cluster handle; everything it registers is analyzed as the engine would. The
 real-engine version of this check, with the tenant cluster itself, is
 tests/engine/test_example_stacks.py.
 """
@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from policies.gpu_caas_policies import platform_safety, tenant_isolation
-from stacks import platform_gpu, platform_isolation, platform_services
+from stacks import platform
 from stacks.config import parse_tenant
 from stacks.platform_handle import ClusterHandle
 from tests.policies.helpers import analyze
@@ -58,8 +58,7 @@ def test_example_platform_passes_both_packs(stack_file: Path) -> None:
         handle = ClusterHandle(
             config.name, provider, _Cluster(config.name), config.kubernetes.version
         )
-        for module in (platform_gpu, platform_services, platform_isolation):
-            module.install(handle, config)
+        platform.install(handle, config)
 
     # The packs read the stack's mirrors from the engine-provided config, as here.
     run(program, mocks, config={"gpu-caas:tenant": json.dumps(raw)})

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components import versions
+from stacks.compose import mirrors
 from stacks.config import ControlPlaneBackend, Flavor, load_stack_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,6 +57,10 @@ def test_gb200_example_is_an_ha_nvl72_cluster_with_dpus() -> None:
     assert {h.topology.nvlink_domain for h in trays} == {"nvl72-a", "nvl72-b"}
     assert all(h.dpu for h in trays)
     assert config.mirrors.image_registries["nvcr.io"].startswith("harbor.")
+    # Air-gapped: every chart the example installs, DPF's (NGC's doca repository) too,
+    # comes from the harbor mirror.
+    for chart in (versions.GPU_OPERATOR.helm, versions.DPF.helm):
+        assert mirrors(config).chart(chart).repository.startswith("https://harbor."), chart
 
 
 def _with_dummy_secrets(value: object) -> object:

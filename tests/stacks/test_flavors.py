@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pulumi
@@ -16,24 +17,47 @@ from tests.components.cluster.helpers import TENANT_KUBECONFIG, command_outputs
 from tests.stacks.samples import ISV_KUBECONFIG, SECRETS, sample
 from tests.support.mocks import RecordingMocks, run
 
-PLATFORM = ("platform_gpu", "platform_services", "platform_isolation")
+PLATFORM = ("platform_services", "platform_isolation", "platform_gpu", "platform_services")
+"""Modules of the platform steps, in the order `stacks.platform.install` runs them."""
+STEPS = (
+    ("platform_services", "install_network", "network_ready"),
+    ("platform_isolation", "install", "tenant_ready"),
+    ("platform_gpu", "install", "gpu_ready"),
+    ("platform_services", "install", None),
+)
+"""(module, function, the `ClusterHandle` field the step fills in, if any)."""
 
 
 @pytest.fixture
 def platform_calls(
     monkeypatch: pytest.MonkeyPatch,
 ) -> list[tuple[str, ClusterHandle, TenantConfig]]:
-    """Replace the three platform installs with recorders (their own tests cover them)."""
+    """Replace the platform steps with recorders (their own tests cover them).
+
+    A step that fills in a `*_ready` field returns the handle with a marker resource
+    there, so the test sees each later step receive it.
+    """
     calls: list[tuple[str, ClusterHandle, TenantConfig]] = []
-    for module in PLATFORM:
+    for module, function, ready in STEPS:
 
-        def install(
-            handle: ClusterHandle, config: TenantConfig, _m: str = module
-        ) -> dict[str, Any]:
+        def step(
+            handle: ClusterHandle,
+            config: TenantConfig,
+            _m: str = module,
+            _f: str = function,
+            _ready: str | None = ready,
+        ) -> Any:
             calls.append((_m, handle, config))
-            return {f"{_m}Summary": pulumi.Output.from_input(_m)}
+            outputs = {f"{_m}.{_f}Summary": pulumi.Output.from_input(_m)}
+            if _ready is None:
+                return outputs
+            marker: tuple[pulumi.Resource, ...] = (
+                pulumi.ComponentResource("test:marker:Ready", f"{_m}-{_ready}"),
+            )
+            fields: dict[str, Any] = {_ready: marker}
+            return replace(handle, **fields), outputs
 
-        monkeypatch.setattr(f"stacks.{module}.install", install)
+        monkeypatch.setattr(f"stacks.{module}.{function}", step)
     return calls
 
 
@@ -64,6 +88,17 @@ def test_flavor_wires_the_cluster_handle_into_every_platform_module(
         assert handle.kubernetes_version == config.kubernetes.version
         assert isinstance(handle.parent, TenantCluster)
         assert handle.provider is handle.parent.provider
+    # Each step gets what the earlier steps made ready, and only that.
+    ready = [
+        tuple(bool(getattr(h, f)) for f in ("network_ready", "tenant_ready", "gpu_ready"))
+        for _, h, _ in platform_calls
+    ]
+    assert ready == [
+        (False, False, False),
+        (True, False, False),
+        (True, True, False),
+        (True, True, True),
+    ]
     assert provider.parent == cluster.urn
     outputs = result["resolved"]
     assert set(outputs) == {
@@ -73,9 +108,10 @@ def test_flavor_wires_the_cluster_handle_into_every_platform_module(
         "flavor",
         "nodeGroups",
         "mirrorList",
-        "platform_gpuSummary",
-        "platform_servicesSummary",
-        "platform_isolationSummary",
+        "platform_services.install_networkSummary",
+        "platform_isolation.installSummary",
+        "platform_gpu.installSummary",
+        "platform_services.installSummary",
     }
     assert outputs["kubeconfig"].secret
     assert outputs["flavor"].value == flavor
@@ -120,7 +156,9 @@ def test_ncp_managed_resources(platform_calls: list[Any]) -> None:
         "labels": {
             "gpu-caas.io/node-group": "burst",
             "gpu-caas.io/tenant": "acme",
+            "nvidia.com/device-plugin.config": "gpu-caas-burst",
             "nvidia.com/gpu.product": "NVIDIA-H200",
+            "nvidia.com/mig.config": "all-disabled",
         },
     }
 
@@ -196,3 +234,20 @@ def test_mirrors_helper_carries_every_mirror_setting() -> None:
     }
     assert result.default_chart_repository == "https://charts.m.example"
     assert result.image_registries == {"nvcr.io": "m.example/nvcr"}
+
+
+def test_every_platform_release_uses_the_default_chart_mirror() -> None:
+    """One mirrors helper (`compose.mirrors`) for every platform module: the default
+    chart mirror reaches the GPU, services and isolation releases alike."""
+    data = sample("tenant-managed")
+    data["mirrors"] = {"defaultChartRepository": "https://charts.m.example/all"}
+    mocks = RecordingMocks(command_outputs)
+    _deploy(parse_tenant(data), mocks)
+    releases = mocks.of_type("kubernetes:helm.sh/v3:Release")
+    charts = {r.inputs["chart"] for r in releases}
+    # One release from each platform module at least.
+    assert {"gpu-operator", "cilium", "kyverno"} <= charts, charts
+    for release in releases:
+        assert release.inputs["repositoryOpts"]["repo"] == "https://charts.m.example/all", (
+            release.name
+        )

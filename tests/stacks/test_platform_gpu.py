@@ -9,7 +9,7 @@ import pulumi_kubernetes as k8s
 
 from components import mirrors
 from components.gpu.gpu_operator import Sharing
-from stacks import platform_gpu
+from stacks import compose, platform_gpu
 from stacks.config import TenantConfig
 from stacks.platform_handle import ClusterHandle
 from tests.support.mocks import RecordingMocks, run
@@ -95,7 +95,9 @@ class TestSettings:
         assert [(d.name, d.namespace) for d in settings.domains] == [("nvl72", "team-a")]
 
     def test_mirrors(self):
-        m = platform_gpu.mirrors_from_config(_config())
+        # One helper for every platform module (stacks.compose.mirrors); no local copies.
+        assert not hasattr(platform_gpu, "mirrors_from_config")
+        m = compose.mirrors(_config())
         assert m.image_registry("nvcr.io/nvidia") == "mirror.ncp.internal/nvcr/nvidia"
 
 
@@ -105,7 +107,11 @@ class _Cluster(pulumi.ComponentResource):
         self.register_outputs({})
 
 
-def _install(config: TenantConfig, mocks: RecordingMocks) -> dict[str, Any]:
+def _install(
+    config: TenantConfig, mocks: RecordingMocks, handles: list[ClusterHandle] | None = None
+) -> dict[str, Any]:
+    """Run `platform_gpu.install` after stand-ins for the CNI release and the tenant
+    namespaces (`network_ready`, `tenant_ready`); collect the handle it returns."""
     mirrors.reset_stack_mirror_list()
     keys: list[str] = []
 
@@ -114,7 +120,18 @@ def _install(config: TenantConfig, mocks: RecordingMocks) -> dict[str, Any]:
         provider = k8s.Provider(
             "acme-provider", kubeconfig="{}", opts=pulumi.ResourceOptions(parent=cluster)
         )
-        outputs = platform_gpu.install(ClusterHandle("acme", provider, cluster, "1.34.2"), config)
+        on_cluster = pulumi.ResourceOptions(parent=cluster, provider=provider)
+        handle = ClusterHandle(
+            "acme",
+            provider,
+            cluster,
+            "1.34.2",
+            network_ready=(k8s.core.v1.ConfigMap("acme-cni-stand-in", opts=on_cluster),),
+            tenant_ready=(k8s.core.v1.ConfigMap("acme-namespaces-stand-in", opts=on_cluster),),
+        )
+        after, outputs = platform_gpu.install(handle, config)
+        if handles is not None:
+            handles.append(after)
         keys.extend(outputs)
         return outputs
 
@@ -135,15 +152,28 @@ def test_install_creates_the_gpu_components():
     network = mocks.one("gpu-caas:gpu:NetworkOperator", "acme-network-operator")
     for component in (gpu_operator, dra, network):
         assert component.parent == cluster.urn
-    # The DRA driver and the Network Operator wait for the GPU Operator: their Helm
-    # releases depend on it (a component dependency expands to its resources).
+    # Every release waits for the CNI; the DRA driver and the Network Operator also for
+    # the GPU Operator's release.
+    cni = mocks.one("kubernetes:core/v1:ConfigMap", "acme-cni-stand-in")
     gpu_release = mocks.one("kubernetes:helm.sh/v3:Release", "acme-gpu-operator-release")
+    assert cni.urn in gpu_release.dependencies
     for component in (dra, network):
         releases = [
             r for r in mocks.of_type("kubernetes:helm.sh/v3:Release") if r.parent == component.urn
         ]
         assert releases, component.name
         assert all(gpu_release.urn in r.dependencies for r in releases), component.name
+        assert all(cni.urn in r.dependencies for r in releases), component.name
+    # ComputeDomains live in tenant namespaces: they wait for them (and so for Kyverno).
+    namespaces = mocks.one("kubernetes:core/v1:ConfigMap", "acme-namespaces-stand-in")
+    domain = mocks.one(
+        "kubernetes:resource.nvidia.com/v1beta1:ComputeDomain", "acme-dra-driver-cd-team-a-nvl72"
+    )
+    dra_release = mocks.one("kubernetes:helm.sh/v3:Release", "acme-dra-driver-release")
+    assert {namespaces.urn, dra_release.urn} <= set(domain.dependencies)
+    # ...but no platform operator waits for the tenant namespaces (or Kyverno).
+    for release in mocks.of_type("kubernetes:helm.sh/v3:Release"):
+        assert namespaces.urn not in release.dependencies, release.name
     for r in mocks.resources:
         if r.type.startswith("kubernetes:"):
             assert r.provider_urn == provider.urn, r.name
@@ -159,5 +189,16 @@ def test_install_creates_the_gpu_components():
 
 def test_disabled_platform_creates_nothing():
     mocks = RecordingMocks()
-    assert _install(_config(gpu={"enabled": False}), mocks) == {}
-    assert not [r for r in mocks.resources if r.type.startswith(("kubernetes:", "gpu-caas:gpu"))]
+    handles: list[ClusterHandle] = []
+    assert _install(_config(gpu={"enabled": False}), mocks, handles) == {}
+    created = [r for r in mocks.resources if r.type.startswith(("kubernetes:", "gpu-caas:gpu"))]
+    assert {r.name for r in created} == {"acme-cni-stand-in", "acme-namespaces-stand-in"}
+    assert handles[0].gpu_ready == ()  # nothing for node health to wait for
+
+
+def test_install_hands_the_gpu_operator_release_on():
+    handles: list[ClusterHandle] = []
+    _install(_config(), RecordingMocks(), handles)
+    [after] = handles
+    assert [type(r).__name__ for r in after.gpu_ready] == ["Release"]
+    assert len(after.network_ready) == len(after.tenant_ready) == 1  # passed through

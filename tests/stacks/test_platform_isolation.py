@@ -3,6 +3,7 @@ and the cross-field isolation rules."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pulumi
@@ -96,13 +97,47 @@ class TestArgs:
 
 def test_install_creates_both_components_under_the_cluster() -> None:
     mocks = RecordingMocks()
-    outputs = run(lambda: platform_isolation.install(handle(), config()), mocks)
+    ready: list[ClusterHandle] = []
+
+    def program() -> dict[str, Any]:
+        after, outputs = platform_isolation.install(handle(), config())
+        ready.append(after)
+        return outputs
+
+    outputs = run(program, mocks)
     parent = mocks.one("gpu-caas:cluster:TenantCluster", "acme").urn
     assert mocks.one("gpu-caas:isolation:KyvernoPolicies", "acme-kyverno").parent == parent
     namespaces = mocks.one("gpu-caas:isolation:TenantNamespaces", "acme-tenant-namespaces")
     assert namespaces.parent == parent
     assert outputs["tenantNamespaces"].value == ["vision-train", "vision-serve", "nlp"]
     assert "gpu-caas-pod-security" in outputs["kyvernoPolicies"].value
+    # Tenant workloads wait for the namespaces (and so for Kyverno's policies).
+    [after] = ready
+    assert [type(r).__name__ for r in after.tenant_ready] == ["TenantNamespaces"]
+
+
+def test_kyverno_waits_for_the_cni_and_the_namespaces_wait_for_kyverno() -> None:
+    mocks = RecordingMocks()
+
+    def program() -> None:
+        base = handle()
+        cni = k8s.core.v1.ConfigMap(
+            "acme-cni-stand-in", opts=pulumi.ResourceOptions(provider=base.provider)
+        )
+        platform_isolation.install(replace(base, network_ready=(cni,)), config())
+
+    run(program, mocks)
+    cni = mocks.one("kubernetes:core/v1:ConfigMap", "acme-cni-stand-in")
+    kyverno = mocks.one("kubernetes:helm.sh/v3:Release", "acme-kyverno-kyverno")
+    assert cni.urn in kyverno.dependencies
+    policies = [r for r in mocks.of_type("kubernetes:kyverno.io/v1:ClusterPolicy")]
+    assert policies and all(kyverno.urn in p.dependencies for p in policies)
+    # Every tenant namespace waits for every policy (a component dependency expands).
+    namespaces = mocks.of_type("kubernetes:core/v1:Namespace")
+    tenant = [n for n in namespaces if n.name.startswith("acme-tenant-namespaces")]
+    assert tenant
+    for namespace in tenant:
+        assert {p.urn for p in policies} <= set(namespace.dependencies), namespace.name
 
 
 class TestIsolationRules:

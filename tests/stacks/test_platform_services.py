@@ -9,7 +9,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
+from components.services import karpenter
 from components.services.kai_scheduler import HOSTNAME_LABEL
+from components.services.karpenter import DisruptionSettings
+from stacks import compose
 from stacks import platform_services as ps
 from stacks.config import TenantConfig
 from stacks.config.services import services_rules
@@ -119,7 +122,54 @@ class TestArgs:
         assert pool.instance_types == ("hgx-h100",)
         assert pool.requirements == (("example.com/fabric", "In", ("ib",)),)
         assert pool.node_class_ref.kind == "ClusterAPINodeClass"
-        assert pool.taints[0].key == "example.com/burst"
+        assert [(t.key, t.value, t.effect) for t in pool.taints] == [
+            ("nvidia.com/gpu", "present", "NoSchedule"),
+            ("example.com/burst", "true", "NoSchedule"),
+        ]
+
+    @pytest.mark.parametrize(
+        "sharing",
+        [
+            None,
+            {"mode": "time-slicing", "timeSlicing": {"replicas": 4}},
+            {"mode": "mig", "mig": {"layout": {"3g.40gb": 2}}},
+        ],
+        ids=["exclusive", "time-slicing", "mig"],
+    )
+    def test_karpenter_nodes_look_like_joined_hosts(self, sharing):
+        group = copy.deepcopy(BURST) | ({"sharing": sharing} if sharing else {})
+        cfg = config(FULL_SERVICES, (group,))
+        (pool,) = must(ps.karpenter_args(fake_handle(), cfg)).pools
+        burst = next(g for g in cfg.node_groups if g.name == "burst")
+        labels = compose.node_group_labels(cfg, burst)
+        assert dict(pool.labels) == labels
+        assert labels["gpu-caas.io/tenant"] == "acme"
+        assert labels["gpu-caas.io/node-group"] == "burst"
+        assert labels["nvidia.com/gpu.product"] == "NVIDIA-H100-80GB-HBM3"
+        assert labels["example.com/pool"] == "burst"
+        config_name = "gpu-caas-burst"
+        assert labels["nvidia.com/device-plugin.config"] == config_name
+        mig = sharing is not None and sharing["mode"] == "mig"
+        assert labels["nvidia.com/mig.config"] == (config_name if mig else "all-disabled")
+        expected_taints = [
+            (t.key, t.value or None, t.effect) for t in compose.node_group_taints(cfg, burst)
+        ]
+        assert [(t.key, t.value, t.effect) for t in pool.taints] == expected_taints
+        # The rendered NodePool carries them verbatim and is a valid v1.14.1 NodePool.
+        spec = karpenter.render_node_pool(
+            pool, tenant="acme", cloud_provider="cluster-api", disruption=DisruptionSettings()
+        )
+        template = spec["template"]
+        assert template["metadata"]["labels"] == labels
+        assert [(t["key"], t.get("value"), t["effect"]) for t in template["spec"]["taints"]] == (
+            expected_taints
+        )
+        validate_custom_resource("karpenter.sh/v1", "NodePool", spec)
+
+    def test_a_group_without_the_gpu_taint_keeps_it_off_its_pool(self):
+        group = copy.deepcopy(BURST) | {"gpuTaint": False}
+        (pool,) = must(ps.karpenter_args(fake_handle(), config(FULL_SERVICES, (group,)))).pools
+        assert [t.key for t in pool.taints] == ["example.com/burst"]
 
     @pytest.mark.parametrize(("provider", "product"), [("aws", "h100"), ("azure", "H100")])
     def test_gpu_product_per_provider(self, provider, product):
@@ -138,6 +188,14 @@ class TestArgs:
 mocks = mocks_fixture  # re-export the fixture for this module
 
 
+def install_services(handle: ClusterHandle, cfg: TenantConfig) -> dict[str, Any]:
+    """Both services steps, as `stacks.platform.install` runs them: the CNI first, then
+    everything else with the handle that carries `network_ready`."""
+    handle, outputs = ps.install_network(handle, cfg)
+    outputs.update(ps.install(handle, cfg))
+    return outputs
+
+
 class TestInstall:
     def test_everything_enabled(self, mocks: ServiceMocks) -> None:
         outputs: dict[str, Any] = {}
@@ -147,7 +205,7 @@ class TestInstall:
             handle = ClusterHandle(
                 name="acme", provider=tenant_provider(), parent=parent, kubernetes_version="1.34.2"
             )
-            outputs.update(ps.install(handle, config(FULL_SERVICES, (BURST,))))
+            outputs.update(install_services(handle, config(FULL_SERVICES, (BURST,))))
             return pulumi.Output.all(**outputs).apply(lambda resolved: outputs.update(resolved))
 
         run(mocks, build)
@@ -260,7 +318,7 @@ def test_everything_emitted_is_validated(
         handle = ClusterHandle(
             name="acme", provider=tenant_provider(), parent=parent, kubernetes_version="1.34.2"
         )
-        ps.install(handle, cfg)
+        install_services(handle, cfg)
 
     run(mocks, build)
     checked: set[str] = set()
@@ -281,3 +339,67 @@ def test_everything_emitted_is_validated(
             # Only core Kubernetes objects are left (typed by pulumi-kubernetes).
             assert kind in {"Namespace", "StorageClass"}, f"unvalidated kind {kind}"
     assert checked == expected
+
+
+@pytest.mark.parametrize(
+    ("services", "cni", "health"),
+    [
+        (FULL_SERVICES, "acme-cni-cilium", "acme-node-health-nvsentinel"),
+        (ALTERNATIVE_SERVICES, "acme-cni-calico", "acme-node-health-nhc"),
+        (AWS_SERVICES, "acme-cni-cilium", "acme-node-health-nvsentinel"),
+    ],
+    ids=["cilium-nvsentinel", "calico-nhc", "aws-controller"],
+)
+def test_every_release_waits_for_the_cni_and_node_health_for_the_gpu_operator(
+    mocks: ServiceMocks, services: dict[str, Any], cni: str, health: str
+) -> None:
+    groups = (AWS_BURST,) if services is AWS_SERVICES else (BURST,)
+    cfg = config(services, groups)
+
+    def build() -> None:
+        parent = pulumi.ComponentResource("gpu-caas:cluster:TenantCluster", "acme")
+        provider = tenant_provider()
+        gpu_operator = k8s.core.v1.ConfigMap(
+            "acme-gpu-operator-stand-in", opts=pulumi.ResourceOptions(provider=provider)
+        )
+        handle = ClusterHandle(
+            name="acme",
+            provider=provider,
+            parent=parent,
+            kubernetes_version="1.34.2",
+            gpu_ready=(gpu_operator,),
+        )
+        after, _ = ps.install_network(handle, cfg)
+        assert [type(r).__name__ for r in after.network_ready] == ["Release"]
+        ps.install(after, cfg)
+
+    run(mocks, build)
+    cni_release = mocks.one("kubernetes:helm.sh/v3:Release", cni)
+    releases = [r for r in mocks.of_type("kubernetes:helm.sh/v3:Release") if r.name != cni]
+    assert releases
+    for release in releases:
+        assert cni_release.urn in release.dependencies, release.name
+    gpu_operator = mocks.named("acme-gpu-operator-stand-in")
+    node_health = mocks.named(health)
+    assert {cni_release.urn, gpu_operator.urn} <= set(node_health.dependencies)
+    if services is not ALTERNATIVE_SERVICES:  # our Prometheus stack: its CRDs come first
+        stack = mocks.one("kubernetes:helm.sh/v3:Release", "acme-observability-prometheus")
+        assert stack.urn in node_health.dependencies
+    # Only node health waits for the GPU Operator.
+    waiting = [r.name for r in mocks.resources if gpu_operator.urn in r.dependencies]
+    assert waiting == [health]
+
+
+def test_an_external_cni_leaves_nothing_to_wait_for(mocks: ServiceMocks) -> None:
+    cfg = config({"cni": {"plugin": "external"}})
+
+    def build() -> None:
+        parent = pulumi.ComponentResource("gpu-caas:cluster:TenantCluster", "acme")
+        handle = ClusterHandle(
+            name="acme", provider=tenant_provider(), parent=parent, kubernetes_version="1.34.2"
+        )
+        after, outputs = ps.install_network(handle, cfg)
+        assert after is handle and outputs == {}
+
+    run(mocks, build)
+    assert not mocks.of_type("gpu-caas:services:Cni")

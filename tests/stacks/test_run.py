@@ -43,8 +43,7 @@ def test_missing_config_is_reported(caplog: pytest.LogCaptureFixture) -> None:
 
 
 def test_valid_config_deploys_and_exports(monkeypatch: pytest.MonkeyPatch) -> None:
-    for module in ("platform_gpu", "platform_services", "platform_isolation"):
-        monkeypatch.setattr(f"stacks.{module}.install", lambda handle, config: {})
+    monkeypatch.setattr("stacks.platform.install", lambda handle, config: {})
     exported: dict[str, object] = {}
     monkeypatch.setattr("pulumi.export", lambda key, value: exported.__setitem__(key, value))
     mocks = RecordingMocks(command_outputs)

@@ -59,6 +59,12 @@ def test_joins_every_host_with_its_labels_and_taints() -> None:
 
     out = run(program, mocks)
     group = mocks.one(NG, "acme-nvl72")
+    # Registered props the platform-safety pack reads (not inferred from labels).
+    assert group.inputs == {
+        "tenant": "acme",
+        "nodeGroup": "nvl72",
+        "hosts": ["gb200-a-00", "gb200-a-01"],
+    }
     assert sorted(mocks.names(REMOTE)) == [
         "acme-nvl72-join-gb200-a-00",
         "acme-nvl72-join-gb200-a-01",
@@ -112,6 +118,11 @@ def test_autoscaled_group_only_declares_capacity() -> None:
 
     out = run(program, mocks)
     assert [r.type for r in mocks.resources] == [NG]
+    assert mocks.one(NG, "acme-nvl72").inputs == {
+        "tenant": "acme",
+        "nodeGroup": "nvl72",
+        "hosts": [],
+    }
     assert out["nodes"].value == []
     group = captured["group"]
     assert group.labels == {

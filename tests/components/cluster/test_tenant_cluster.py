@@ -108,6 +108,8 @@ def test_one_tenant_provider_from_the_control_plane_kubeconfig(factory) -> None:
     mocks = RecordingMocks(command_outputs)
     out = run(_program(factory()), mocks)
     cluster = mocks.one(TC, "acme")
+    # Registered props the platform-safety pack reads (tenant, Kubernetes floor).
+    assert cluster.inputs == {"tenant": "acme", "kubernetesVersion": "1.34.2"}
     provider = mocks.one("pulumi:providers:kubernetes", "acme-k8s")
     assert provider.parent == cluster.urn
     assert provider.is_secret("kubeconfig")

@@ -12,7 +12,9 @@ import yaml
 from components import mirrors, versions
 from components.gpu.gpu_operator import (
     DEVICE_PLUGIN_CONFIG_LABEL,
+    DEVICE_PLUGIN_CONFIG_MAP,
     MIG_CONFIG_LABEL,
+    MIG_CONFIG_MAP,
     DriverSettings,
     GpuOperator,
     GpuOperatorArgs,
@@ -22,6 +24,7 @@ from components.gpu.gpu_operator import (
     gpu_node_labels,
     gpu_operator_images,
     mig_strategy,
+    render_dcgm_metrics_config_map,
     render_device_plugin_config,
     render_device_plugin_config_map,
     render_gpu_operator_values,
@@ -43,6 +46,10 @@ ALLOW = [
     # (kubernetes-sigs/node-feature-discovery deployment/helm/node-feature-discovery),
     # not shown in the gpu-operator values.yaml copy.
     "^node-feature-discovery.image",
+    # `dcgmExporter.config.name`: documented in values.yaml as a commented-out block
+    # ("Use name to ... point to an existing ConfigMap", key `dcgm-metrics.csv`) and a
+    # ClusterPolicy field (`spec.dcgmExporter.config.name`, checked in TestClusterPolicy).
+    "^dcgmExporter.config.name",
 ]
 
 TRAINING = NodeGroupGpu("training", "H100-80GB")
@@ -72,10 +79,26 @@ class TestNodeLabels:
     @pytest.mark.parametrize(
         ("group", "expected"),
         [
-            (TRAINING, {DEVICE_PLUGIN_CONFIG_LABEL: "training", MIG_CONFIG_LABEL: "all-disabled"}),
+            (
+                TRAINING,
+                {
+                    DEVICE_PLUGIN_CONFIG_LABEL: "gpu-caas-training",
+                    MIG_CONFIG_LABEL: "all-disabled",
+                },
+            ),
+            (
+                INFERENCE,
+                {
+                    DEVICE_PLUGIN_CONFIG_LABEL: "gpu-caas-inference",
+                    MIG_CONFIG_LABEL: "all-disabled",
+                },
+            ),
             (
                 MIG_SINGLE,
-                {DEVICE_PLUGIN_CONFIG_LABEL: "mig-single", MIG_CONFIG_LABEL: "mig-single"},
+                {
+                    DEVICE_PLUGIN_CONFIG_LABEL: "gpu-caas-mig-single",
+                    MIG_CONFIG_LABEL: "gpu-caas-mig-single",
+                },
             ),
             (CPU, {}),
         ],
@@ -86,6 +109,24 @@ class TestNodeLabels:
     def test_label_keys_are_the_gpu_operator_ones(self):
         assert DEVICE_PLUGIN_CONFIG_LABEL == "nvidia.com/device-plugin.config"
         assert MIG_CONFIG_LABEL == "nvidia.com/mig.config"
+
+    @pytest.mark.parametrize("group", ALL_GROUPS, ids=lambda g: g.name)
+    def test_every_label_value_is_a_key_of_the_config_map_the_operator_reads(self, group):
+        settings = GpuOperatorSettings(node_groups=ALL_GROUPS)
+        values = render_gpu_operator_values(settings, Mirrors())
+        plugin_keys = set(render_device_plugin_config_map(settings.node_groups))
+        mig_keys = set(render_mig_config(settings.node_groups)["mig-configs"])
+        # The operator reads these ConfigMaps (`config.name`), and their `default` keys.
+        assert values["devicePlugin"]["config"]["name"] == DEVICE_PLUGIN_CONFIG_MAP
+        assert values["migManager"]["config"]["name"] == MIG_CONFIG_MAP
+        assert values["devicePlugin"]["config"]["default"] in plugin_keys
+        assert values["migManager"]["config"]["default"] in mig_keys
+        labels = gpu_node_labels(group)
+        if group.gpu_model is None:
+            assert labels == {}
+            return
+        assert labels[DEVICE_PLUGIN_CONFIG_LABEL] in plugin_keys
+        assert labels[MIG_CONFIG_LABEL] in mig_keys
 
 
 class TestDevicePluginConfig:
@@ -161,15 +202,22 @@ class TestDevicePluginConfig:
 
     def test_config_map_has_default_and_one_key_per_gpu_group(self):
         data = render_device_plugin_config_map(ALL_GROUPS)
-        assert set(data) == {"default"} | {g.name for g in ALL_GROUPS if g.gpu_model}
+        assert set(data) == {"default"} | {f"gpu-caas-{g.name}" for g in ALL_GROUPS if g.gpu_model}
         for text in data.values():
             assert yaml.safe_load(text)["version"] == "v1"
-        assert yaml.safe_load(data["inference"]) == render_device_plugin_config(INFERENCE)
+        assert yaml.safe_load(data["gpu-caas-inference"]) == render_device_plugin_config(INFERENCE)
 
     @pytest.mark.parametrize("name", ["default", "all-disabled"])
-    def test_reserved_group_names_are_rejected(self, name):
-        with pytest.raises(ValueError, match="reserved"):
-            render_device_plugin_config_map([NodeGroupGpu(name, "H100-80GB")])
+    def test_operator_config_names_are_fine_as_group_names(self, name):
+        # Prefixed keys never collide with the operator's own `default`/`all-disabled`.
+        data = render_device_plugin_config_map([NodeGroupGpu(name, "H100-80GB")])
+        assert set(data) == {"default", f"gpu-caas-{name}"}
+        default = {"version": "v1", "flags": {"migStrategy": "none"}}
+        assert yaml.safe_load(data["default"]) == default
+
+    def test_a_config_name_used_twice_is_rejected(self):
+        with pytest.raises(ValueError, match="used twice"):
+            render_device_plugin_config_map([TRAINING, TRAINING])
 
 
 class TestMigConfig:
@@ -178,12 +226,12 @@ class TestMigConfig:
         assert config["version"] == "v1"
         assert set(config["mig-configs"]) == {
             "all-disabled",
-            "mig-single",
-            "mig-mixed",
-            "mig-sliced",
+            "gpu-caas-mig-single",
+            "gpu-caas-mig-mixed",
+            "gpu-caas-mig-sliced",
         }
         assert config["mig-configs"]["all-disabled"] == [{"devices": "all", "mig-enabled": False}]
-        assert config["mig-configs"]["mig-mixed"] == [
+        assert config["mig-configs"]["gpu-caas-mig-mixed"] == [
             {"devices": "all", "mig-enabled": True, "mig-devices": {"3g.20gb": 1, "2g.10gb": 2}}
         ]
 
@@ -289,10 +337,20 @@ class TestValues:
         off = render_gpu_operator_values(GpuOperatorSettings(device_plugin=False), Mirrors())
         assert (on["devicePlugin"]["enabled"], off["devicePlugin"]["enabled"]) == (True, False)
 
-    def test_without_mig_groups_the_mig_manager_uses_hardware_defaults(self):
+    def test_without_mig_groups_the_mig_manager_still_reads_our_config(self):
+        # GPU nodes of non-MIG groups carry `nvidia.com/mig.config=all-disabled`, a key of
+        # our ConfigMap; the name is only empty when the MIG manager is off.
         values = render_gpu_operator_values(GpuOperatorSettings(node_groups=(TRAINING,)), Mirrors())
-        assert values["migManager"]["config"]["name"] == ""
+        assert values["migManager"]["config"]["name"] == "custom-mig-parted-config"
         assert values["mig"]["strategy"] == "single"
+        off = render_gpu_operator_values(GpuOperatorSettings(mig_manager=False), Mirrors())
+        assert off["migManager"]["config"]["name"] == ""
+
+    def test_dcgm_exporter_reads_our_metrics_list(self):
+        values = render_gpu_operator_values(GpuOperatorSettings(), Mirrors())
+        assert values["dcgmExporter"]["config"] == {"name": "dcgm-exporter-metrics"}
+        off = render_gpu_operator_values(GpuOperatorSettings(dcgm_exporter=False), Mirrors())
+        assert "config" not in off["dcgmExporter"]
 
     def test_driver_settings(self):
         settings = PRECOMPILED
@@ -378,10 +436,10 @@ class TestComponent:
         expected = {
             "acme-gpu-operator-namespace",
             "acme-gpu-operator-device-plugin-config",
+            "acme-gpu-operator-mig-config",
+            "acme-gpu-operator-dcgm-metrics",
             "acme-gpu-operator-release",
         }
-        if groups:
-            expected.add("acme-gpu-operator-mig-config")
         assert {r.name for r in children} == expected
         for child in children:
             assert child.parent == component.urn, child.name
@@ -404,6 +462,18 @@ class TestComponent:
         plugin = mocks.one("kubernetes:core/v1:ConfigMap", "acme-gpu-operator-device-plugin-config")
         assert plugin.inputs["metadata"]["name"] == "device-plugin-config"
         assert plugin.inputs["data"] == render_device_plugin_config_map(groups)
+        # The values name exactly the ConfigMaps the component creates.
+        values = release.inputs["values"]
+        for key, suffix in (
+            ("devicePlugin", "device-plugin-config"),
+            ("migManager", "mig-config"),
+            ("dcgmExporter", "dcgm-metrics"),
+        ):
+            config_map = mocks.one("kubernetes:core/v1:ConfigMap", f"acme-gpu-operator-{suffix}")
+            assert values[key]["config"]["name"] == config_map.inputs["metadata"]["name"], key
+            assert config_map.inputs["metadata"]["namespace"] == "gpu-operator"
+        metrics = mocks.one("kubernetes:core/v1:ConfigMap", "acme-gpu-operator-dcgm-metrics")
+        assert metrics.inputs["data"] == render_dcgm_metrics_config_map()
 
         assert result["namespace"].value == "gpu-operator"
         assert result["summary"].value["chartVersion"] == "v26.7.0"
