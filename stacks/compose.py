@@ -103,6 +103,7 @@ def control_plane_args(
             endpoint=settings.endpoint if settings else None,
             joining_hosts=joining,
             cri_socket=_cri_socket(config),
+            registry_mirrors=dict(config.mirrors.image_registries),
         )
     elif backend is ControlPlaneBackend.EXTERNAL:
         if external_kubeconfig is None:
@@ -164,6 +165,7 @@ def _node_group_shape(config: TenantConfig, group: NodeGroupConfig) -> NodeGroup
         taints=[Taint(t.key, t.value, t.effect.value) for t in group.taints],
         gpu_taint=group.gpu_taint,
         cri_socket=_cri_socket(config),
+        registry_mirrors=dict(config.mirrors.image_registries),
     )
 
 

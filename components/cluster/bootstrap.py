@@ -1,4 +1,5 @@
-"""Bootstrap commands shared by the control plane and the tenant cluster (join tokens).
+"""Bootstrap commands shared by the control plane and the tenant cluster (join tokens,
+registry mirrors).
 
 Commands run over SSH with `pulumi_command.remote.Command` or locally with
 `pulumi_command.local.Command`. Only the inputs the engine's command provider supports
@@ -7,11 +8,12 @@ are used (connection, create, delete, stdin, environment, triggers).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_command as command
 
+from components.cluster import registry_mirrors
 from components.cluster.kubeadm import join_token_script, parse_join_command
 from components.cluster.types import JoinParameters, SshHost, secret
 
@@ -48,3 +50,26 @@ def mint_join_token(
         token.stdout.apply(parse_join_command)
     )
     return token, join
+
+
+def configure_registry_mirrors(
+    name: str,
+    host: SshHost,
+    mirrors: Mapping[str, str],
+    opts: pulumi.ResourceOptions,
+) -> command.remote.Command | None:
+    """Write containerd's hosts.toml for every mirrored registry on `host`.
+
+    A separate command from the kubeadm one, so a changed mirror rewrites the files
+    without re-running kubeadm; kubeadm depends on it so the node's first image
+    pulls already go to the mirror. None when no registry is mirrored.
+    """
+    if not mirrors:
+        return None
+    return command.remote.Command(
+        name,
+        connection=host.connection(),
+        create=registry_mirrors.apply_script(mirrors),
+        delete=registry_mirrors.remove_script(mirrors),
+        opts=opts,
+    )

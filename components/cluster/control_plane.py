@@ -12,7 +12,11 @@ import pulumi_command as command
 import pulumi_kubernetes as k8s
 
 from components.cluster import kamaji, kubeadm
-from components.cluster.bootstrap import SECRET_OUTPUTS, mint_join_token
+from components.cluster.bootstrap import (
+    SECRET_OUTPUTS,
+    configure_registry_mirrors,
+    mint_join_token,
+)
 from components.cluster.kubeconfig import api_server, fingerprint
 from components.cluster.labels import CONTROL_PLANE_TAINT, node_labels
 from components.cluster.sizing import api_server_flags, hosted_sizing
@@ -184,6 +188,21 @@ def _create_kubeadm(
     version = args.kubernetes_version
     taints = [CONTROL_PLANE_TAINT]
     child = pulumi.ResourceOptions(parent=parent, additional_secret_outputs=SECRET_OUTPUTS)
+
+    def after_mirrors(host: SshHost) -> pulumi.ResourceOptions:
+        # The host's first image pulls (kubeadm's control-plane images) use the mirror.
+        mirrors = configure_registry_mirrors(
+            f"{name}-registry-mirrors-{host.name}",
+            host,
+            settings.registry_mirrors,
+            pulumi.ResourceOptions(parent=parent),
+        )
+        return (
+            child
+            if mirrors is None
+            else pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[mirrors]))
+        )
+
     init = command.remote.Command(
         f"{name}-init",
         connection=first.connection(),
@@ -202,7 +221,7 @@ def _create_kubeadm(
             taints=taints,
             api_server_args=api_server_flags(args.size).as_args(),
         ),
-        opts=child,
+        opts=after_mirrors(first),
     )
     _, join = mint_join_token(
         f"{name}-join-token",
@@ -233,7 +252,7 @@ def _create_kubeadm(
             create=kubeadm.join_script(version),
             delete=kubeadm.RESET_SCRIPT,
             stdin=secret(join.apply(join_configuration)),
-            opts=child,
+            opts=after_mirrors(host),
         )
     return init.stdout, join
 

@@ -11,7 +11,7 @@ import pulumi
 import pulumi_command as command
 
 from components.cluster import kubeadm
-from components.cluster.bootstrap import SECRET_OUTPUTS
+from components.cluster.bootstrap import SECRET_OUTPUTS, configure_registry_mirrors
 from components.cluster.labels import node_labels, node_taints
 from components.cluster.types import JoinParameters, NodeGroupArgs, SshHost, Taint, secret
 
@@ -114,6 +114,12 @@ def _join_hosts(name: str, args: NodeGroupArgs, parent: NodeGroup) -> list[comma
             )
 
         stdin = join.apply(join_configuration)
+        mirrors = configure_registry_mirrors(
+            f"{name}-registry-mirrors-{host.name}",
+            host,
+            args.registry_mirrors,
+            pulumi.ResourceOptions(parent=parent),
+        )
         commands.append(
             command.remote.Command(
                 f"{name}-join-{host.name}",
@@ -122,7 +128,9 @@ def _join_hosts(name: str, args: NodeGroupArgs, parent: NodeGroup) -> list[comma
                 delete=kubeadm.RESET_SCRIPT,
                 stdin=secret(stdin),
                 opts=pulumi.ResourceOptions(
-                    parent=parent, additional_secret_outputs=SECRET_OUTPUTS
+                    parent=parent,
+                    additional_secret_outputs=SECRET_OUTPUTS,
+                    depends_on=[mirrors] if mirrors else None,
                 ),
             )
         )

@@ -125,6 +125,8 @@ class KubeadmArgs:
     joining_hosts: Sequence[str] = ()
     """Names of every host that joins (control plane and workers): a new bootstrap
     token is minted when this set changes."""
+    registry_mirrors: Mapping[str, str] = field(default_factory=dict)
+    """Image registry -> mirror, written as containerd hosts.toml before kubeadm runs."""
 
 
 @dataclass(frozen=True)
@@ -186,5 +188,7 @@ class NodeGroupArgs:
     taints: Sequence[Taint] = ()
     gpu_taint: bool = True
     cri_socket: str = DEFAULT_CRI_SOCKET
+    registry_mirrors: Mapping[str, str] = field(default_factory=dict)
+    """Image registry -> mirror, written as containerd hosts.toml before kubeadm joins."""
     join: pulumi.Output[JoinParameters] | None = None
     """Set by `TenantCluster`: where and how hosts join (secret)."""

@@ -234,7 +234,9 @@ class NodeHealth(pulumi.ComponentResource):
                 args.mirrors,
                 child_opts(self, args.provider, namespace, *args.depends_on),
                 # NVSentinel's images are many and not keyed by one registry value;
-                # air-gapped clusters serve ghcr.io through a registry mirror (see docs).
+                # air-gapped clusters serve ghcr.io through the containerd registry
+                # mirrors gpu-caas writes on every host it bootstraps
+                # (components/cluster/registry_mirrors.py, `mirrors.imageRegistries`).
             )
         elif args.engine == "nhc":
             spec = render_node_health_check(args.settings)

@@ -138,6 +138,33 @@ def test_tenant_managed_resources(platform_calls: list[Any]) -> None:
     assert token.inputs["triggers"] == ["cp-0", "gpu-0", "gpu-1"]
 
 
+def test_mirrored_registries_are_configured_on_every_host_before_kubeadm(
+    platform_calls: list[Any],
+) -> None:
+    raw = sample("tenant-managed")
+    raw["mirrors"] = {"imageRegistries": {"nvcr.io": "harbor.acme.example/nvcr"}}
+    mocks = RecordingMocks(command_outputs)
+    _deploy(parse_tenant(raw), mocks)
+    commands = {c.name: c for c in mocks.of_type("command:remote:Command")}
+    for kubeadm_step, host in (
+        ("acme-control-plane-init", "cp-0"),
+        ("acme-train-join-gpu-0", "gpu-0"),
+        ("acme-inference-join-gpu-1", "gpu-1"),
+    ):
+        mirror_name = next(n for n in commands if n.endswith(f"-registry-mirrors-{host}"))
+        mirror = commands[mirror_name]
+        assert "/etc/containerd/certs.d/nvcr.io/hosts.toml" in mirror.inputs["create"]
+        assert "https://harbor.acme.example/v2/nvcr" in mirror.inputs["create"]
+        assert "rm -f '/etc/containerd/certs.d/nvcr.io/hosts.toml'" in mirror.inputs["delete"]
+        assert mirror.urn in commands[kubeadm_step].dependencies, kubeadm_step
+
+
+def test_no_mirror_commands_without_mirrors(platform_calls: list[Any]) -> None:
+    mocks = RecordingMocks(command_outputs)
+    _deploy(parse_tenant(sample("tenant-managed")), mocks)
+    assert not [n for n in mocks.names("command:remote:Command") if "registry-mirrors" in n]
+
+
 def test_ncp_managed_resources(platform_calls: list[Any]) -> None:
     mocks = RecordingMocks(command_outputs)
     result = _deploy(parse_tenant(sample("ncp-managed")), mocks)
