@@ -12,9 +12,9 @@ Label keys (set by kubelet at registration through the kubeadm JoinConfiguration
 | `gpu-caas.io/tenant` | tenant name | policies, quotas |
 | `gpu-caas.io/node-group` | node group name | Karpenter, policies, operators |
 | `gpu-caas.io/rack` | rack id | topology-aware scheduling |
-| `gpu-caas.io/rail` | network rail id | rail-aligned gang scheduling |
 | `gpu-caas.io/nvlink-domain` | NVLink domain id | IMEX / ComputeDomains |
 | `gpu-caas.io/dpu` | `"true"` on hosts with a BlueField DPU | DPU / network operators |
+| `rail.gpu-caas.io/<rail id>` | `"true"`, one per rail the host is on | rail IP pools, RDMA pods |
 | `nvidia.com/gpu.clique` | NVLink domain id | NVIDIA DRA driver ComputeDomains |
 | `nvidia.com/gpu.product` | GFD product name | node selection by GPU model |
 | `nvidia.com/mig.config` | `gpu_config_name(group)` or `all-disabled` | NVIDIA mig-manager |
@@ -24,6 +24,10 @@ Kubelets may only self-assign labels outside the `kubernetes.io`/`k8s.io` namesp
 (NodeRestriction admission,
 https://kubernetes.io/docs/reference/access-authn-authz/admission-controllers/#noderestriction),
 which is why topology uses `gpu-caas.io/*` keys and not `topology.kubernetes.io/*`.
+
+Rails are one label per rail (`rail_label`), not one `rail` label with the rail id as
+value: on rail-optimized fabrics (DGX/HGX H100/H200/B200, GB200) every GPU host has one
+NIC per rail, so a host is on every rail at once.
 """
 
 from __future__ import annotations
@@ -34,7 +38,6 @@ import re
 LABEL_TENANT = "gpu-caas.io/tenant"
 LABEL_NODE_GROUP = "gpu-caas.io/node-group"
 LABEL_RACK = "gpu-caas.io/rack"
-LABEL_RAIL = "gpu-caas.io/rail"
 LABEL_NVLINK_DOMAIN = "gpu-caas.io/nvlink-domain"
 LABEL_DPU = "gpu-caas.io/dpu"
 LABEL_GPU_CLIQUE = "nvidia.com/gpu.clique"
@@ -55,7 +58,6 @@ RESERVED_LABEL_KEYS = frozenset(
         LABEL_TENANT,
         LABEL_NODE_GROUP,
         LABEL_RACK,
-        LABEL_RAIL,
         LABEL_NVLINK_DOMAIN,
         LABEL_DPU,
         LABEL_GPU_CLIQUE,
@@ -66,8 +68,37 @@ RESERVED_LABEL_KEYS = frozenset(
 )
 """Keys the platform sets; user labels may not override them."""
 
+RAIL_LABEL_PREFIX = "rail.gpu-caas.io"
+"""Prefix of the per-rail node labels (`rail_label`); the platform owns every key in it."""
+RESERVED_LABEL_PREFIXES = (f"{RAIL_LABEL_PREFIX}/",)
+"""Key prefixes the platform sets; user labels may not use them."""
+
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _LABEL_VALUE_MAX = 63
+
+
+def is_reserved_label(key: str) -> bool:
+    """Whether the platform sets label `key` (a reserved key or under a reserved prefix)."""
+    return key in RESERVED_LABEL_KEYS or key.startswith(RESERVED_LABEL_PREFIXES)
+
+
+def is_label_name(value: str) -> bool:
+    """Whether `value` is the name part of a label key (<= 63 chars, alphanumerics, '-',
+    '_' or '.', starting and ending with an alphanumeric)."""
+    return len(value) <= _LABEL_VALUE_MAX and bool(_LABEL_NAME.match(value))
+
+
+def rail_label(rail: str) -> str:
+    """Node label key of network rail `rail`: `rail.gpu-caas.io/<rail>` (value `"true"`).
+
+    A host carries one such label per rail its NICs connect to, so the rail's IP pool and
+    pods that need the rail select `rail.gpu-caas.io/<rail>: "true"`. Rail ids are
+    validated as label names (`is_label_name`) when the config is parsed.
+    """
+    if not is_label_name(rail):
+        raise ValueError(f"rail id {rail!r} is not a valid label name")
+    return f"{RAIL_LABEL_PREFIX}/{rail}"
 
 
 def child_name(parent: str, suffix: str) -> str:

@@ -62,8 +62,9 @@ def mirrors(config: TenantConfig) -> Mirrors:
     )
 
 
-def ssh_host(host: HostConfig) -> SshHost:
-    """An inventory host as the components see it (SSH key as a secret Output)."""
+def ssh_host(config: TenantConfig, host: HostConfig) -> SshHost:
+    """An inventory host as the components see it (SSH key as a secret Output, the rails
+    it is on resolved: GPU hosts without `topology.rails` are on every configured rail)."""
     return SshHost(
         name=host.name,
         address=host.address,
@@ -73,7 +74,7 @@ def ssh_host(host: HostConfig) -> SshHost:
         gpu_product=spec(host.gpu.model).product_label if host.gpu else None,
         dpu=host.dpu,
         rack=host.topology.rack,
-        rail=host.topology.rail,
+        rails=config.host_rails(host),
         nvlink_domain=host.topology.nvlink_domain,
     )
 
@@ -99,7 +100,7 @@ def control_plane_args(
             n for g in config.host_node_groups for n in g.hosts
         ]
         kubeadm = KubeadmArgs(
-            hosts=[ssh_host(h) for h in config.control_plane_hosts],
+            hosts=[ssh_host(config, h) for h in config.control_plane_hosts],
             endpoint=settings.endpoint if settings else None,
             joining_hosts=joining,
             cri_socket=_cri_socket(config),
@@ -127,7 +128,7 @@ def node_group_args(config: TenantConfig, group: NodeGroupConfig) -> NodeGroupAr
     """`NodeGroupArgs` of one node group (labels, taints, sharing config names)."""
     return replace(
         _node_group_shape(config, group),
-        hosts=[ssh_host(config.host(n)) for n in group.hosts],
+        hosts=[ssh_host(config, config.host(n)) for n in group.hosts],
     )
 
 

@@ -21,7 +21,6 @@ from components.gpu.catalog import spec as gpu_spec
 from components.naming import (
     LABEL_NVLINK_DOMAIN,
     LABEL_RACK,
-    LABEL_RAIL,
 )
 from components.services.cni import Cni, CniArgs
 from components.services.csi import (
@@ -76,7 +75,6 @@ TOPOLOGY_LABELS: dict[TopologyLevel, str] = {
     TopologyLevel.ZONE: "topology.kubernetes.io/zone",
     TopologyLevel.RACK: LABEL_RACK,
     TopologyLevel.NVLINK_DOMAIN: LABEL_NVLINK_DOMAIN,
-    TopologyLevel.RAIL: LABEL_RAIL,
     TopologyLevel.HOSTNAME: HOSTNAME_LABEL,
 }
 """Node label of each topology level (set at join from the host inventory)."""

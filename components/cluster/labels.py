@@ -50,8 +50,9 @@ def _topology_labels(host: SshHost) -> dict[str, str]:
         labels[naming.LABEL_DPU] = "true"
     if host.rack is not None:
         labels[naming.LABEL_RACK] = host.rack
-    if host.rail is not None:
-        labels[naming.LABEL_RAIL] = host.rail
+    for rail in host.rails:
+        # One label per rail: a rail-optimized host has a NIC on every rail.
+        labels[naming.rail_label(rail)] = "true"
     if host.nvlink_domain is not None:
         # Both keys: ours for humans and policies, the DRA driver's for ComputeDomains.
         labels[naming.LABEL_NVLINK_DOMAIN] = host.nvlink_domain

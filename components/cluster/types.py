@@ -74,7 +74,8 @@ class SshHost:
     """GFD product label value of the host's GPUs (None: no GPUs)."""
     dpu: bool = False
     rack: str | None = None
-    rail: str | None = None
+    rails: tuple[str, ...] = ()
+    """Network rails the host's NICs connect to (one `rail.gpu-caas.io/<id>` label each)."""
     nvlink_domain: str | None = None
 
     def connection(self) -> command.remote.ConnectionArgs:

@@ -15,6 +15,11 @@ What `NetworkOperator` creates on the tenant cluster (all with the tenant provid
 Pods attach with `k8s.v1.cni.cncf.io/networks: <networkNamespace>/rail-<id>` and request the
 rail's RDMA resource (`rail_resources`), e.g. `rdma/rail-0: 1`.
 
+A node is on a rail when it carries the label `rail.gpu-caas.io/<id>: "true"`
+(`components.naming.rail_label`, one per rail the host's NICs connect to). Each rail's
+IPPool selects the nodes with its label, so a host on every rail (rail-optimized DGX/HGX
+and GB200 fabrics) gets every rail's network.
+
 Everything that becomes a custom resource or Helm value is built by a pure function here
 and validated in tests against `../shared/crds/network-operator/` (CRDs and values.yaml
 of the pinned release line).
@@ -36,7 +41,7 @@ import pulumi_kubernetes as k8s
 
 from components.helm import helm_release
 from components.mirrors import Mirrors, record_images
-from components.naming import GPU_TAINT_KEY, LABEL_RAIL
+from components.naming import GPU_TAINT_KEY, rail_label
 from components.versions import DOCA_DRIVER, NETWORK_OPERATOR, HelmChart
 
 TYPE = "gpu-caas:gpu:NetworkOperator"
@@ -80,7 +85,7 @@ class RailNetwork:
     """The secondary network of one rail, as the component needs it."""
 
     rail: str
-    """Rail id (`hosts[].topology.rail`)."""
+    """Rail id (`gpu.network.rails[].rail`); its nodes carry `rail.gpu-caas.io/<id>`."""
     network_type: NetworkType
     interfaces: tuple[str, ...]
     """Rail NIC netdev names on the hosts (RDMA device selector / macvlan+IPoIB parent)."""
@@ -138,8 +143,8 @@ def rail_name(rail: str) -> str:
     """Name of a rail's network, NetworkAttachmentDefinition, IP pool and RDMA resource.
 
     `0` -> `rail-0`, `rail-1` -> `rail-1`, `Spine_A` -> `rail-spine-a`: rail ids are label
-    values, names must be DNS labels (config rules reject two rails that map to the same
-    name, e.g. `0` and `rail-0`).
+    names, resource names must be DNS labels (config rules reject two rails that map to the
+    same name, e.g. `0` and `rail-0`).
     """
     slug = re.sub(r"[^a-z0-9-]+", "-", rail.lower()).strip("-")
     return slug if slug.startswith("rail") else f"rail-{slug}" if slug else "rail"
@@ -357,12 +362,18 @@ def ip_pool_spec(rail: RailNetwork) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "subnet": rail.subnet,
         "perNodeBlockSize": rail.per_node_block_size,
-        # Only nodes on this rail get a block: a pod scheduled on another rail's node
-        # fails IP allocation instead of silently using the wrong fabric. The label is
-        # set from hosts[].topology.rail when the node joins (components/cluster/labels.py).
+        # Only nodes on this rail get a block: a pod scheduled on a node without this
+        # rail's NIC fails IP allocation instead of silently using the wrong fabric. A
+        # host on several rails carries one label per rail, so every rail's pool selects
+        # it. The labels are set from the host's rails when the node joins
+        # (components/cluster/labels.py).
         "nodeSelector": {
             "nodeSelectorTerms": [
-                {"matchExpressions": [{"key": LABEL_RAIL, "operator": "In", "values": [rail.rail]}]}
+                {
+                    "matchExpressions": [
+                        {"key": rail_label(rail.rail), "operator": "In", "values": ["true"]}
+                    ]
+                }
             ]
         },
     }

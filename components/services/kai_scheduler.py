@@ -8,8 +8,9 @@ Creates, on the tenant cluster:
   quotas, and one leaf `Queue` per team (`scheduling.run.ai/v2`, cluster scoped).
   Workloads pick a queue with the `kai.scheduler/queue: <team>` label;
 * a `Topology` (`kai.scheduler/v1alpha1`) whose levels are the node labels the host
-  inventory carries (NVLink domain, rack, rail, hostname), so gang jobs can ask for
-  `kai.scheduler/topology-required-placement: gpu-caas.io/nvlink-domain`.
+  inventory carries (NVLink domain, rack, hostname), so gang jobs can ask for
+  `kai.scheduler/topology-required-placement: gpu-caas.io/nvlink-domain`. Rails are no
+  level: a host on a rail-optimized fabric is on every rail, not inside one.
 
 Upstream references (validated in tests against ../shared/crds/kai-scheduler):
 https://github.com/NVIDIA/KAI-Scheduler/blob/main/docs/fairness/README.md and

@@ -8,8 +8,13 @@ Three models live under `tenant.gpu` (`GpuPlatformConfig` in `stacks/config/gpu.
 * `nim: NimConfig` - NIM Operator and one `NIMCache` + `NIMService` per model.
 
 `network_rules(tenant)` holds the cross-field rules of this area (rails that no host
-has, DPF without DPU hosts, NIM without an NGC key, ...). It is pure, runs after model
-parsing and returns every problem at once as `(full key path, message)`.
+is on, hosts on rails without a network, DPF without DPU hosts, NIM without an NGC key,
+...). It is pure, runs after model parsing and returns every problem at once as
+`(full key path, message)`.
+
+Rails: a host is on every rail in `hosts[].topology.rails` (`host_rails`). On
+rail-optimized fabrics (DGX/HGX, GB200) every GPU host has one NIC per rail, so a GPU
+host that lists no rails is on every rail of `gpu.network.rails`.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from components.gpu.network_operator import rail_name
 from components.naming import LABEL_DPU
 from stacks.config.base import ConfigModel
 from stacks.config.errors import key_path
-from stacks.config.inventory import HostConfig, check_label_value
+from stacks.config.inventory import HostConfig, RailId
 from stacks.config.node_groups import NodeGroupConfig
 from stacks.config.secret import Secret
 
@@ -130,11 +135,13 @@ class RailIpamConfig(ConfigModel):
 
 
 class RailNetworkConfig(ConfigModel):
-    """The secondary network of one rail: the hosts with this `topology.rail` and the NIC
-    that connects them to it. Pods on the rail's nodes attach to it as `rail-<id>`."""
+    """The secondary network of one rail: the hosts on this rail (`topology.rails`, by
+    default every GPU host) and the NIC that connects them to it. Pods on the rail's nodes
+    attach to it as `rail-<id>`."""
 
-    rail: str
-    """Rail id as in `hosts[].topology.rail` (a label value, e.g. `0` or `rail-a`)."""
+    rail: RailId
+    """Rail id (a label name, e.g. `0` or `rail-a`); hosts on it carry the node label
+    `rail.gpu-caas.io/<id>: "true"`."""
     interfaces: list[InterfaceName] = Field(min_length=1)
     """Netdev names of this rail's NIC on the hosts (e.g. `ens1f0np0`, `ibp24s0`).
     Selects the RDMA device and is the macvlan/IPoIB parent interface. Several names
@@ -145,11 +152,6 @@ class RailNetworkConfig(ConfigModel):
     ipam: RailIpamConfig
     mtu: int | None = Field(default=None, ge=576, le=9216)
     """macvlan only: interface MTU (None = the parent NIC's MTU)."""
-
-    @field_validator("rail")
-    @classmethod
-    def _rail_label(cls, value: str) -> str:
-        return check_label_value(value)
 
 
 class DocaDriverConfig(ConfigModel):
@@ -172,6 +174,7 @@ class NetworkOperatorConfig(ConfigModel):
     network_type: SecondaryNetworkType = SecondaryNetworkType.MACVLAN
     """Default secondary-network type of every rail."""
     rails: list[RailNetworkConfig] = Field(default_factory=list)
+    """One secondary network per rail. GPU hosts without `topology.rails` are on all."""
     doca_driver: DocaDriverConfig = Field(default_factory=DocaDriverConfig)
 
     def network_type_of(self, rail: RailNetworkConfig) -> SecondaryNetworkType:
@@ -383,6 +386,21 @@ def max_gpus_per_node(config: _Tenant) -> int | None:
     return max(counts) if counts else None
 
 
+def host_rails(host: HostConfig, network: NetworkOperatorConfig) -> tuple[str, ...]:
+    """The rails `host` is on: its `topology.rails`, else (GPU hosts) every configured rail.
+
+    On rail-optimized fabrics (DGX/HGX H100/H200/B200, GB200) NIC i of every GPU host is
+    cabled to rail i, so a GPU host that lists no rails is on every rail of
+    `gpu.network.rails`. Hosts cabled to only some rails list them (`[]`: none); hosts
+    without GPUs are on no rail unless they list some.
+    """
+    if host.topology.rails is not None:
+        return tuple(host.topology.rails)
+    if host.gpu is None:
+        return ()
+    return tuple(dict.fromkeys(rail.rail for rail in network.rails))
+
+
 def network_operator_rules(
     network: NetworkOperatorConfig, hosts: Sequence[HostConfig]
 ) -> list[Problem]:
@@ -390,38 +408,46 @@ def network_operator_rules(
     if not network.enabled:
         return []
     problems: list[Problem] = []
-    host_rails = sorted({h.topology.rail for h in hosts if h.topology.rail is not None})
+    used = sorted({rail for host in hosts for rail in host_rails(host, network)})
     if not network.rails:
-        hint = f" (hosts use rails {_join(host_rails)})" if host_rails else ""
+        hint = f" (hosts list rails {_join(used)})" if used else ""
         problems.append(
             (
                 key_path("gpu", "network", "rails"),
                 "the Network Operator is enabled but no rail networks are listed; add one "
-                f"entry per rail of hosts[].topology.rail{hint}",
+                f"entry per rail the hosts' NICs connect to{hint}",
             )
         )
     first_index: dict[str, int] = {}
     slugs: dict[str, int] = {}
     subnets: list[tuple[int, IPv4Network]] = []
     for index, rail in enumerate(network.rails):
-        problems += _rail_problems(network, rail, index, host_rails, first_index, slugs, subnets)
-    unconfigured = [rail for rail in host_rails if rail not in first_index]
-    if network.rails and unconfigured:
-        problems.append(
-            (
-                key_path("gpu", "network", "rails"),
-                f"hosts are cabled to rails {_join(unconfigured)} but no rail network is "
-                "configured for them",
-            )
-        )
+        problems += _rail_problems(network, rail, index, used, first_index, slugs, subnets)
+    if network.rails:
+        problems += _host_rail_problems(hosts, first_index)
     return problems
+
+
+def _host_rail_problems(hosts: Sequence[HostConfig], configured: Iterable[str]) -> list[Problem]:
+    """Hosts listing a rail that has no network in `gpu.network.rails`."""
+    known = list(configured)
+    return [
+        (
+            key_path("hosts", index, "topology", "rails", position),
+            f"rail {rail} has no network in gpu.network.rails (configured: {_join(known)}); "
+            "add one for it or remove the rail from the host",
+        )
+        for index, host in enumerate(hosts)
+        for position, rail in enumerate(host.topology.rails or ())
+        if rail not in known
+    ]
 
 
 def _rail_problems(
     network: NetworkOperatorConfig,
     rail: RailNetworkConfig,
     index: int,
-    host_rails: Sequence[str],
+    used: Sequence[str],
     first_index: dict[str, int],
     slugs: dict[str, int],
     subnets: list[tuple[int, IPv4Network]],
@@ -447,12 +473,13 @@ def _rail_problems(
                 )
             )
         slugs.setdefault(slug, index)
-    if rail.rail not in host_rails:
-        known = _join(host_rails) if host_rails else "none (no host sets topology.rail)"
+    if rail.rail not in used:
         problems.append(
             (
                 key_path("gpu", "network", "rails", index, "rail"),
-                f"no host is on rail {rail.rail}; rails in hosts[].topology.rail: {known}",
+                f"no host is on rail {rail.rail}; add it to hosts[].topology.rails of the "
+                "hosts cabled to it (GPU hosts without topology.rails are on every rail). "
+                f"Rails hosts are on: {_join(used) if used else 'none'}",
             )
         )
     network_type = network.network_type_of(rail)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from components.gpu.catalog import GpuModel
-from components.naming import is_dns_label
+from components.naming import is_dns_label, is_label_name
 from stacks.config.base import ConfigModel
 from stacks.config.secret import Secret
 
@@ -24,6 +25,21 @@ def check_label_value(value: str) -> str:
             "starting and ending with an alphanumeric"
         )
     return value
+
+
+def check_label_name(value: str) -> str:
+    """Validate the name part of a label key (rail ids become `rail.gpu-caas.io/<id>`)."""
+    if not is_label_name(value):
+        raise ValueError(
+            "must be a label name: 1-63 characters, alphanumerics, '-', '_' or '.', "
+            "starting and ending with an alphanumeric"
+        )
+    return value
+
+
+RailId = Annotated[str, AfterValidator(check_label_name)]
+"""A network rail id (`hosts[].topology.rails[]`, `gpu.network.rails[].rail`): a label
+name, because each rail is the node label `rail.gpu-caas.io/<id>`."""
 
 
 def check_dns_label(value: str) -> str:
@@ -69,15 +85,44 @@ class TopologyConfig(ConfigModel):
 
     rack: str | None = None
     """Rack id (`gpu-caas.io/rack`)."""
-    rail: str | None = None
-    """Network rail id for rail-aligned fabrics (`gpu-caas.io/rail`)."""
+    rails: list[RailId] | None = None
+    """Network rails this host's NICs connect to; one node label
+    `rail.gpu-caas.io/<rail>: "true"` each, which selects the rail's secondary network
+    (`gpu.network.rails`). On rail-optimized fabrics every GPU host is on every rail
+    (DGX/HGX H100: NIC i of every host goes to leaf switch i). Unset: a GPU host is on
+    every rail of `gpu.network.rails`, a host without GPUs on none; list the rails of
+    hosts cabled to only some of them, `[]` for a GPU host on no rail."""
     nvlink_domain: str | None = None
     """Multi-node NVLink domain, e.g. the NVL72 rack (`nvidia.com/gpu.clique`)."""
 
-    @field_validator("rack", "rail", "nvlink_domain")
+    @model_validator(mode="before")
+    @classmethod
+    def _no_single_rail(cls, data: Any) -> Any:
+        # `rail: <id>` was the pre-multi-rail key; say what replaces it instead of
+        # pydantic's bare "unknown key".
+        if isinstance(data, dict) and "rail" in data:
+            raise ValueError(
+                "`rail` was replaced by `rails`, a list: a host has one NIC per rail, and "
+                "on rail-optimized fabrics every GPU host is on every rail. Write "
+                f"`rails: [{data['rail']}]`, or leave `rails` out to put a GPU host on every "
+                "rail of gpu.network.rails"
+            )
+        return data
+
+    @field_validator("rack", "nvlink_domain")
     @classmethod
     def _label_value(cls, value: str | None) -> str | None:
         return None if value is None else check_label_value(value)
+
+    @field_validator("rails")
+    @classmethod
+    def _unique_rails(cls, rails: list[str] | None) -> list[str] | None:
+        if rails is None:
+            return None
+        repeated = sorted({rail for rail in rails if rails.count(rail) > 1})
+        if repeated:
+            raise ValueError(f"rails must be unique; repeated: {', '.join(repeated)}")
+        return rails
 
 
 class HostConfig(ConfigModel):
@@ -96,7 +141,7 @@ class HostConfig(ConfigModel):
     dpu: bool = False
     """The host has a BlueField DPU."""
     topology: TopologyConfig = TopologyConfig()
-    """Rack, network rail and NVLink domain (node labels)."""
+    """Rack, network rails and NVLink domain (node labels)."""
 
     @field_validator("name")
     @classmethod

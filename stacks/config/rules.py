@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 from components.gpu.catalog import spec, validate_mig_layout
-from components.naming import RESERVED_LABEL_KEYS
+from components.naming import RESERVED_LABEL_KEYS, RESERVED_LABEL_PREFIXES, is_reserved_label
 from stacks.config.control_plane import ControlPlaneBackend
 from stacks.config.errors import Problem, key_path
 from stacks.config.gpu import gpu_rules
@@ -260,12 +260,17 @@ def labels_and_taints(config: TenantConfig) -> list[Problem]:
     problems = []
     for i, group in enumerate(config.node_groups):
         for key in group.labels:
-            if key in RESERVED_LABEL_KEYS:
+            if is_reserved_label(key):
                 problems.append(
                     Problem(
                         key_path("nodeGroups", i, "labels", key),
                         "is set by the platform and cannot be overridden; reserved: "
-                        + ", ".join(sorted(RESERVED_LABEL_KEYS)),
+                        + ", ".join(
+                            [
+                                *sorted(RESERVED_LABEL_KEYS),
+                                *(f"{prefix}*" for prefix in RESERVED_LABEL_PREFIXES),
+                            ]
+                        ),
                     )
                 )
         keys = Counter((t.key, t.effect) for t in group.taints)

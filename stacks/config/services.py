@@ -25,7 +25,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
 
@@ -72,14 +72,18 @@ class TopologyLevel(StrEnum):
 
     Each maps to a node label (`components.naming`): `zone` ->
     `topology.kubernetes.io/zone`, `rack` -> `gpu-caas.io/rack`, `nvlink-domain` ->
-    `gpu-caas.io/nvlink-domain`, `rail` -> `gpu-caas.io/rail` (all three set at join
-    from the host inventory), `hostname` -> `kubernetes.io/hostname` (always last).
+    `gpu-caas.io/nvlink-domain` (both set at join from the host inventory), `hostname` ->
+    `kubernetes.io/hostname` (always last).
+
+    There is no rail level: KAI levels are a hierarchy (each node sits in exactly one
+    domain per level, narrower domains inside wider ones), but a host on a rail-optimized
+    fabric has one NIC on every rail, so it is not "under" any single rail. Rails are
+    per-rail node labels (`rail.gpu-caas.io/<id>`) that select the rail networks instead.
     """
 
     ZONE = "zone"
     RACK = "rack"
     NVLINK_DOMAIN = "nvlink-domain"
-    RAIL = "rail"
     HOSTNAME = "hostname"
 
 
@@ -120,10 +124,21 @@ class SchedulerConfig(ConfigModel):
     )
     """Levels, widest first. Inventory levels no host carries are dropped when the CR
     is built. The NVLink domain is listed before the rack because a multi-node NVLink
-    domain can span racks (NVL36x2) or equal one (NVL72). Rail is opt-in: on
-    rail-optimized fabrics every node has a NIC on every rail, so `rail` only helps
-    where hosts are assigned to one rail group. `zone` is for cloud nodes carrying
-    `topology.kubernetes.io/zone`."""
+    domain can span racks (NVL36x2) or equal one (NVL72). `zone` is for cloud nodes
+    carrying `topology.kubernetes.io/zone`. There is no `rail` level: a host is on
+    several rails at once, which is not a hierarchy level (see `TopologyLevel`)."""
+
+    @field_validator("topology_levels", mode="before")
+    @classmethod
+    def _no_rail_level(cls, levels: Any) -> Any:
+        if isinstance(levels, list | tuple) and "rail" in levels:
+            raise ValueError(
+                "there is no rail level: topology levels nest (each node in one domain per "
+                "level), but on rail-optimized fabrics every GPU host is on every rail. "
+                "Remove `rail`; rail networks select nodes by their rail.gpu-caas.io/<rail> "
+                "labels"
+            )
+        return levels
 
     @field_validator("topology_levels")
     @classmethod
@@ -567,13 +582,11 @@ def topology_values(config: TenantConfig) -> dict[TopologyLevel, dict[str, set[s
     """Per topology level: label value -> host names carrying it (inventory only)."""
     values: dict[TopologyLevel, dict[str, set[str]]] = {
         TopologyLevel.RACK: {},
-        TopologyLevel.RAIL: {},
         TopologyLevel.NVLINK_DOMAIN: {},
     }
     for host in config.hosts:
         for level, value in (
             (TopologyLevel.RACK, host.topology.rack),
-            (TopologyLevel.RAIL, host.topology.rail),
             (TopologyLevel.NVLINK_DOMAIN, host.topology.nvlink_domain),
         ):
             if value is not None:
@@ -584,7 +597,7 @@ def topology_values(config: TenantConfig) -> dict[TopologyLevel, dict[str, set[s
 def effective_topology_levels(config: TenantConfig) -> tuple[TopologyLevel, ...]:
     """Configured levels that the cluster's nodes can carry, widest first.
 
-    Inventory levels (rack, rail, NVLink domain) are kept only when some host has a
+    Inventory levels (rack, NVLink domain) are kept only when some host has a
     value; `zone` (set by cloud providers on autoscaled nodes) and `hostname` (set by
     kubelet) are kept as configured. A Topology with only `hostname` is pointless, so
     that yields no levels.
@@ -846,7 +859,7 @@ def _topology_nesting_warnings(config: TenantConfig) -> list[tuple[str, str]]:
     levels = [
         level
         for level in effective_topology_levels(config)
-        if level in (TopologyLevel.RACK, TopologyLevel.RAIL, TopologyLevel.NVLINK_DOMAIN)
+        if level in (TopologyLevel.RACK, TopologyLevel.NVLINK_DOMAIN)
     ]
     values = topology_values(config)
     for wider, narrower in zip(levels, levels[1:], strict=False):

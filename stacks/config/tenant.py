@@ -10,6 +10,7 @@ from components.naming import tenant_namespace
 from stacks.config.base import ConfigModel
 from stacks.config.control_plane import ControlPlaneBackend, ControlPlaneConfig
 from stacks.config.gpu import GpuPlatformConfig
+from stacks.config.gpu_network import host_rails
 from stacks.config.inventory import HostConfig, HostRole, check_dns_label
 from stacks.config.isolation import IsolationConfig
 from stacks.config.kubernetes import KubernetesConfig
@@ -95,6 +96,11 @@ class TenantConfig(ConfigModel):
             if host.name == name:
                 return host
         raise KeyError(name)
+
+    def host_rails(self, host: HostConfig) -> tuple[str, ...]:
+        """The network rails `host` is on: its `topology.rails`, else (GPU hosts) every
+        rail of `gpu.network.rails` (rail-optimized fabrics; see `gpu_network.host_rails`)."""
+        return host_rails(host, self.gpu.network)
 
     @property
     def control_plane_hosts(self) -> list[HostConfig]:

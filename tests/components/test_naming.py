@@ -36,8 +36,67 @@ def test_reserved_keys_are_not_in_kubernetes_namespaces() -> None:
     for key in naming.RESERVED_LABEL_KEYS:
         prefix = key.split("/")[0]
         assert not prefix.endswith(("kubernetes.io", "k8s.io")), key
+    for prefix in naming.RESERVED_LABEL_PREFIXES:
+        assert not prefix.rstrip("/").endswith(("kubernetes.io", "k8s.io")), prefix
     assert naming.LABEL_GPU_CLIQUE == "nvidia.com/gpu.clique"
     assert (naming.GPU_TAINT_KEY, naming.GPU_TAINT_VALUE) == ("nvidia.com/gpu", "present")
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("0", True),
+        ("rail-0", True),
+        ("Spine_A.2", True),
+        ("a" * 63, True),
+        ("a" * 64, False),
+        ("", False),
+        ("-rail", False),
+        ("rail-", False),
+        ("rail_", False),
+        (".rail", False),
+        ("rail/0", False),
+        ("rail 0", False),
+    ],
+)
+def test_is_label_name(value: str, ok: bool) -> None:
+    assert naming.is_label_name(value) is ok
+
+
+@pytest.mark.parametrize(
+    ("rail", "key"),
+    [
+        ("0", "rail.gpu-caas.io/0"),
+        ("rail-7", "rail.gpu-caas.io/rail-7"),
+        ("Spine_A.2", "rail.gpu-caas.io/Spine_A.2"),
+        ("r" * 63, "rail.gpu-caas.io/" + "r" * 63),
+    ],
+)
+def test_rail_label(rail: str, key: str) -> None:
+    assert naming.rail_label(rail) == key
+    assert naming.is_reserved_label(key)
+
+
+@pytest.mark.parametrize("rail", ["", "-0", "a/b", "r" * 64])
+def test_rail_label_rejects_invalid_rail_ids(rail: str) -> None:
+    with pytest.raises(ValueError, match="not a valid label name"):
+        naming.rail_label(rail)
+
+
+@pytest.mark.parametrize(
+    ("key", "reserved"),
+    [
+        ("gpu-caas.io/rack", True),
+        ("rail.gpu-caas.io/rail-0", True),
+        ("rail.gpu-caas.io/anything", True),
+        ("gpu-caas.io/rail", False),  # the old single-rail key is no longer set
+        ("rail.gpu-caas.io", False),
+        ("example.com/rail.gpu-caas.io", False),
+        ("acme.ai/pool", False),
+    ],
+)
+def test_is_reserved_label(key: str, reserved: bool) -> None:
+    assert naming.is_reserved_label(key) is reserved
 
 
 LONG = "n" * 63  # the longest node-group name (a DNS label)

@@ -50,7 +50,7 @@ TENANT_MANAGED: dict[str, Any] = {
             "gpu-0",
             "10.0.1.10",
             gpu={"model": "H100-80GB", "count": 8},
-            topology={"rack": "r1", "rail": "rail-0"},
+            topology={"rack": "r1", "rails": ["rail-0"]},
         ),
         _host("gpu-1", "10.0.1.11", gpu={"model": "H100-80GB", "count": 8}),
     ],

@@ -44,6 +44,8 @@ def problems(flavor: str, changes: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 T = "gpu-caas:tenant"
+RAIL_0 = {"rail": "rail-0", "interfaces": ["ens1f0np0"], "ipam": {"subnet": "172.16.0.0/20"}}
+RAIL_1 = {"rail": "rail-1", "interfaces": ["ens2f0np0"], "ipam": {"subnet": "172.16.16.0/20"}}
 
 GOOD = [
     ("tenant-managed", {}),
@@ -101,6 +103,19 @@ GOOD = [
             "hosts[1].topology": {"nvlinkDomain": "nvl72-a"},
         },
     ),
+    # Rails: GPU hosts without topology.rails are on every configured rail; a host may
+    # list a subset, or [] for none.
+    ("tenant-managed", {"gpu": {"network": {"enabled": True, "rails": [RAIL_0, RAIL_1]}}}),
+    (
+        "tenant-managed",
+        {
+            "gpu": {"network": {"enabled": True, "rails": [RAIL_0, RAIL_1]}},
+            "hosts[1].topology.rails": ["rail-0", "rail-1"],
+            "hosts[2].topology": {"rails": []},
+        },
+    ),
+    # Without the Network Operator, rails are only node labels.
+    ("tenant-managed", {"hosts[1].topology.rails": ["0", "Spine_A.2", "r" * 63]}),
 ]
 
 
@@ -518,10 +533,111 @@ BAD = [
                 f'{T}.nodeGroups[0].labels["nvidia.com/gpu.product"]',
                 "is set by the platform and cannot be overridden; reserved: gpu-caas.io/dpu, "
                 "gpu-caas.io/node-group, "
-                "gpu-caas.io/nvlink-domain, gpu-caas.io/rack, gpu-caas.io/rail, "
+                "gpu-caas.io/nvlink-domain, gpu-caas.io/rack, "
                 "gpu-caas.io/tenant, "
                 "nvidia.com/device-plugin.config, nvidia.com/gpu.clique, nvidia.com/gpu.product, "
-                "nvidia.com/mig.config",
+                "nvidia.com/mig.config, rail.gpu-caas.io/*",
+            )
+        ],
+    ),
+    (
+        "tenant-managed",
+        {"nodeGroups[0].labels": {"rail.gpu-caas.io/rail-0": "true"}},
+        [
+            (
+                f'{T}.nodeGroups[0].labels["rail.gpu-caas.io/rail-0"]',
+                "is set by the platform and cannot be overridden; reserved: gpu-caas.io/dpu, "
+                "gpu-caas.io/node-group, "
+                "gpu-caas.io/nvlink-domain, gpu-caas.io/rack, "
+                "gpu-caas.io/tenant, "
+                "nvidia.com/device-plugin.config, nvidia.com/gpu.clique, nvidia.com/gpu.product, "
+                "nvidia.com/mig.config, rail.gpu-caas.io/*",
+            )
+        ],
+    ),
+    # Rails: the old single-rail key, invalid and repeated rail ids, unknown rails.
+    (
+        "tenant-managed",
+        {"hosts[1].topology": {"rack": "r1", "rail": "rail-0"}},
+        [
+            (
+                f"{T}.hosts[1].topology",
+                "`rail` was replaced by `rails`, a list: a host has one NIC per rail, and on "
+                "rail-optimized fabrics every GPU host is on every rail. Write "
+                "`rails: [rail-0]`, or leave `rails` out to put a GPU host on every rail of "
+                "gpu.network.rails",
+            )
+        ],
+    ),
+    (
+        "tenant-managed",
+        {"hosts[1].topology.rails": ["rail-0", "rail/1", "", "r" * 64]},
+        [
+            (
+                f"{T}.hosts[1].topology.rails[{index}]",
+                "must be a label name: 1-63 characters, alphanumerics, '-', '_' or '.', "
+                "starting and ending with an alphanumeric",
+            )
+            for index in (1, 2, 3)
+        ],
+    ),
+    (
+        "tenant-managed",
+        {"hosts[1].topology.rails": ["rail-0", "rail-1", "rail-0"]},
+        [(f"{T}.hosts[1].topology.rails", "rails must be unique; repeated: rail-0")],
+    ),
+    (
+        "tenant-managed",
+        {"gpu": {"network": {"enabled": True, "rails": [{"rail": "-0"}]}}},
+        [
+            (
+                f"{T}.gpu.network.rails[0].rail",
+                "must be a label name: 1-63 characters, alphanumerics, '-', '_' or '.', "
+                "starting and ending with an alphanumeric",
+            ),
+            (f"{T}.gpu.network.rails[0].interfaces", "is required"),
+            (f"{T}.gpu.network.rails[0].ipam", "is required"),
+        ],
+    ),
+    (
+        "tenant-managed",
+        {
+            "gpu": {"network": {"enabled": True, "rails": [RAIL_0]}},
+            "hosts[1].topology.rails": ["rail-0", "rail-9"],
+        },
+        [
+            (
+                f"{T}.hosts[1].topology.rails[1]",
+                "rail rail-9 has no network in gpu.network.rails (configured: rail-0); add one "
+                "for it or remove the rail from the host",
+            )
+        ],
+    ),
+    (
+        "tenant-managed",
+        {
+            "gpu": {"network": {"enabled": True, "rails": [RAIL_0, RAIL_1]}},
+            "hosts[1].topology.rails": ["rail-0"],
+            "hosts[2].topology": {"rails": []},
+        },
+        [
+            (
+                f"{T}.gpu.network.rails[1].rail",
+                "no host is on rail rail-1; add it to hosts[].topology.rails of the hosts "
+                "cabled to it (GPU hosts without topology.rails are on every rail). Rails hosts "
+                "are on: rail-0",
+            )
+        ],
+    ),
+    (
+        "tenant-managed",
+        {"services": {"scheduler": {"topologyLevels": ["rail", "hostname"]}}},
+        [
+            (
+                f"{T}.services.scheduler.topologyLevels",
+                "there is no rail level: topology levels nest (each node in one domain per "
+                "level), but on rail-optimized fabrics every GPU host is on every rail. Remove "
+                "`rail`; rail networks select nodes by their rail.gpu-caas.io/<rail> labels",
             )
         ],
     ),

@@ -63,6 +63,20 @@ def test_gb200_example_is_an_ha_nvl72_cluster_with_dpus() -> None:
         assert mirrors(config).chart(chart).repository.startswith("https://harbor."), chart
 
 
+@pytest.mark.parametrize(
+    ("stack", "rails"),
+    [("h100-training", 8), ("gb200-baremetal", 4)],
+)
+def test_rail_optimized_examples_put_every_gpu_host_on_every_rail(stack: str, rails: int) -> None:
+    """DGX H100: eight compute rails; GB200 NVL72 compute tray: four. NIC i of every GPU
+    host is on rail i (h100-training relies on the default, gb200-baremetal lists them)."""
+    config = load_stack_file(ROOT / f"Pulumi.{stack}.yaml")
+    configured = tuple(rail.rail for rail in config.gpu.network.rails)
+    assert config.gpu.network.enabled and len(configured) == rails
+    for host in config.hosts:
+        assert config.host_rails(host) == (configured if host.gpu is not None else ()), host.name
+
+
 def _with_dummy_secrets(value: object) -> object:
     """The stack file's config with every `secure:` value replaced by a dummy secret."""
     if isinstance(value, dict):

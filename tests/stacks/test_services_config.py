@@ -29,9 +29,11 @@ def host(
     rack: str | None = None,
     domain: str | None = None,
     gpus: int = 8,
-    rail: str | None = None,
+    rails: list[str] | None = None,
 ) -> dict[str, Any]:
-    topology = {k: v for k, v in (("rack", rack), ("nvlinkDomain", domain), ("rail", rail)) if v}
+    topology: dict[str, Any] = {
+        k: v for k, v in (("rack", rack), ("nvlinkDomain", domain), ("rails", rails)) if v
+    }
     return {
         "name": name,
         "address": f"10.0.0.{len(name)}",
@@ -110,6 +112,7 @@ class TestDefaults:
             {"scheduler": {"topologyLevels": ["hostname", "rack"]}},
             {"scheduler": {"topologyLevels": ["rack", "rack"]}},
             {"scheduler": {"topologyLevels": []}},
+            {"scheduler": {"topologyLevels": ["rail", "hostname"]}},
             {"autoscaling": {"consolidation": {"consolidateAfter": "5 minutes"}}},
             {"autoscaling": {"consolidation": {"budgets": [{"nodes": "110%"}]}}},
             {"autoscaling": {"consolidation": {"budgets": [{"nodes": "1", "schedule": "@daily"}]}}},
@@ -121,6 +124,16 @@ class TestDefaults:
     def test_invalid_values(self, section):
         with pytest.raises(ValidationError):
             ClusterServicesConfig.model_validate(section)
+
+    def test_rail_is_no_topology_level(self):
+        assert [level.value for level in TopologyLevel] == [
+            "zone",
+            "rack",
+            "nvlink-domain",
+            "hostname",
+        ]
+        with pytest.raises(ValidationError, match="there is no rail level"):
+            ClusterServicesConfig.model_validate({"scheduler": {"topologyLevels": ["rail"]}})
 
 
 class TestRules:
@@ -337,10 +350,12 @@ class TestHelpers:
             ([host("gpu-0", rack="r1")], None, (TopologyLevel.RACK, TopologyLevel.HOSTNAME)),
             ([host("gpu-0")], None, ()),
             ([host("gpu-0")], ["zone", "hostname"], (TopologyLevel.ZONE, TopologyLevel.HOSTNAME)),
+            # Rails are no level: a host on rails a and b is in no single rail domain.
+            ([host("gpu-0", rails=["a", "b"])], None, ()),
             (
-                [host("gpu-0", rail="a")],
-                ["rail", "hostname"],
-                (TopologyLevel.RAIL, TopologyLevel.HOSTNAME),
+                [host("gpu-0", rack="r1", rails=["a", "b"])],
+                None,
+                (TopologyLevel.RACK, TopologyLevel.HOSTNAME),
             ),
         ],
     )

@@ -26,14 +26,27 @@ def _host(**kw: object) -> SshHost:
             {"gpu-caas.io/node-group": "g", "gpu-caas.io/tenant": "acme"},
         ),
         (
-            _host(gpu_product="NVIDIA-H100-80GB-HBM3", rack="r1", rail="rail-0"),
+            _host(gpu_product="NVIDIA-H100-80GB-HBM3", rack="r1", rails=("rail-0",)),
             {},
             {
                 "gpu-caas.io/node-group": "g",
                 "gpu-caas.io/rack": "r1",
-                "gpu-caas.io/rail": "rail-0",
                 "gpu-caas.io/tenant": "acme",
                 "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3",
+                "rail.gpu-caas.io/rail-0": "true",
+            },
+        ),
+        (
+            # Rail-optimized fabric: one NIC per rail, so one label per rail.
+            _host(gpu_product="NVIDIA-H100-80GB-HBM3", rails=("rail-0", "rail-1", "Spine_A.2")),
+            {},
+            {
+                "gpu-caas.io/node-group": "g",
+                "gpu-caas.io/tenant": "acme",
+                "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3",
+                "rail.gpu-caas.io/Spine_A.2": "true",
+                "rail.gpu-caas.io/rail-0": "true",
+                "rail.gpu-caas.io/rail-1": "true",
             },
         ),
         (

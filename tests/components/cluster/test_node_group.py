@@ -42,7 +42,7 @@ def test_joins_every_host_with_its_labels_and_taints() -> None:
                 "10.1.0.11",
                 gpu_product=PRODUCT,
                 nvlink_domain="nvl72-a",
-                rail="rail-1",
+                rails=("rail-0", "rail-1"),
             ),
         ]
         group = NodeGroup(
@@ -92,7 +92,8 @@ def test_joins_every_host_with_its_labels_and_taints() -> None:
         "nvidia.com/mig.config": "gpu-caas-nvl72",
     }
     second = yaml.safe_load(mocks.one(REMOTE, "acme-nvl72-join-gb200-a-01").inputs["stdin"])
-    assert "gpu-caas.io/rail=rail-1" in second["nodeRegistration"]["kubeletExtraArgs"][0]["value"]
+    node_labels = second["nodeRegistration"]["kubeletExtraArgs"][0]["value"].split(",")
+    assert {"rail.gpu-caas.io/rail-0=true", "rail.gpu-caas.io/rail-1=true"} <= set(node_labels)
     assert out["nodes"].value == ["gb200-a-00", "gb200-a-01"]
     for secret in SECRETS:
         assert mocks.leaks(secret) == [], secret

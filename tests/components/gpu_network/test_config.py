@@ -16,21 +16,24 @@ from stacks.config.gpu_network import (
     RdmaMode,
     SecondaryNetworkType,
     VolumeAccessMode,
+    host_rails,
     network_rules,
 )
 
 ROOT = "gpu-caas:tenant"
 
 
-def host(name: str, rail: str | None = "0", dpu: bool = False) -> dict[str, Any]:
-    topology = {} if rail is None else {"rail": rail}
+def host(
+    name: str, rails: list[str] | None = None, dpu: bool = False, gpu: bool = True
+) -> dict[str, Any]:
+    """An inventory host; `rails=None` leaves `topology.rails` out (the default)."""
     return {
         "name": name,
         "address": "10.0.0.10",
         "ssh": {"user": "root", "privateKey": "not-a-real-key"},
-        "gpu": {"model": "H100-80GB", "count": 8},
+        **({"gpu": {"model": "H100-80GB", "count": 8}} if gpu else {}),
         "dpu": dpu,
-        "topology": topology,
+        "topology": {} if rails is None else {"rails": rails},
     }
 
 
@@ -44,7 +47,7 @@ def tenant(gpu: dict[str, Any], hosts: list[dict[str, Any]] | None = None) -> Te
             "name": "acme",
             "flavor": "ncp-managed",
             "kubernetes": {"version": "1.34.2"},
-            "hosts": hosts if hosts is not None else [host("gpu-0", "0"), host("gpu-1", "1")],
+            "hosts": hosts if hosts is not None else [host("gpu-0"), host("gpu-1")],
             "gpu": gpu,
         }
     )
@@ -79,7 +82,7 @@ def test_defaults_are_off_and_valid():
 def test_a_consistent_config_has_no_problems():
     config = tenant(
         {"network": GOOD_NETWORK, "nim": GOOD_NIM, "dpu": GOOD_DPU},
-        hosts=[host("gpu-0", "0", dpu=True), host("gpu-1", "1")],
+        hosts=[host("gpu-0", dpu=True), host("gpu-1", ["0", "1"])],
     )
     assert network_rules(config) == []
     assert config.gpu.network.rdma is RdmaMode.SHARED_DEVICE_PLUGIN
@@ -127,29 +130,110 @@ def test_secret_is_never_printed():
     assert "12345" not in str(caught.value.errors(include_input=False))
 
 
-def test_rail_without_hosts_and_unconfigured_host_rail():
+@pytest.mark.parametrize(
+    ("rails", "gpu", "configured", "expected"),
+    [
+        # Rail-optimized fabric: a GPU host that lists no rails is on every rail.
+        (None, True, ["0", "1", "2", "3"], ("0", "1", "2", "3")),
+        (None, True, [], ()),
+        # Hosts cabled to some rails list them; [] is a GPU host on no rail.
+        (["1", "3"], True, ["0", "1", "2", "3"], ("1", "3")),
+        ([], True, ["0", "1"], ()),
+        # Hosts without GPUs are on no rail unless they list some.
+        (None, False, ["0", "1"], ()),
+        (["0"], False, ["0", "1"], ("0",)),
+        # Explicit rails are kept even when not configured (the rules report them).
+        (["9"], True, ["0"], ("9",)),
+    ],
+    ids=[
+        "default-all",
+        "default-none-configured",
+        "subset",
+        "none",
+        "cpu",
+        "cpu-listed",
+        "unknown",
+    ],
+)
+def test_host_rails(rails, gpu, configured, expected):
+    network = {"rails": [rail(r, f"10.{10 + i}.0.0/16") for i, r in enumerate(configured)]}
+    config = tenant({"network": network}, hosts=[host("h", rails, gpu=gpu)])
+    assert host_rails(config.hosts[0], config.gpu.network) == expected
+    assert config.host_rails(config.hosts[0]) == expected
+
+
+def test_every_gpu_host_is_on_every_rail_by_default():
+    """A DGX H100 pod: eight compute rails, no host lists rails, every host on all eight."""
+    rails = [rail(f"rail-{i}", f"172.16.{16 * i}.0/20") for i in range(8)]
+    config = tenant(
+        {"network": {"enabled": True, "rails": rails}},
+        hosts=[host(f"dgx-{i}") for i in range(4)] + [host("cpu-0", gpu=False)],
+    )
+    assert network_rules(config) == []
+    everything = tuple(f"rail-{i}" for i in range(8))
+    assert [config.host_rails(h) for h in config.hosts] == [everything] * 4 + [()]
+
+
+def test_rail_without_hosts_and_host_rail_without_network():
     config = tenant(
         {
             "network": {
                 "enabled": True,
                 "rails": [rail("0", "10.10.0.0/16"), rail("7", "10.17.0.0/16")],
             }
-        }
+        },
+        hosts=[host("gpu-0", ["0"]), host("gpu-1", ["0", "1"]), host("gpu-2", [])],
     )
-    problems = dict(network_rules(config))
-    assert (
-        "no host is on rail 7; rails in hosts[].topology.rail: 0, 1"
-        in problems[f"{ROOT}.gpu.network.rails[1].rail"]
-    )
-    assert problems[f"{ROOT}.gpu.network.rails"] == (
-        "hosts are cabled to rails 1 but no rail network is configured for them"
-    )
+    assert network_rules(config) == [
+        (
+            f"{ROOT}.gpu.network.rails[1].rail",
+            "no host is on rail 7; add it to hosts[].topology.rails of the hosts cabled to it "
+            "(GPU hosts without topology.rails are on every rail). Rails hosts are on: 0, 1",
+        ),
+        (
+            f"{ROOT}.hosts[1].topology.rails[1]",
+            "rail 1 has no network in gpu.network.rails (configured: 0, 7); add one for it or "
+            "remove the rail from the host",
+        ),
+    ]
 
 
-def test_network_enabled_without_rails():
-    problems = network_rules(tenant({"network": {"enabled": True}}))
-    assert paths(problems) == [f"{ROOT}.gpu.network.rails"]
-    assert "hosts use rails 0, 1" in problems[0][1]
+def test_host_rails_are_not_checked_without_the_network_operator():
+    config = tenant({"network": {"rails": [rail("0", "10.10.0.0/16")]}}, hosts=[host("h", ["9"])])
+    assert network_rules(config) == []
+
+
+@pytest.mark.parametrize(
+    ("hosts", "hint"),
+    [
+        ([host("gpu-0"), host("gpu-1")], ""),
+        ([host("gpu-0", ["0"]), host("gpu-1", ["0", "1"])], " (hosts list rails 0, 1)"),
+    ],
+)
+def test_network_enabled_without_rails(hosts, hint):
+    problems = network_rules(tenant({"network": {"enabled": True}}, hosts=hosts))
+    assert problems == [
+        (
+            f"{ROOT}.gpu.network.rails",
+            "the Network Operator is enabled but no rail networks are listed; add one entry "
+            f"per rail the hosts' NICs connect to{hint}",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("topology", "error"),
+    [
+        ({"rail": "0"}, r"`rail` was replaced by `rails`.*`rails: \[0\]`"),
+        ({"rails": "0"}, "valid list"),
+        ({"rails": ["0", "0"]}, "repeated: 0"),
+        ({"rails": ["rail 0"]}, "must be a label name"),
+        ({"rails": ["a" * 64]}, "must be a label name"),
+    ],
+)
+def test_topology_rails_are_parsed_strictly(topology, error):
+    with pytest.raises(ValidationError, match=error):
+        tenant({}, hosts=[{**host("h"), "topology": topology}])
 
 
 def test_duplicate_and_colliding_rails_and_overlapping_subnets():
@@ -179,7 +263,7 @@ def test_duplicate_and_colliding_rails_and_overlapping_subnets():
                 "rails": [rail("a_b", "10.1.0.0/16"), rail("a.b", "10.2.0.0/16")],
             }
         },
-        hosts=[host("h0", "a_b"), host("h1", "a.b")],
+        hosts=[host("h0", ["a_b"]), host("h1", ["a.b"])],
     )
     assert paths(network_rules(colliding)) == [f"{ROOT}.gpu.network.rails[1].rail"]
 
@@ -338,6 +422,6 @@ def test_rail_ids_with_and_without_the_rail_prefix_collide():
                 "rails": [rail("0", "10.1.0.0/16"), rail("rail-0", "10.2.0.0/16")],
             }
         },
-        hosts=[host("h0", "0"), host("h1", "rail-0")],
+        hosts=[host("h0", ["0"]), host("h1", ["rail-0"])],
     )
     assert paths(network_rules(config)) == [f"{ROOT}.gpu.network.rails[1].rail"]

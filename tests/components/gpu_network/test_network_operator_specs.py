@@ -6,10 +6,12 @@ import json
 
 import pytest
 
+from components.cluster.labels import node_labels
+from components.cluster.types import SshHost
 from components.gpu import network_operator as no
 from components.gpu.network_operator import RailNetwork
 from components.mirrors import Mirrors
-from components.naming import LABEL_RAIL
+from tests.support.selectors import node_selector_matches
 from tests.support.upstream import assert_values_keys_known, validate_custom_resource
 
 VALUES_YAML = "network-operator/values.yaml"
@@ -149,11 +151,48 @@ def test_ip_pool_spec_uses_only_ippool_fields_and_pins_the_rail():
     assert spec["exclusions"] == [{"startIP": "10.11.0.1", "endIP": "10.11.0.15"}]
     assert spec["nodeSelector"] == {
         "nodeSelectorTerms": [
-            {"matchExpressions": [{"key": LABEL_RAIL, "operator": "In", "values": ["1"]}]}
+            {
+                "matchExpressions": [
+                    {"key": "rail.gpu-caas.io/1", "operator": "In", "values": ["true"]}
+                ]
+            }
         ]
     }
     assert "gateway" not in no.ip_pool_spec(MACVLAN)
     assert "exclusions" not in no.ip_pool_spec(MACVLAN)
+
+
+RAILS_8 = tuple(
+    RailNetwork(f"rail-{i}", "macvlan", (f"ens{i + 1}f0np0",), f"172.16.{16 * i}.0/20")
+    for i in range(8)
+)
+
+
+def _node(*rails: str) -> dict[str, str]:
+    host = SshHost(name="n", address="a", user="u", private_key=None, rails=rails)  # type: ignore[arg-type]
+    return node_labels(tenant="acme", node_group="g", host=host)
+
+
+@pytest.mark.parametrize(
+    ("host_rails", "selected_by"),
+    [
+        # DGX H100: eight compute NICs, NIC i on rail i -> every rail's pool selects it.
+        (tuple(f"rail-{i}" for i in range(8)), {f"rail-{i}" for i in range(8)}),
+        (("rail-0", "rail-3"), {"rail-0", "rail-3"}),
+        (("rail-5",), {"rail-5"}),
+        ((), set()),
+        (("rail-9",), set()),
+    ],
+    ids=["all-rails", "two-rails", "one-rail", "no-rail", "unknown-rail"],
+)
+def test_each_rails_pool_selects_the_hosts_on_that_rail(host_rails, selected_by):
+    labels = _node(*host_rails)
+    selected = {
+        rail.rail
+        for rail in RAILS_8
+        if node_selector_matches(no.ip_pool_spec(rail)["nodeSelector"], labels)
+    }
+    assert selected == selected_by
 
 
 @pytest.mark.parametrize(

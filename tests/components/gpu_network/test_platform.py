@@ -36,7 +36,7 @@ def full_config() -> TenantConfig:
             },
             "nim": {**GOOD_NIM, "storageClass": "nfs", "httpProxy": "http://proxy:3128"},
         },
-        hosts=[host("gpu-0", "0", dpu=True), host("gpu-1", "1", dpu=True)],
+        hosts=[host("gpu-0", dpu=True), host("gpu-1", dpu=True)],
     )
 
 
