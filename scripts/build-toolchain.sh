@@ -114,6 +114,26 @@ build_command() {
   )
 }
 
+# --- 4. Kyverno CLI (test tool: runs our ClusterPolicies against sample resources) ----
+build_kyverno() {
+  local out=$1 src="$ROOT/scripts/toolchain/kyverno" work
+  work=$(mktemp -d "$CACHE/build.XXXXXX")
+  cp -r "$src/." "$work/"
+  (
+    cd "$work"
+    go build -trimpath -ldflags "-s -w -X github.com/kyverno/kyverno/pkg/version.BuildVersion=v${KYVERNO_CLI_VERSION}" \
+      -o "$out.tmp/bin/kubectl-kyverno" github.com/kyverno/kyverno/cmd/cli/kubectl-kyverno
+  )
+  rm -rf "$work"
+}
+
+system_kyverno_matches() {
+  [ -z "${GPU_CAAS_FORCE_BUILD:-}" ] || return 1
+  local k
+  k=$(command -v kubectl-kyverno 2>/dev/null) || return 1
+  "$k" version 2>/dev/null | grep -qx "Version: v${KYVERNO_CLI_VERSION}"
+}
+
 # ensure NAME VERSION SRC BUILDFN -> prints the cache dir holding bin/
 ensure() {
   local name=$1 version=$2 src=$3 fn=$4 k out
@@ -171,9 +191,16 @@ main() {
       touch "$home/.complete"
     fi
   fi
+  local test_bin=""
+  if system_kyverno_matches; then
+    say "using your kubectl-kyverno v${KYVERNO_CLI_VERSION}"
+  else
+    test_bin="$(ensure kyverno-cli "$KYVERNO_CLI_VERSION" "$ROOT/scripts/toolchain/kyverno" build_kyverno)/bin"
+  fi
   {
     echo "# written by scripts/build-toolchain.sh; sourced by scripts/env.sh"
     [ -n "$path_add" ] && echo "GPU_CAAS_TOOLCHAIN_BIN=$path_add"
+    [ -n "$test_bin" ] && echo "GPU_CAAS_TEST_TOOLS_BIN=$test_bin"
     [ -n "$home" ] && echo "GPU_CAAS_PULUMI_HOME=$home"
     true
   } >"$envfile"

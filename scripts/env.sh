@@ -16,6 +16,9 @@ fi
 if [ -n "${GPU_CAAS_TOOLCHAIN_BIN:-}" ]; then
   case ":$PATH:" in *":$GPU_CAAS_TOOLCHAIN_BIN:"*) ;; *) export PATH="$GPU_CAAS_TOOLCHAIN_BIN:$PATH" ;; esac
 fi
+if [ -n "${GPU_CAAS_TEST_TOOLS_BIN:-}" ]; then
+  case ":$PATH:" in *":$GPU_CAAS_TEST_TOOLS_BIN:"*) ;; *) export PATH="$PATH:$GPU_CAAS_TEST_TOOLS_BIN" ;; esac
+fi
 # The built providers live in a private PULUMI_HOME in the cache (see
 # scripts/build-toolchain.sh). A PULUMI_HOME you set yourself wins.
 if [ -n "${GPU_CAAS_PULUMI_HOME:-}" ] && [ -z "${PULUMI_HOME:-}" ]; then
