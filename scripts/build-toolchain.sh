@@ -41,6 +41,8 @@ module_dir() {
 say() { printf '[setup %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 
+# The official Go tarball installs to /usr/local/go; a non-login shell may not have it on PATH.
+if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then PATH="/usr/local/go/bin:$PATH"; fi
 command -v go >/dev/null || die "Go is required to build the Pulumi toolchain (Go >= 1.26). Install Go, or install the Pulumi CLI ${PULUMI_VERSION} with its providers (see README 'Using your own Pulumi CLI')."
 
 # key NAME VERSION DIR -> NAME-VERSION-<hash of the wrapper sources in DIR>

@@ -19,6 +19,10 @@ fi
 if [ -n "${GPU_CAAS_TEST_TOOLS_BIN:-}" ]; then
   case ":$PATH:" in *":$GPU_CAAS_TEST_TOOLS_BIN:"*) ;; *) export PATH="$PATH:$GPU_CAAS_TEST_TOOLS_BIN" ;; esac
 fi
+# Go (the toolchain build and the command provider's tests use it).
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+  export PATH="$PATH:/usr/local/go/bin"
+fi
 # The built providers live in a private PULUMI_HOME in the cache (see
 # scripts/build-toolchain.sh). A PULUMI_HOME you set yourself wins.
 if [ -n "${GPU_CAAS_PULUMI_HOME:-}" ] && [ -z "${PULUMI_HOME:-}" ]; then
