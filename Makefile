@@ -3,7 +3,7 @@ SHELL := /bin/bash
 STACK ?= dev
 ENV := . scripts/env.sh &&
 
-.PHONY: help setup preview test test-unit test-engine lint typecheck schema validate bench clean
+.PHONY: help setup setup-test preview test test-unit test-engine lint schema validate bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -11,16 +11,19 @@ help: ## list targets
 setup: ## create .venv and build (or find) the Pulumi CLI, language host and providers
 	@scripts/setup.sh
 
+setup-test: ## setup, plus the test tools (the Kyverno CLI)
+	@scripts/setup.sh --test-tools
+
 preview: setup ## pulumi preview of STACK (default dev) with every policy pack
 	@$(ENV) scripts/preview.sh $(STACK)
 
-test: setup ## unit tests + real-engine preview of every Pulumi.*.yaml stack with every policy pack
+test: setup-test ## unit tests + real-engine preview of every Pulumi.*.yaml stack with every policy pack
 	@$(ENV) python -m pytest -q
 
 test-unit: setup ## unit tests only (no engine)
 	@$(ENV) python -m pytest -q -m "not engine"
 
-test-engine: setup ## real-engine tests only
+test-engine: setup-test ## real-engine and Kyverno CLI tests only
 	@$(ENV) python -m pytest -q -m engine
 
 lint: setup ## ruff + mypy (each policy pack and fixture program on its own)

@@ -8,7 +8,8 @@
 # (PyPI, the Go module proxy, ...). The Pulumi installer and GitHub release
 # downloads are unreachable. docs/offline-toolchain.md explains every step.
 #
-# Usage: scripts/build-toolchain.sh            (called by `make setup`)
+# Usage: scripts/build-toolchain.sh [--test-tools]   (called by `make setup`;
+#        `--test-tools` also builds the Kyverno CLI the tests run, for `make test`)
 # Env:   GPU_CAAS_CACHE  cache root (default ${XDG_CACHE_HOME:-~/.cache}/gpu-caas)
 #        GPU_CAAS_FORCE_BUILD=1  ignore a matching system `pulumi` and build anyway
 set -euo pipefail
@@ -194,7 +195,11 @@ main() {
     fi
   fi
   local test_bin=""
-  if system_kyverno_matches; then
+  if [ "${1:-}" != "--test-tools" ]; then
+    # Keep a test-tools path from an earlier `make test`, if it is still there.
+    test_bin=$(sed -n 's/^GPU_CAAS_TEST_TOOLS_BIN=//p' "$envfile" 2>/dev/null || true)
+    [ -n "$test_bin" ] && [ -d "$test_bin" ] || test_bin=""
+  elif system_kyverno_matches; then
     say "using your kubectl-kyverno v${KYVERNO_CLI_VERSION}"
   else
     test_bin="$(ensure kyverno-cli "$KYVERNO_CLI_VERSION" "$ROOT/scripts/toolchain/kyverno" build_kyverno)/bin"

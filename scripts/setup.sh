@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make setup`: create .venv with the pinned Python dependencies, then build
 # (or find) the Pulumi toolchain. Idempotent and fast when nothing changed.
+# `scripts/setup.sh --test-tools` (make test) also builds the Kyverno CLI.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -18,4 +19,4 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
 else
   echo "[setup] .venv is up to date"
 fi
-scripts/build-toolchain.sh
+scripts/build-toolchain.sh "$@"
