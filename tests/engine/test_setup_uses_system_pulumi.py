@@ -1,0 +1,86 @@
+"""`make setup` builds nothing when a matching Pulumi CLI and providers are installed.
+
+A user with the normal installer has `pulumi` 3.259.0 (with its bundled Python
+language host) on PATH and the providers in their plugin cache. This runs the
+setup script from a scratch copy of `scripts/` with an empty toolchain cache,
+presenting the toolchain `make setup` already built as that "system" install.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.engine.harness import ROOT
+
+pytestmark = pytest.mark.engine
+
+
+def _toolchain_env() -> dict[str, str]:
+    values = {}
+    for line in (ROOT / ".toolchain/env").read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            values[key] = value
+    return values
+
+
+def test_a_matching_system_pulumi_is_used_and_nothing_is_built(tmp_path: Path) -> None:
+    built = _toolchain_env()
+    assert "GPU_CAAS_TOOLCHAIN_BIN" in built, "run through `make test` (it runs `make setup`)"
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "scripts", repo / "scripts")
+    cache = tmp_path / "cache"
+    env = dict(
+        os.environ,
+        PATH=f"{built['GPU_CAAS_TOOLCHAIN_BIN']}:{os.environ['PATH']}",
+        PULUMI_HOME=built["GPU_CAAS_PULUMI_HOME"],
+        GPU_CAAS_CACHE=str(cache),
+        PULUMI_SKIP_UPDATE_CHECK="true",
+    )
+    proc = subprocess.run(
+        [str(repo / "scripts/build-toolchain.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+    assert "nothing to build" in output, output
+    assert not list((cache / "tools").glob("*")), "a tool was built although the system has it"
+    written = (repo / ".toolchain/env").read_text()
+    # Nothing to add: the user's own `pulumi` and plugin cache are used as they are.
+    assert "GPU_CAAS_TOOLCHAIN_BIN" not in written
+    assert "GPU_CAAS_PULUMI_HOME" not in written
+
+
+def test_a_different_system_pulumi_version_is_not_used(tmp_path: Path) -> None:
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    fake = fake_bin / "pulumi"
+    fake.write_text("#!/bin/sh\necho v3.100.0\n")
+    fake.chmod(0o755)
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "scripts", repo / "scripts")
+    script = (
+        f'. "{repo}/scripts/toolchain.env"; ROOT="{repo}"; '
+        # Source only the detection functions, then ask them.
+        "eval \"$(sed -n '/^system_pulumi_matches()/,/^}/p' "
+        f'{repo}/scripts/build-toolchain.sh)"; '
+        "if system_pulumi_matches >/dev/null; then echo MATCH; else echo NO-MATCH; fi"
+    )
+    proc = subprocess.run(
+        ["bash", "-c", script],
+        env=dict(os.environ, PATH=f"{fake_bin}:{os.environ['PATH']}"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.stdout.strip() == "NO-MATCH", proc.stdout + proc.stderr
