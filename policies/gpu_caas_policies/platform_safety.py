@@ -262,16 +262,12 @@ def _min_version_schema(default: str, what: str) -> PolicyConfigSchema:
     )
 
 
-gpu_operator_floor = ResourceValidationPolicy(
-    name="gpu-operator-cve-floor",
-    description="The NVIDIA GPU Operator must be at or above the container-escape CVE floor.",
-    validate=gpu_operator_floor_validator,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
+def _cve_floor_schema(default: str, what: str) -> PolicyConfigSchema:
+    """Config of a CVE-floor policy: the minimum version and which charts are the GPU
+    Operator (the toolkit version is a GPU Operator value)."""
+    return PolicyConfigSchema(
         properties={
-            **_min_version_schema(
-                defaults.GPU_OPERATOR_MIN_VERSION, "GPU Operator version"
-            ).properties,
+            **_min_version_schema(default, what).properties,
             "gpuOperatorCharts": {
                 "type": "array",
                 "items": {"type": "string"},
@@ -279,7 +275,15 @@ gpu_operator_floor = ResourceValidationPolicy(
                 "description": "Chart names that are the GPU Operator.",
             },
         }
-    ),
+    )
+
+
+gpu_operator_floor = ResourceValidationPolicy(
+    name="gpu-operator-cve-floor",
+    description="The NVIDIA GPU Operator must be at or above the container-escape CVE floor.",
+    validate=gpu_operator_floor_validator,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=_cve_floor_schema(defaults.GPU_OPERATOR_MIN_VERSION, "GPU Operator version"),
 )
 
 toolkit_floor = ResourceValidationPolicy(
@@ -287,18 +291,8 @@ toolkit_floor = ResourceValidationPolicy(
     description="The NVIDIA Container Toolkit must be at or above the container-escape CVE floor.",
     validate=toolkit_floor_validator,
     enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            **_min_version_schema(
-                defaults.CONTAINER_TOOLKIT_MIN_VERSION, "NVIDIA Container Toolkit version"
-            ).properties,
-            "gpuOperatorCharts": {
-                "type": "array",
-                "items": {"type": "string"},
-                "default": ["gpu-operator"],
-                "description": "Chart names that are the GPU Operator.",
-            },
-        }
+    config_schema=_cve_floor_schema(
+        defaults.CONTAINER_TOOLKIT_MIN_VERSION, "NVIDIA Container Toolkit version"
     ),
 )
 
