@@ -9,7 +9,8 @@
 # downloads are unreachable. docs/offline-toolchain.md explains every step.
 #
 # Usage: scripts/build-toolchain.sh [--test-tools]   (called by `make setup`;
-#        `--test-tools` also builds the Kyverno CLI the tests run, for `make test`)
+#        `--test-tools` also builds what the tests run, for `make test`: the Kyverno
+#        CLI, kube-apiserver and etcd)
 # Env:   GPU_CAAS_CACHE  cache root (default ${XDG_CACHE_HOME:-~/.cache}/gpu-caas)
 #        GPU_CAAS_FORCE_BUILD=1  ignore a matching system `pulumi` and build anyway
 set -euo pipefail
@@ -130,6 +131,29 @@ build_kyverno() {
   rm -rf "$work"
 }
 
+# --- 5. kube-apiserver and etcd (test tools: strict server-side validation) -----------
+build_kube_apiserver() {
+  local out=$1 src="$ROOT/scripts/toolchain/kube-apiserver" work
+  work=$(mktemp -d "$CACHE/build.XXXXXX")
+  cp -r "$src/." "$work/"
+  (
+    cd "$work"
+    local v="$KUBE_APISERVER_VERSION" minor
+    minor=$(echo "$v" | cut -d. -f2)
+    go build -trimpath -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=v$v -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor" \
+      -o "$out.tmp/bin/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
+  )
+  rm -rf "$work"
+}
+
+build_etcd() {
+  local out=$1 src="$ROOT/scripts/toolchain/etcd" work
+  work=$(mktemp -d "$CACHE/build.XXXXXX")
+  cp -r "$src/." "$work/"
+  (cd "$work" && go build -trimpath -ldflags "-s -w" -o "$out.tmp/bin/etcd" go.etcd.io/etcd/server/v3)
+  rm -rf "$work"
+}
+
 system_kyverno_matches() {
   [ -z "${GPU_CAAS_FORCE_BUILD:-}" ] || return 1
   local k
@@ -198,11 +222,19 @@ main() {
   if [ "${1:-}" != "--test-tools" ]; then
     # Keep a test-tools path from an earlier `make test`, if it is still there.
     test_bin=$(sed -n 's/^GPU_CAAS_TEST_TOOLS_BIN=//p' "$envfile" 2>/dev/null || true)
-    [ -n "$test_bin" ] && [ -d "$test_bin" ] || test_bin=""
-  elif system_kyverno_matches; then
-    say "using your kubectl-kyverno v${KYVERNO_CLI_VERSION}"
+    local dir
+    for dir in ${test_bin//:/ }; do [ -d "$dir" ] || test_bin=""; done
   else
-    test_bin="$(ensure kyverno-cli "$KYVERNO_CLI_VERSION" "$ROOT/scripts/toolchain/kyverno" build_kyverno)/bin"
+    local kyverno_bin
+    if system_kyverno_matches; then
+      say "using your kubectl-kyverno v${KYVERNO_CLI_VERSION}"
+    else
+      kyverno_bin="$(ensure kyverno-cli "$KYVERNO_CLI_VERSION" "$ROOT/scripts/toolchain/kyverno" build_kyverno)/bin"
+      test_bin="$kyverno_bin"
+    fi
+    test_bin="$test_bin:$(ensure kube-apiserver "$KUBE_APISERVER_VERSION" "$ROOT/scripts/toolchain/kube-apiserver" build_kube_apiserver)/bin"
+    test_bin="$test_bin:$(ensure etcd "$ETCD_VERSION" "$ROOT/scripts/toolchain/etcd" build_etcd)/bin"
+    test_bin=${test_bin#:}
   fi
   {
     echo "# written by scripts/build-toolchain.sh; sourced by scripts/env.sh"

@@ -17,6 +17,7 @@ if [ -n "${GPU_CAAS_TOOLCHAIN_BIN:-}" ]; then
   case ":$PATH:" in *":$GPU_CAAS_TOOLCHAIN_BIN:"*) ;; *) export PATH="$GPU_CAAS_TOOLCHAIN_BIN:$PATH" ;; esac
 fi
 if [ -n "${GPU_CAAS_TEST_TOOLS_BIN:-}" ]; then
+  # A colon-separated list of test tool directories (Kyverno CLI, kube-apiserver, etcd).
   case ":$PATH:" in *":$GPU_CAAS_TEST_TOOLS_BIN:"*) ;; *) export PATH="$PATH:$GPU_CAAS_TEST_TOOLS_BIN" ;; esac
 fi
 # Go (the toolchain build and the command provider's tests use it).

@@ -62,7 +62,7 @@ def _service(name: str, namespace: str, type_: str) -> dict[str, Any]:
     }
 
 
-HOST_PATH = {"volumes": [{"name": "h", "hostPath": {"path": "/var/run"}}]}
+HOST_PATH: dict[str, Any] = {"volumes": [{"name": "h", "hostPath": {"path": "/var/run"}}]}
 
 # (resource, policy/rule -> expected verdict). Verdicts not listed must not be "fail".
 CASES: list[tuple[dict[str, Any], dict[str, str]]] = [
