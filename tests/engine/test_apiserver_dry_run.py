@@ -18,25 +18,16 @@ Not covered here, each for a stated reason:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pulumi
-import pulumi_kubernetes as k8s
 import pytest
 import yaml
 
-from stacks import platform
-from stacks.config import parse_tenant
-from stacks.platform_handle import ClusterHandle
 from tests.support.apiserver import ApiServer, running_apiserver
-from tests.support.mocks import RecordingMocks, Registered, run
+from tests.support.examples import STACK_FILES, example_platform
+from tests.support.mocks import Registered
 from tests.support.upstream import crd_path
-
-ROOT = Path(__file__).resolve().parents[2]
-STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml"))
 
 # Kinds we emit whose CRD is not among the upstream files in ../shared/crds.
 UNVERIFIED_KINDS = {
@@ -47,37 +38,6 @@ UNVERIFIED_KINDS = {
 CRD_PROJECT = {("resource.nvidia.com", "ComputeDomain"): "k8s-dra-driver-gpu"}
 
 pytestmark = pytest.mark.engine
-
-
-def _placeholders(value: Any) -> Any:
-    if isinstance(value, dict):
-        if set(value) == {"secure"}:
-            return "placeholder-secret"
-        return {k: _placeholders(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_placeholders(v) for v in value]
-    return value
-
-
-class _Cluster(pulumi.ComponentResource):
-    def __init__(self, name: str) -> None:
-        super().__init__("gpu-caas:cluster:TenantCluster", name, None)
-
-
-def _registered(stack_file: Path) -> list[Registered]:
-    raw = _placeholders(yaml.safe_load(stack_file.read_text())["config"]["gpu-caas:tenant"])
-    config = parse_tenant(json.dumps(raw))
-    mocks = RecordingMocks()
-
-    def program() -> None:
-        provider = k8s.Provider(f"{config.name}-k8s", kubeconfig="apiVersion: v1")
-        handle = ClusterHandle(
-            config.name, provider, _Cluster(config.name), config.kubernetes.version
-        )
-        platform.install(handle, config)
-
-    run(program, mocks, config={"gpu-caas:tenant": json.dumps(raw)})
-    return mocks.resources
 
 
 def _group_version_kind(type_token: str) -> tuple[str, str, str]:
@@ -114,7 +74,7 @@ def _manifests(resources: list[Registered]) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def objects() -> dict[str, list[dict[str, Any]]]:
-    return {path.name: list(_manifests(_registered(path))) for path in STACK_FILES}
+    return {path.name: list(_manifests(example_platform(path).resources)) for path in STACK_FILES}
 
 
 @pytest.fixture(scope="module")
