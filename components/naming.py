@@ -35,6 +35,15 @@ from __future__ import annotations
 import hashlib
 import re
 
+POD_SECURITY_PRIVILEGED = {
+    "pod-security.kubernetes.io/enforce": "privileged",
+    "pod-security.kubernetes.io/audit": "privileged",
+    "pod-security.kubernetes.io/warn": "privileged",
+}
+"""Pod Security Admission labels of the operator namespaces whose daemonsets are
+host-level agents (GPU driver and toolkit, DOCA driver and CNI plugins, DPF).
+https://kubernetes.io/docs/concepts/security/pod-security-admission/"""
+
 LABEL_TENANT = "gpu-caas.io/tenant"
 LABEL_NODE_GROUP = "gpu-caas.io/node-group"
 LABEL_RACK = "gpu-caas.io/rack"

@@ -40,6 +40,7 @@ import pulumi_kubernetes as k8s
 
 from components.helm import helm_release
 from components.mirrors import Mirrors
+from components.naming import POD_SECURITY_PRIVILEGED
 from components.versions import DPF, HelmChart
 
 TYPE = "gpu-caas:gpu:DpuOperator"
@@ -298,11 +299,7 @@ def _create_namespace(name: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.Na
         f"{name}-namespace",
         metadata=k8s.meta.v1.ObjectMetaArgs(
             name=NAMESPACE,
-            labels={
-                "pod-security.kubernetes.io/enforce": "privileged",
-                "pod-security.kubernetes.io/audit": "privileged",
-                "pod-security.kubernetes.io/warn": "privileged",
-            },
+            labels=POD_SECURITY_PRIVILEGED,
         ),
         opts=opts,
     )

@@ -28,9 +28,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import versions
-from components.gpu.gpu_operator import POD_SECURITY_PRIVILEGED
 from components.helm import helm_release
 from components.mirrors import Mirrors
+from components.naming import POD_SECURITY_PRIVILEGED
 from components.versions import HelmChart
 
 TYPE = "gpu-caas:gpu:DraDriver"

@@ -61,12 +61,6 @@ MIG_CONFIG_LABEL = naming.LABEL_MIG_CONFIG
 """Node label naming the mig-parted layout the MIG manager applies on that node.
 https://docs.nvidia.com/datacenter/cloud-native/gpu-operator/latest/gpu-operator-mig.html"""
 
-POD_SECURITY_PRIVILEGED = {
-    "pod-security.kubernetes.io/enforce": "privileged",
-    "pod-security.kubernetes.io/audit": "privileged",
-    "pod-security.kubernetes.io/warn": "privileged",
-}
-
 _NVCR = "nvcr.io/nvidia"
 _NVCR_CLOUD_NATIVE = "nvcr.io/nvidia/cloud-native"
 _NVCR_K8S = "nvcr.io/nvidia/k8s"
@@ -535,6 +529,6 @@ class GpuOperator(pulumi.ComponentResource):
 def _namespace(name: str, namespace: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.Namespace:
     return k8s.core.v1.Namespace(
         f"{name}-namespace",
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace, labels=POD_SECURITY_PRIVILEGED),
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace, labels=naming.POD_SECURITY_PRIVILEGED),
         opts=opts,
     )

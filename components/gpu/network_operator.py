@@ -41,7 +41,7 @@ import pulumi_kubernetes as k8s
 
 from components.helm import helm_release
 from components.mirrors import Mirrors, record_images
-from components.naming import GPU_TAINT_KEY, rail_label
+from components.naming import GPU_TAINT_KEY, POD_SECURITY_PRIVILEGED, rail_label
 from components.versions import DOCA_DRIVER, NETWORK_OPERATOR, HelmChart
 
 TYPE = "gpu-caas:gpu:NetworkOperator"
@@ -467,11 +467,7 @@ def _create_namespace(name: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.Na
         metadata=k8s.meta.v1.ObjectMetaArgs(
             name=NAMESPACE,
             # The DOCA driver and CNI daemonsets are privileged host-level agents.
-            labels={
-                "pod-security.kubernetes.io/enforce": "privileged",
-                "pod-security.kubernetes.io/audit": "privileged",
-                "pod-security.kubernetes.io/warn": "privileged",
-            },
+            labels=POD_SECURITY_PRIVILEGED,
         ),
         opts=opts,
     )
