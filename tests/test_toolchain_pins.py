@@ -7,17 +7,13 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
+from tests.support.envfile import read_env_file
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _toolchain_env() -> dict[str, str]:
-    values: dict[str, str] = {}
-    for line in (ROOT / "scripts/toolchain.env").read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            values[key] = value
-    return values
+    return read_env_file(ROOT / "scripts/toolchain.env")
 
 
 def _pins() -> dict[str, str]:

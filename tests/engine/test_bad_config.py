@@ -8,14 +8,13 @@ stack file is ever written into the repository.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.engine.harness import ROOT, engine_env, parse_events, require_pulumi
+from tests.engine.harness import ROOT, preview
 
 pytestmark = pytest.mark.engine
 
@@ -62,34 +61,13 @@ def test_bad_config_fails_with_key_paths_and_no_traceback(case: str, tmp_path: P
     )
     (project / "Pulumi.broken.yaml").write_text(yaml.safe_dump(document))
 
-    env = engine_env(tmp_path / "backend")
-    (tmp_path / "backend").mkdir()
-    pulumi = require_pulumi()
-    init = subprocess.run(
-        [pulumi, "stack", "init", "broken", "--secrets-provider", "passphrase"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert init.returncode == 0, init.stderr
-    proc = subprocess.run(
-        [pulumi, "preview", "--stack", "broken", "--json"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    result = parse_events(proc.stdout, proc.returncode, proc.stderr)
+    result = preview(project, "broken", tmp_path / "backend", policy_packs=[])
     messages = "\n".join(result.errors)
 
     assert result.returncode != 0, result.describe()
     for path in expected:
         assert path in messages, messages
-    assert "Traceback" not in messages + proc.stderr
+    assert "Traceback" not in messages + result.stderr
     # Nothing but the stack itself was planned.
     planned = {str(step.get("type")) for step in result.steps}
     assert planned <= {"pulumi:pulumi:Stack"}, planned

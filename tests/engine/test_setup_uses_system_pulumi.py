@@ -16,17 +16,13 @@ from pathlib import Path
 import pytest
 
 from tests.engine.harness import ROOT
+from tests.support.envfile import read_env_file
 
 pytestmark = pytest.mark.engine
 
 
 def _toolchain_env() -> dict[str, str]:
-    values = {}
-    for line in (ROOT / ".toolchain/env").read_text().splitlines():
-        if "=" in line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            values[key] = value
-    return values
+    return read_env_file(ROOT / ".toolchain/env")
 
 
 def test_a_matching_system_pulumi_is_used_and_nothing_is_built(tmp_path: Path) -> None:
