@@ -3,7 +3,7 @@ SHELL := /bin/bash
 STACK ?= dev
 ENV := . scripts/env.sh &&
 
-.PHONY: help setup setup-test preview test test-unit test-engine lint schema validate bench clean
+.PHONY: help setup setup-test preview test test-unit test-engine test-live sandbox sandbox-down lint schema validate bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -11,20 +11,29 @@ help: ## list targets
 setup: ## create .venv and build (or find) the Pulumi CLI, language host and providers
 	@scripts/setup.sh
 
-setup-test: ## setup, plus the test tools (the Kyverno CLI)
+setup-test: ## setup, plus the test tools (Kyverno CLI, local cluster: etcd, kube-apiserver, controllers, kwok)
 	@scripts/setup.sh --test-tools
 
 preview: setup ## pulumi preview of STACK (default dev) with every policy pack
 	@$(ENV) scripts/preview.sh $(STACK)
 
-test: setup-test ## unit tests + real-engine preview of every Pulumi.*.yaml stack with every policy pack
+test: setup-test ## everything: unit, real-engine previews, API-server dry runs and live `pulumi up` tests
 	@$(ENV) python -m pytest -q
 
 test-unit: setup ## unit tests only (no engine)
 	@$(ENV) python -m pytest -q -m "not engine"
 
-test-engine: setup-test ## real-engine and Kyverno CLI tests only
+test-engine: setup-test ## real-engine and Kyverno CLI tests only (live tests included)
 	@$(ENV) python -m pytest -q -m engine
+
+test-live: setup-test ## live tests only: `pulumi up` every flavor onto a local cluster with simulated GPU nodes
+	@$(ENV) python -m pytest -q -m live
+
+sandbox: setup-test ## start a local cluster with simulated GPU nodes and `pulumi up` SANDBOX_STACK (default isv-inference) onto it
+	@$(ENV) python -m sandbox up $(or $(SANDBOX_STACK),isv-inference)
+
+sandbox-down: setup ## destroy the sandbox stack and stop the local cluster
+	@$(ENV) python -m sandbox down
 
 lint: setup ## ruff + mypy (each policy pack and fixture program on its own)
 	@$(ENV) ruff check . && ruff format --check . && mypy . && \

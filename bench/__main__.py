@@ -6,11 +6,17 @@ Measures, for every example stack:
     planned, and peak RSS of the largest process (engine, language host, program,
     providers or policy packs).
 
+  - live, for `isv-inference` on the local cluster (sandbox/, the live tests' parts),
+    side by side in one run: the first `pulumi up`, a no-op `pulumi up` and a
+    `pulumi preview`, all with every policy pack, and the ratio no-op up / preview.
+
 Targets (shared/reference/anchors-performance-reliability.md):
   - preview ≤ 6.3 s (Pulumi's own CI budget for an empty Python program, A1)
     + 25 ms per resource (checkpoint cost, A6) + 5 s policy-pack start-up (A15);
   - validation ≤ 50 ms per stack file (interactive editing feel);
-  - peak RSS ≤ 1 GiB for any single process of a tenant preview.
+  - peak RSS ≤ 1 GiB for any single process of a tenant preview;
+  - no-op `up` ≤ 2 × preview: an update with nothing to do adds only the checkpoint
+    write to the same plan (A1 budgets preview and update of an empty program alike).
 
 Prints one line per measurement and `N passed, N failed` at the end; exits 1 if a
 target is missed.
@@ -63,6 +69,39 @@ def bench_preview(stack: str) -> tuple[float, int, float, bool, str]:
     return wall, resources, rss_mib, ok, f"budget {budget:.1f}s"
 
 
+NOOP_UP_OVER_PREVIEW = 2.0
+LIVE_EXAMPLE = "isv-inference"
+
+
+def bench_live(example: str = LIVE_EXAMPLE) -> tuple[float, float, float, str]:
+    """(up s, no-op up s, preview s, error) of `example` on a fresh local cluster."""
+    from sandbox.cluster import running_cluster
+    from sandbox.services import Targets, chart_mirror, prepare_stack, stack_services
+    from sandbox.tenant import read_stack_config
+    from sandbox.workspace import StackWorkspace
+
+    stack_file = ROOT / f"Pulumi.{example}.yaml"
+    config = read_stack_config(stack_file)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        with (
+            chart_mirror(work / "mirror") as mirror,
+            running_cluster(work / "cluster") as cluster,
+            stack_services(cluster, config, mirror) as services,
+        ):
+            workspace = StackWorkspace(
+                work / "pulumi", stack_file, f"bench-{example}", env=mirror.trust_env({})
+            )
+            workspace.init()
+            prepare_stack(workspace, config, cluster, Targets.of(services))
+            runs = [workspace.up(), workspace.up(), workspace.preview()]
+            failed = [run for run in runs if run.returncode != 0]
+            if failed:
+                return 0.0, 0.0, 0.0, failed[0].describe()
+            workspace.destroy()
+            return runs[0].seconds, runs[1].seconds, runs[2].seconds, ""
+
+
 def main() -> int:
     passed = failed = 0
     for stack in _stacks():
@@ -79,6 +118,16 @@ def main() -> int:
             f"({note}) {'ok' if ok else 'MISSED'}"
         )
         passed, failed = (passed + 1, failed) if ok else (passed, failed + 1)
+    up_s, noop_s, preview_s, error = bench_live()
+    ratio = noop_s / preview_s if preview_s else float("inf")
+    ok = not error and ratio <= NOOP_UP_OVER_PREVIEW
+    print(
+        f"live {LIVE_EXAMPLE}: up {up_s:.1f} s, no-op up {noop_s:.1f} s, "
+        f"preview {preview_s:.1f} s, no-op up / preview {ratio:.2f} "
+        f"(target <= {NOOP_UP_OVER_PREVIEW}) "
+        f"{'ok' if ok else 'MISSED'}{error and chr(10) + error}"
+    )
+    passed, failed = (passed + 1, failed) if ok else (passed, failed + 1)
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
 

@@ -10,7 +10,8 @@
 #
 # Usage: scripts/build-toolchain.sh [--test-tools]   (called by `make setup`;
 #        `--test-tools` also builds what the tests run, for `make test`: the Kyverno
-#        CLI, kube-apiserver and etcd)
+#        CLI, and the live test cluster's kube-apiserver, etcd,
+#        kube-controller-manager, kube-scheduler and kwok)
 # Env:   GPU_CAAS_CACHE  cache root (default ${XDG_CACHE_HOME:-~/.cache}/gpu-caas)
 #        GPU_CAAS_FORCE_BUILD=1  ignore a matching system `pulumi` and build anyway
 set -euo pipefail
@@ -132,18 +133,24 @@ build_kyverno() {
 }
 
 # --- 5. kube-apiserver and etcd (test tools: strict server-side validation) -----------
-build_kube_apiserver() {
-  local out=$1 src="$ROOT/scripts/toolchain/kube-apiserver" work
+# k8s_build OUT_BIN SRC PACKAGE...: build Kubernetes commands with their version stamped
+# (KUBE_APISERVER_VERSION) from the wrapper module in SRC.
+k8s_build() {
+  local out_bin=$1 src=$2 work v="$KUBE_APISERVER_VERSION" minor
+  shift 2
+  minor=$(echo "$v" | cut -d. -f2)
   work=$(mktemp -d "$CACHE/build.XXXXXX")
   cp -r "$src/." "$work/"
   (
     cd "$work"
-    local v="$KUBE_APISERVER_VERSION" minor
-    minor=$(echo "$v" | cut -d. -f2)
     go build -trimpath -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=v$v -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor" \
-      -o "$out.tmp/bin/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
+      -o "$out_bin" "$@"
   )
   rm -rf "$work"
+}
+
+build_kube_apiserver() {
+  k8s_build "$1.tmp/bin/kube-apiserver" "$ROOT/scripts/toolchain/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
 }
 
 build_etcd() {
@@ -151,6 +158,36 @@ build_etcd() {
   work=$(mktemp -d "$CACHE/build.XXXXXX")
   cp -r "$src/." "$work/"
   (cd "$work" && go build -trimpath -ldflags "-s -w" -o "$out.tmp/bin/etcd" go.etcd.io/etcd/server/v3)
+  rm -rf "$work"
+}
+
+# --- 6. kube-controller-manager, kube-scheduler and kwok (the live test cluster) -------
+# The controllers come from the same k8s.io/kubernetes version as kube-apiserver, so
+# their compiled packages are shared through the Go build cache.
+build_kube_controllers() {
+  k8s_build "$1.tmp/bin/" "$ROOT/scripts/toolchain/kube-controllers" \
+    k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
+}
+
+# kwok reads its Stages (what a simulated kubelet does to nodes and pods) from
+# config; upstream's default "fast" stages ship in the module, not in the binary, so
+# they are copied from the module cache next to the binary (never into the repo).
+build_kwok() {
+  local out=$1 src="$ROOT/scripts/toolchain/kwok" work mod stage
+  work=$(mktemp -d "$CACHE/build.XXXXXX")
+  cp -r "$src/." "$work/"
+  (
+    cd "$work"
+    go build -trimpath -ldflags "-s -w" \
+      -o "$out.tmp/bin/kwok" sigs.k8s.io/kwok/cmd/kwok
+    mod=$(go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+    mkdir -p "$out.tmp/share/kwok"
+    for stage in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
+      pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+      cat "$mod/kustomize/stage/$stage.yaml"
+      echo "---"
+    done >"$out.tmp/share/kwok/stages.yaml"
+  )
   rm -rf "$work"
 }
 
@@ -234,6 +271,8 @@ main() {
     fi
     test_bin="$test_bin:$(ensure kube-apiserver "$KUBE_APISERVER_VERSION" "$ROOT/scripts/toolchain/kube-apiserver" build_kube_apiserver)/bin"
     test_bin="$test_bin:$(ensure etcd "$ETCD_VERSION" "$ROOT/scripts/toolchain/etcd" build_etcd)/bin"
+    test_bin="$test_bin:$(ensure kube-controllers "$KUBE_APISERVER_VERSION" "$ROOT/scripts/toolchain/kube-controllers" build_kube_controllers)/bin"
+    test_bin="$test_bin:$(ensure kwok "$KWOK_VERSION" "$ROOT/scripts/toolchain/kwok" build_kwok)/bin"
     test_bin=${test_bin#:}
   fi
   {

@@ -62,15 +62,21 @@ def mirrors(config: TenantConfig) -> Mirrors:
     )
 
 
-def ssh_host(config: TenantConfig, host: HostConfig) -> SshHost:
+def ssh_host(
+    config: TenantConfig, host: HostConfig, private_key: pulumi.Output[str] | None = None
+) -> SshHost:
     """An inventory host as the components see it (SSH key as a secret Output, the rails
-    it is on resolved: GPU hosts without `topology.rails` are on every configured rail)."""
+    it is on resolved: GPU hosts without `topology.rails` are on every configured rail).
+
+    `private_key` defaults to the host's configured key; outside a Pulumi program (where
+    no Output can exist) pass a stand-in: the label functions never read it.
+    """
     return SshHost(
         name=host.name,
         address=host.address,
         user=host.ssh.user,
         port=host.ssh.port,
-        private_key=host.ssh.private_key.output(),
+        private_key=private_key if private_key is not None else host.ssh.private_key.output(),
         gpu_product=spec(host.gpu.model).product_label if host.gpu else None,
         dpu=host.dpu,
         rack=host.topology.rack,

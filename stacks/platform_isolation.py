@@ -17,6 +17,7 @@ from dataclasses import replace
 
 import pulumi
 
+from components.gpu.gpu_operator import mig_strategy
 from components.isolation.kyverno import ImageVerification, KyvernoPolicies, KyvernoPoliciesArgs
 from components.isolation.tenant_namespaces import (
     LimitDefaults,
@@ -29,6 +30,7 @@ from components.isolation.tenant_namespaces import (
 from stacks import compose
 from stacks.config import TenantConfig
 from stacks.config.isolation import IsolationConfig
+from stacks.platform_gpu import node_group_gpus
 from stacks.platform_handle import ClusterHandle
 
 
@@ -44,6 +46,17 @@ def team_namespaces(config: TenantConfig) -> tuple[TeamNamespace, ...]:
         for team in config.teams
         for namespace in team.effective_namespaces
     )
+
+
+def mig_instances_per_gpu(config: TenantConfig) -> tuple[tuple[str, int], ...]:
+    """MIG profiles the cluster advertises as their own resource (node groups with the
+    mixed strategy), each with the most instances one GPU yields in any layout."""
+    most: dict[str, int] = {}
+    for group in node_group_gpus(config):
+        if group.mig_layout and mig_strategy(group) == "mixed":
+            for profile, count in group.mig_layout.items():
+                most[profile] = max(most.get(profile, 0), count)
+    return tuple(sorted(most.items()))
 
 
 def tenant_namespaces_args(
@@ -71,6 +84,7 @@ def tenant_namespaces_args(
             default_limit_memory=iso.limit_range.default_limit_memory,
         ),
         dra_device_classes=tuple(iso.dra_device_classes),
+        mig_instances_per_gpu=mig_instances_per_gpu(config),
         depends_on=depends_on,
     )
 

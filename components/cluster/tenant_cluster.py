@@ -86,6 +86,13 @@ class TenantCluster(pulumi.ComponentResource):
             # The provider (and with it every resource on the cluster) is replaced only
             # when this changes, not when the admin kubeconfig is re-issued or rotated.
             cluster_identifier=f"gpu-caas/{name}",
+            # Every ConfigMap gpu-caas creates is read by name by an operator (the GPU
+            # Operator's device-plugin, MIG and DCGM configs, ...). The provider's default
+            # replaces a ConfigMap whose data changes, which for a fixed name means
+            # delete-then-create: a window in which the operator finds no config. Update
+            # them in place instead; the operators watch them
+            # (https://www.pulumi.com/registry/packages/kubernetes/api-docs/provider/#enableconfigmapmutable_nodejs).
+            enable_config_map_mutable=True,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.control_plane]),
         )
         self.kubeconfig = self.control_plane.kubeconfig

@@ -145,6 +145,9 @@ class TenantNamespacesArgs:
     quota: QuotaDefaults = field(default_factory=QuotaDefaults)
     limits: LimitDefaults = field(default_factory=LimitDefaults)
     dra_device_classes: tuple[str, ...] = ("gpu.nvidia.com", "mig.nvidia.com")
+    mig_instances_per_gpu: tuple[tuple[str, int], ...] = ()
+    """MIG profiles advertised as `nvidia.com/mig-<profile>` in the cluster (mixed
+    strategy) with the most instances of each one GPU yields; see `render_quota`."""
     dns_namespace: str = "kube-system"
     dns_pod_labels: tuple[tuple[str, str], ...] = (("k8s-app", "kube-dns"),)
     """Labels of the cluster DNS pods (CoreDNS keeps the kube-dns label)."""
@@ -214,9 +217,18 @@ def render_network_policies(
 
 
 def render_quota(
-    team: TeamNamespace, quota: QuotaDefaults, dra_device_classes: Sequence[str]
+    team: TeamNamespace,
+    quota: QuotaDefaults,
+    dra_device_classes: Sequence[str],
+    mig_instances_per_gpu: Sequence[tuple[str, int]] = (),
 ) -> dict[str, str]:
     """ResourceQuota `spec.hard` of a tenant namespace.
+
+    With the mixed MIG strategy a node advertises `nvidia.com/mig-<profile>` and no
+    `nvidia.com/gpu`, so each profile gets its own line: the instances of that profile
+    `gpu_quota` GPUs yield in the cluster's layouts (`gpu_quota` x instances per GPU).
+    Without those lines any team could take every MIG slice of the cluster
+    (https://docs.nvidia.com/datacenter/cloud-native/gpu-operator/latest/gpu-operator-mig.html).
 
     Extended resources such as `nvidia.com/gpu` cannot be overcommitted, so quota only
     accepts the `requests.` prefix for them
@@ -237,6 +249,8 @@ def render_quota(
         hard["requests.nvidia.com/gpu"] = str(team.gpu_quota)
         for device_class in dra_device_classes:
             hard[f"{device_class}.deviceclass.resource.k8s.io/devices"] = str(team.gpu_quota)
+        for profile, per_gpu in mig_instances_per_gpu:
+            hard[f"requests.nvidia.com/mig-{profile}"] = str(team.gpu_quota * per_gpu)
     return hard
 
 
@@ -318,7 +332,11 @@ def _create_namespace(
     k8s.core.v1.ResourceQuota(
         f"{prefix}-quota",
         metadata=meta("tenant-quota"),
-        spec={"hard": render_quota(team, args.quota, args.dra_device_classes)},
+        spec={
+            "hard": render_quota(
+                team, args.quota, args.dra_device_classes, args.mig_instances_per_gpu
+            )
+        },
         opts=child,
     )
     k8s.core.v1.LimitRange(

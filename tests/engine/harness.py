@@ -12,15 +12,15 @@ tests never touch the user's `.pulumi/` state.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sandbox.workspace import engine_environment
+
 ROOT = Path(__file__).resolve().parents[2]
 POLICY_PACKS = sorted(p.parent for p in (ROOT / "policies").glob("*/PulumiPolicy.yaml"))
-DEV_PASSPHRASE = "gpu-caas-dev-passphrase"
 
 
 @dataclass
@@ -73,18 +73,8 @@ def require_pulumi() -> str:
 
 
 def engine_env(backend: Path) -> dict[str, str]:
-    """Environment for a preview on a private local backend."""
-    env = dict(os.environ)
-    env.update(
-        PULUMI_BACKEND_URL=backend.as_uri(),
-        PULUMI_SKIP_UPDATE_CHECK="true",
-        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
-        PULUMI_DISABLE_REGISTRY_RESOLVE="true",
-        PULUMI_ENABLE_STREAMING_JSON_PREVIEW="true",
-        PULUMI_DIY_BACKEND_NO_LEGACY_WARNING="true",
-    )
-    env.setdefault("PULUMI_CONFIG_PASSPHRASE", DEV_PASSPHRASE)
-    return env
+    """Environment for a preview on a private local backend (JSON event stream on)."""
+    return {**engine_environment(backend), "PULUMI_ENABLE_STREAMING_JSON_PREVIEW": "true"}
 
 
 def preview(

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.apiserver import ApiServer, running_apiserver
+from sandbox.cluster import LocalCluster, running_cluster
 from tests.support.examples import STACK_FILES, example_platform
 from tests.support.mocks import Registered
 from tests.support.upstream import crd_path
@@ -80,14 +80,14 @@ def objects() -> dict[str, list[dict[str, Any]]]:
 @pytest.fixture(scope="module")
 def apiserver(
     tmp_path_factory: pytest.TempPathFactory, objects: dict[str, list[dict[str, Any]]]
-) -> Iterator[ApiServer]:
+) -> Iterator[LocalCluster]:
     kinds = {
         _group_kind(m)
         for manifests in objects.values()
         for m in manifests
         if _is_crd_group(_group_kind(m)[0])
     }
-    with running_apiserver(tmp_path_factory.mktemp("apiserver")) as server:
+    with running_cluster(tmp_path_factory.mktemp("apiserver"), controllers=False) as server:
         crds = sorted(
             {crd_path(g, k, CRD_PROJECT.get((g, k))) for g, k in kinds - UNVERIFIED_KINDS}
         )
@@ -117,7 +117,7 @@ def test_every_emitted_kind_is_verified_or_listed(objects: dict[str, list[dict[s
 
 @pytest.mark.parametrize("stack_file", [p.name for p in STACK_FILES])
 def test_the_api_server_accepts_every_object_strictly(
-    stack_file: str, objects: dict[str, list[dict[str, Any]]], apiserver: ApiServer
+    stack_file: str, objects: dict[str, list[dict[str, Any]]], apiserver: LocalCluster
 ) -> None:
     manifests = [m for m in objects[stack_file] if _group_kind(m) not in UNVERIFIED_KINDS]
     assert len(manifests) >= 15, [m["kind"] for m in manifests]
@@ -152,7 +152,7 @@ def test_the_api_server_accepts_every_object_strictly(
 
 
 def test_a_typo_is_rejected_not_pruned(
-    objects: dict[str, list[dict[str, Any]]], apiserver: ApiServer
+    objects: dict[str, list[dict[str, Any]]], apiserver: LocalCluster
 ) -> None:
     """The check is strict: an unknown field fails instead of being dropped silently."""
     samples: dict[str, dict[str, Any]] = {}

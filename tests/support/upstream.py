@@ -27,6 +27,10 @@ from typing import Any
 import jsonschema
 import yaml
 
+from sandbox.values_schema import FREE_FORM_KEYS as FREE_FORM_KEYS
+from sandbox.values_schema import FREE_FORM_PATHS as FREE_FORM_PATHS
+from sandbox.values_schema import is_leaf, leads_to_allowed
+
 CRDS_ROOT = (Path(__file__).resolve().parents[2] / ".." / "shared" / "crds").resolve()
 """The upstream reference copies (`/work/shared/crds` next to the repository)."""
 
@@ -240,72 +244,14 @@ def validate_custom_resource(
 # Helm values
 # --------------------------------------------------------------------------- #
 
-FREE_FORM_KEYS: frozenset[str] = frozenset(
-    {
-        # Kubernetes maps and lists whose keys are user data, not chart options.
-        "nodeSelector",
-        "labels",
-        "annotations",
-        "podAnnotations",
-        "podLabels",
-        "additionalLabels",
-        "commonLabels",
-        # Kubernetes object fragments the chart copies verbatim into a pod spec.
-        "env",
-        "tolerations",
-        "affinity",
-        "resources",
-        "securityContext",
-        "podSecurityContext",
-        "imagePullSecrets",
-        "relabelings",
-        # Feature-gate maps (name -> bool), free-form by design.
-        "featureGates",
-    }
-)
-"""Keys whose value is a leaf: anything below them is user data, not a chart option."""
-
-FREE_FORM_PATHS: tuple[str, ...] = (
-    # gpu-operator: ConfigMap contents created by the chart (`*.config.create: true`).
-    "config.data",
-)
-"""Dotted path suffixes that are leaves (e.g. any `*.config.data`)."""
-
-
-def _matches(path: tuple[str, ...], pattern: str) -> bool:
-    parts = tuple(pattern.split("."))
-    if len(parts) > len(path):
-        return False
-    tail = path[len(path) - len(parts) :]
-    if pattern.startswith("^"):  # anchored: whole path
-        parts = (parts[0][1:], *parts[1:])
-        if len(parts) != len(path):
-            return False
-        tail = path
-    return all(p in ("*", segment) for p, segment in zip(parts, tail, strict=True))
-
-
-def _is_leaf(path: tuple[str, ...], allow: Iterable[str]) -> bool:
-    if path[-1] in FREE_FORM_KEYS:
-        return True
-    return any(_matches(path, pattern) for pattern in (*FREE_FORM_PATHS, *allow))
-
-
-def _leads_to_allowed(path: tuple[str, ...], allow: Iterable[str]) -> bool:
-    """True when an anchored allow pattern (`^a.b.c`) continues below `path`."""
-    for pattern in allow:
-        if not pattern.startswith("^"):
-            continue
-        parts = pattern[1:].split(".")
-        if len(parts) > len(path) and all(
-            p in ("*", segment) for p, segment in zip(parts, path, strict=False)
-        ):
-            return True
-    return False
+# The key rules (`FREE_FORM_KEYS`, `FREE_FORM_PATHS`, `allow` patterns: `is_leaf`,
+# `leads_to_allowed`) live in `sandbox.values_schema`, shared with the stand-in charts'
+# values.schema.json, so this oracle and the schema Helm enforces on the live test
+# cluster cannot drift (tests/sandbox/test_values_schema.py compares the two).
 
 
 def _walk(ours: Any, theirs: Any, path: tuple[str, ...], allow: tuple[str, ...]) -> Iterator[str]:
-    if path and _is_leaf(path, allow):
+    if path and is_leaf(path, allow):
         return
     dotted = ".".join(path) or "."
     if isinstance(ours, Mapping):
@@ -317,9 +263,9 @@ def _walk(ours: Any, theirs: Any, path: tuple[str, ...], allow: tuple[str, ...])
         for key, value in ours.items():
             child = (*path, str(key))
             if key not in theirs:
-                if _is_leaf(child, allow):
+                if is_leaf(child, allow):
                     continue
-                if _leads_to_allowed(child, allow):
+                if leads_to_allowed(child, allow):
                     # An allowed path lies below: only it may be set under this key.
                     yield from _walk(value, {}, child, allow)
                     continue

@@ -114,6 +114,9 @@ def test_one_tenant_provider_from_the_control_plane_kubeconfig(factory) -> None:
     assert provider.parent == cluster.urn
     assert provider.is_secret("kubeconfig")
     assert provider.inputs["clusterIdentifier"] == "gpu-caas/acme"
+    # Operator configs are read by name: a data change updates them in place (found
+    # live: the default replace deleted the GPU Operator's MIG config first).
+    assert provider.inputs["enableConfigMapMutable"] in (True, "true")
     control_plane = mocks.one("gpu-caas:cluster:ControlPlane", "acme-control-plane")
     # depends_on a component is sent as the component's children.
     assert provider.dependencies

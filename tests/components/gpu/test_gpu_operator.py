@@ -33,6 +33,7 @@ from components.gpu.gpu_operator import (
     summary,
 )
 from components.mirrors import Mirrors
+from sandbox.documented_values import DOCUMENTED_VALUES_KEYS
 from tests.support.mocks import RecordingMocks, run
 from tests.support.upstream import (
     CRDS_ROOT,
@@ -41,16 +42,9 @@ from tests.support.upstream import (
 )
 
 VALUES_YAML = "gpu-operator/values.yaml"
-ALLOW = [
-    # node-feature-discovery subchart: `image.repository` is a value of the NFD chart
-    # (kubernetes-sigs/node-feature-discovery deployment/helm/node-feature-discovery),
-    # not shown in the gpu-operator values.yaml copy.
-    "^node-feature-discovery.image",
-    # `dcgmExporter.config.name`: documented in values.yaml as a commented-out block
-    # ("Use name to ... point to an existing ConfigMap", key `dcgm-metrics.csv`) and a
-    # ClusterPolicy field (`spec.dcgmExporter.config.name`, checked in TestClusterPolicy).
-    "^dcgmExporter.config.name",
-]
+# Keys we set that values.yaml does not show, with their sources; the stand-in chart
+# of the live tests allows the same list.
+ALLOW = DOCUMENTED_VALUES_KEYS["gpu-operator"]
 
 TRAINING = NodeGroupGpu("training", "H100-80GB")
 INFERENCE = NodeGroupGpu("inference", "A100-80GB", Sharing("time-slicing", 4))

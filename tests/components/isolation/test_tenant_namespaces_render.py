@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from components.isolation import tenant_namespaces as tn
 
 TEAM = tn.TeamNamespace("vision", "vision-train", 8, ("oidc:vision-admins",))
@@ -45,6 +47,24 @@ def test_quota_counts_gpus_by_device_plugin_and_by_dra_class() -> None:
     assert hard["services.nodeports"] == "0"
     assert hard["services.loadbalancers"] == "0"
     assert hard["pods"] == "200"
+
+
+@pytest.mark.parametrize(
+    ("per_gpu", "expected"),
+    [
+        ((), {}),
+        ((("1g.10gb", 2), ("3g.40gb", 1)), {"1g.10gb": "16", "3g.40gb": "8"}),
+        ((("1g.12gb", 7),), {"1g.12gb": "56"}),
+    ],
+)
+def test_quota_caps_every_mig_profile_the_cluster_advertises(
+    per_gpu: tuple[tuple[str, int], ...], expected: dict[str, str]
+) -> None:
+    """Mixed-strategy MIG nodes advertise `nvidia.com/mig-<profile>`, not `nvidia.com/gpu`:
+    a team's GPU quota must cap them too (8 GPUs yield 8 x instances per GPU)."""
+    hard = tn.render_quota(TEAM, tn.QuotaDefaults(), [], per_gpu)
+    mig = {k.removeprefix("requests.nvidia.com/mig-"): v for k, v in hard.items() if "mig-" in k}
+    assert mig == expected
 
 
 def test_quota_without_gpu_quota_has_no_gpu_lines() -> None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from sandbox.documented_values import DOCUMENTED_VALUES_KEYS
+
 # Cilium 1.19 Helm reference, https://docs.cilium.io/en/stable/helm-reference/.
 # routingMode/tunnelProtocol/autoDirectNodeRoutes were confirmed against excerpts of
 # install/kubernetes/cilium/values.yaml v1.19.x; the only full values.yaml copy we
@@ -147,13 +149,10 @@ KARPENTER_AWS_KEYS = frozenset(
     }
 )
 
-# NVIDIA/KAI-Scheduler deployments/kai-scheduler/values.yaml @0c9db542 (upstream chart
-# values; AICR's recipe values.yaml in ../shared/crds only holds its overrides).
-KAI_UPSTREAM_KEYS = (
-    "^global.registry",
-    "^scheduler.placementStrategy",
-    "^defaultQueue.createDefaultQueue",
-)
+# Allowed on top of AICR's kai-scheduler recipe values (which only hold its overrides):
+# keys of the upstream chart values.yaml, with their source, in
+# sandbox/documented_values.py (shared with the live tests' stand-in chart).
+KAI_UPSTREAM_KEYS = DOCUMENTED_VALUES_KEYS["kai-scheduler"]
 
 
 def key_paths(values: Mapping[str, Any], leaves: Iterable[str] = ()) -> Iterator[str]:

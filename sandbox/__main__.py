@@ -1,0 +1,198 @@
+"""`python -m sandbox`: a tenant on a local cluster with simulated GPU nodes.
+
+    python -m sandbox up [EXAMPLE]     start the cluster and `pulumi up` Pulumi.<EXAMPLE>.yaml
+    python -m sandbox pulumi ARGS...   run pulumi on the sandbox stack (preview, stack output, ...)
+    python -m sandbox down             `pulumi destroy`, stop everything, delete .sandbox/
+
+`make sandbox` and `make sandbox-down` call these. Everything lives in `.sandbox/` in
+the repository: the cluster (`cluster/`, with `kubeconfig` and every component's
+log), the stand-ins' process (`services.log`) and the Pulumi project and state
+(`pulumi/`). Nothing listens anywhere but 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from sandbox.cluster import ClusterError, LocalCluster, start_cluster, stop_detached
+from sandbox.services import Targets, chart_mirror, prepare_stack, stack_services
+from sandbox.tenant import read_stack_config
+from sandbox.workspace import POLICY_PACKS, ROOT, StackWorkspace
+
+STATE = ROOT / ".sandbox"
+DEFAULT_EXAMPLE = "isv-inference"
+
+
+def _say(message: str) -> None:
+    print(f"[sandbox] {message}", flush=True)
+
+
+def _workspace(example: str, targets: Targets | None = None) -> StackWorkspace:
+    bundle = (targets or _targets()).trust_bundle
+    return StackWorkspace(
+        directory=STATE / "pulumi",
+        stack_file=ROOT / f"Pulumi.{example}.yaml",
+        stack=f"sandbox-{example}",
+        env={"SSL_CERT_FILE": bundle},
+    )
+
+
+def _targets() -> Targets:
+    data = json.loads((STATE / "services.json").read_text())
+    data["host_endpoints"] = {k: tuple(v) for k, v in data["host_endpoints"].items()}
+    return Targets(**data)
+
+
+def _example() -> str:
+    return str(json.loads((STATE / "sandbox.json").read_text())["example"])
+
+
+def serve(example: str) -> int:
+    """Run the stand-ins for `example` until SIGTERM (the background half of `up`)."""
+    cluster = LocalCluster.attach(STATE / "cluster")
+    config = read_stack_config(ROOT / f"Pulumi.{example}.yaml")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with (
+        chart_mirror(STATE / "mirror") as mirror,
+        stack_services(cluster, config, mirror) as services,
+    ):
+        targets = Targets.of(services)
+        partial = STATE / "services.json.tmp"
+        partial.write_text(json.dumps(targets.__dict__))
+        partial.rename(STATE / "services.json")
+        stop.wait()
+    return 0
+
+
+def _wait_for_services(process: subprocess.Popen[bytes], timeout: float = 300) -> Targets:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (STATE / "services.json").is_file():
+            return _targets()
+        if process.poll() is not None:
+            break
+        time.sleep(0.5)
+    log = (STATE / "services.log").read_text(errors="replace")[-3000:]
+    raise ClusterError(f"the sandbox stand-ins did not start:\n{log}")
+
+
+def up(example: str) -> int:
+    """Start the cluster and stand-ins (unless running) and `pulumi up` the example."""
+    stack_file = ROOT / f"Pulumi.{example}.yaml"
+    if not stack_file.is_file():
+        examples = sorted(p.name[7:-5] for p in ROOT.glob("Pulumi.*.yaml"))
+        _say(f"no example {example!r}; choose one of {', '.join(examples)}")
+        return 2
+    if (STATE / "sandbox.json").is_file() and _example() != example:
+        _say(f"the sandbox runs {_example()!r}; run `make sandbox-down` first")
+        return 2
+    config = read_stack_config(stack_file)
+    if not (STATE / "sandbox.json").is_file():
+        STATE.mkdir(exist_ok=True)
+        _say("starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok")
+        cluster = start_cluster(STATE / "cluster", detach=True)
+        (STATE / "sandbox.json").write_text(json.dumps({"example": example}))
+        _say("starting the chart mirror, simulated nodes and stand-in hosts")
+        with (STATE / "services.log").open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "sandbox", "serve", example],
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        (STATE / "services.pid").write_text(str(process.pid))
+        targets = _wait_for_services(process)
+        workspace = _workspace(example, targets)
+        workspace.init()
+        prepare_stack(workspace, config, cluster, targets)
+    else:
+        cluster = LocalCluster.attach(STATE / "cluster")
+        workspace = _workspace(example)
+    _say(f"pulumi up {workspace.stack} (both policy packs)")
+    packs = [arg for pack in POLICY_PACKS for arg in ("--policy-pack", str(pack))]
+    code = _pulumi(workspace, ["up", "--yes", "--stack", workspace.stack, *packs])
+    if code == 0:
+        _say("the tenant is up. Try:")
+        print(f"  export KUBECONFIG={cluster.kubeconfig}")
+        print("  kubectl get nodes -L gpu-caas.io/node-group,nvidia.com/gpu.product")
+        print("  kubectl get namespaces,resourcequotas -A")
+        print("  python -m sandbox pulumi stack output     # any pulumi command on the stack")
+        print("  make sandbox-down                          # destroy and stop everything")
+    return code
+
+
+def _pulumi(workspace: StackWorkspace, args: list[str]) -> int:
+    pulumi = shutil.which("pulumi")
+    if pulumi is None:
+        _say("the pulumi CLI is not on PATH: run `make setup` and `. scripts/env.sh`")
+        return 2
+    return subprocess.run(
+        [pulumi, *args], cwd=workspace.project, env=workspace.environment(), check=False
+    ).returncode
+
+
+def down() -> int:
+    """Destroy the stack (if any), stop the stand-ins and the cluster, delete .sandbox/."""
+    if not STATE.exists():
+        _say("no sandbox is running")
+        return 0
+    code = 0
+    if (STATE / "services.json").is_file() and (STATE / "pulumi" / "project").is_dir():
+        workspace = _workspace(_example())
+        _say(f"pulumi destroy {workspace.stack}")
+        code = _pulumi(workspace, ["destroy", "--yes", "--stack", workspace.stack])
+    pid_file = STATE / "services.pid"
+    if pid_file.is_file():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+        time.sleep(1)
+    stopped = stop_detached(STATE / "cluster")
+    _say(f"stopped {', '.join(stopped) or 'nothing'}")
+    if code != 0:
+        _say("pulumi destroy failed; .sandbox/ is kept for its logs (remove it by hand)")
+        return code
+    shutil.rmtree(STATE)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    up_parser = commands.add_parser("up", help="start the sandbox and pulumi up an example")
+    up_parser.add_argument("example", nargs="?", default=DEFAULT_EXAMPLE)
+    commands.add_parser("down", help="pulumi destroy and stop the sandbox")
+    serve_parser = commands.add_parser("serve", help=argparse.SUPPRESS)
+    serve_parser.add_argument("example")
+    pulumi_parser = commands.add_parser("pulumi", help="run pulumi on the sandbox stack")
+    pulumi_parser.add_argument("args", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "up":
+            return up(args.example)
+        if args.command == "down":
+            return down()
+        if args.command == "serve":
+            return serve(args.example)
+        if not (STATE / "sandbox.json").is_file():
+            _say("no sandbox is running: `make sandbox` starts one")
+            return 2
+        return _pulumi(_workspace(_example()), list(args.args))
+    except ClusterError as error:
+        _say(f"error: {error}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

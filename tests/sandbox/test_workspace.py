@@ -1,0 +1,71 @@
+"""Workspace helpers: recovery of a file backend, config edits, readable failures."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from sandbox.workspace import Run, descendants, repair_file_backend, set_path
+
+
+def test_repair_removes_only_empty_attribute_sidecars(tmp_path: Path) -> None:
+    stacks = tmp_path / ".pulumi" / "stacks" / "gpu-caas"
+    stacks.mkdir(parents=True)
+    (stacks / "dev.json").write_text("{}")
+    (stacks / "dev.json.attrs").write_text("")  # what a SIGKILL mid-write leaves
+    (stacks / "dev.json.bak.attrs").write_text('{"user.cache_control": ""}')
+    removed = repair_file_backend(tmp_path)
+    assert removed == [stacks / "dev.json.attrs"]
+    assert (stacks / "dev.json").is_file() and (stacks / "dev.json.bak.attrs").is_file()
+    assert repair_file_backend(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("tree", "dotted", "value", "expected"),
+    [
+        ({}, "a", 1, {"a": 1}),
+        ({}, "a.b.c", "x", {"a": {"b": {"c": "x"}}}),
+        ({"a": {"keep": 1}}, "a.b", 2, {"a": {"keep": 1, "b": 2}}),
+        ({"a": {"b": 1}}, "a.b", [1, 2], {"a": {"b": [1, 2]}}),
+    ],
+)
+def test_set_path(tree: dict[str, object], dotted: str, value: object, expected: object) -> None:
+    set_path(tree, dotted, value)
+    assert tree == expected
+
+
+def test_describe_shows_diagnostics_and_summary_not_the_whole_log() -> None:
+    stdout = (
+        "Updating (dev)\n" + "  + resource\n" * 2000
+        + "Diagnostics:\n  pulumi:pulumi:Stack (x):\n    error: boom\n\n"
+        "Outputs:\n  secret: [secret]\n\nResources:\n    + 3 created\n    1 errored\n"
+    )  # fmt: skip
+    text = Run(("up",), 1, stdout, "", 2.0).describe()
+    assert "error: boom" in text and "1 errored" in text
+    assert "  + resource" not in text
+    assert "pulumi up -> 1 in 2.0s" in text
+
+
+def test_descendants_reach_children_in_other_process_groups() -> None:
+    """Pulumi's plugins run in their own process groups; a killed CLI must take them too."""
+    script = "setsid sleep 30 & sleep 30 & wait"
+    parent = subprocess.Popen(["sh", "-c", script], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 10
+        while len(descendants(parent.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        found = descendants(parent.pid)
+        assert len(found) == 2, found
+        groups = {os.getpgid(pid) for pid in found}
+        assert len(groups) == 2, "one child should be in a process group of its own"
+    finally:
+        for pid in [*descendants(parent.pid), parent.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        parent.wait(timeout=10)
