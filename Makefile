@@ -45,7 +45,7 @@ schema: setup ## regenerate stacks/schema/tenant.schema.json from the config mod
 validate: setup ## validate every Pulumi.*.yaml without the engine
 	@$(ENV) python -m stacks validate Pulumi.*.yaml
 
-bench: setup ## benchmarks (speed and memory targets live here, not in tests)
+bench: setup-test ## benchmarks (speed and memory targets live here, not in tests; the live one needs the test tools)
 	@$(ENV) python -m bench
 
 clean: ## remove the local state backend and caches in the repo (not the toolchain cache)

@@ -1,8 +1,20 @@
 """The local simulated cluster parts used by the live tests and `make sandbox`.
 
-The live tests `pulumi up` the example stacks onto a local kube-apiserver. Modules
-here simulate that cluster and what it needs; each says what it covers in its own
-docstring.
+The live tests `pulumi up` the example stacks onto a local cluster. Modules here run
+that cluster and what it needs; each says what it covers in its own docstring
+(docs/testing.md: what is real and what is simulated).
+
+The cluster and the stack:
+
+* `sandbox.cluster`: etcd, kube-apiserver, kube-controller-manager, kube-scheduler
+  and kwok on 127.0.0.1;
+* `sandbox.nodes`: the tenant's simulated nodes (labels, taints, device-plugin
+  capacity) from its stack config;
+* `sandbox.fake_hosts`: stand-in SSH hosts that answer gpu-caas's kubeadm scripts;
+* `sandbox.tenant`: stack config reading, node creation, Kamaji's controller;
+* `sandbox.services`: everything a stack talks to besides the cluster, together;
+* `sandbox.workspace`: a throwaway Pulumi project and backend running the real CLI;
+* `python -m sandbox` (`__main__`): `make sandbox` / `make sandbox-down`.
 
 Machines here reach no chart repository, so Helm releases install stand-in charts
 from a local chart mirror:

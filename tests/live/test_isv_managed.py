@@ -99,6 +99,10 @@ def test_killed_first_up_recovers_with_refresh(live: LiveStack) -> None:
 def test_every_planned_resource_exists_on_the_server(live: LiveStack) -> None:
     assert len(managed_objects(live.workspace)) >= 20
     flavor_checks.everything_exists(live)
+    # Both mirror paths were used: the https repository and the OCI registry (KAI).
+    served = [path for _method, path, status in live.mirror.requests if status == 200]
+    assert any(path.endswith("/index.yaml") for path in served), served
+    assert any(path.startswith("/v2/") and "/manifests/" in path for path in served), served
 
 
 def test_no_perpetual_diff(live: LiveStack) -> None:
@@ -149,6 +153,13 @@ def test_gpu_quota_and_nodeport_are_enforced(live: LiveStack) -> None:
         as_user=user[0],
         as_groups=user[1],
     )
+    assert refused.returncode != 0 and "exceeded quota" in refused.stderr, refused.stderr
+    # MIG slices count too: 2 GPUs of small-models' layout yield 2 x 2 1g.12gb slices.
+    slices = gpu_pod("too-many-slices", {"nvidia.com/mig-1g.12gb": "5"})
+    refused = live.cluster.kubectl(
+        "create", "-n", TEAM_B, "-f", "-",
+        stdin=json.dumps(slices), as_user=user[0], as_groups=user[1],
+    )  # fmt: skip
     assert refused.returncode != 0 and "exceeded quota" in refused.stderr, refused.stderr
     within = gpu_pod("two-gpus", {"nvidia.com/gpu": "2"})
     admitted = live.cluster.kubectl(
