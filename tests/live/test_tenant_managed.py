@@ -1,10 +1,12 @@
-"""tenant-managed (`Pulumi.dev.yaml`) on a live local cluster.
+"""tenant-managed (`Pulumi.dev.yaml`, `Pulumi.gb200-baremetal.yaml`) on a live local cluster.
 
-The dev tenant bootstraps its own cluster with kubeadm over SSH. Its inventory hosts
-are played by fake SSH hosts (sandbox/fake_hosts.py): `kubeadm init` on cp-0 hands
-over the local cluster's kubeconfig, and `kubeadm join` on the GPU hosts registers
-their Nodes with exactly the labels and taints of the JoinConfiguration the stack
-rendered. Everything after that (the whole platform) is real against the server.
+These tenants bootstrap their own cluster with kubeadm over SSH. Their inventory hosts
+are played by fake SSH hosts (sandbox/fake_hosts.py): `kubeadm init` on the first
+control-plane host hands over the local cluster's kubeconfig, and `kubeadm join` on
+the other hosts (control-plane joins with the uploaded certificate key in the HA
+gb200 tenant) registers their Nodes with exactly the labels and taints of the
+JoinConfiguration the stack rendered. Everything after that (the whole platform,
+with DPUs, ComputeDomains and IPoIB rails for gb200) is real against the server.
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ from tests.live.conftest import LiveStack, live_stack
 pytestmark = [pytest.mark.engine, pytest.mark.live]
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory, mirror: ChartMirror) -> Iterator[LiveStack]:
-    with live_stack(tmp_path_factory.mktemp("tenant-managed"), "dev", mirror) as stack:
+@pytest.fixture(scope="module", params=["dev", "gb200-baremetal"])
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, mirror: ChartMirror
+) -> Iterator[LiveStack]:
+    example = str(request.param)
+    with live_stack(tmp_path_factory.mktemp(example), example, mirror) as stack:
         yield stack
 
 
@@ -33,8 +38,12 @@ def test_up(live: LiveStack) -> None:
 
 def test_hosts_joined_with_the_configured_labels_and_taints(live: LiveStack) -> None:
     assert live.services.hosts is not None
-    kinds = sorted({(s.host, s.kind) for s in live.services.hosts.sessions})
-    assert ("cp-0", "init") in kinds and ("gpu-0", "join") in kinds and ("gpu-1", "join") in kinds
+    config = live.services.config
+    first, *others = [h.name for h in config.control_plane_hosts]
+    kinds = {(s.host, s.kind) for s in live.services.hosts.sessions}
+    assert (first, "init") in kinds
+    joined = {host.name for host in config.hosts} - {first}
+    assert {host for host, kind in kinds if kind == "join"} == joined
     flavor_checks.nodes_match_config(live)
 
 
@@ -50,4 +59,6 @@ def test_destroy_resets_hosts_and_leaves_nothing(live: LiveStack) -> None:
     flavor_checks.destroy_is_clean(live)
     assert live.services.hosts is not None
     reset = {s.host for s in live.services.hosts.sessions if s.kind == "reset"}
-    assert {"gpu-0", "gpu-1", "cp-0"} <= reset
+    assert reset == {host.name for host in live.services.config.hosts}
+    nodes = live.cluster.kubectl("get", "nodes", "-o", "name")
+    assert nodes.stdout.strip() == "", f"nodes left behind: {nodes.stdout}"

@@ -27,12 +27,14 @@ from typing import Any
 import jsonschema
 import yaml
 
+from sandbox.upstream_copies import crds_root
 from sandbox.values_schema import FREE_FORM_KEYS as FREE_FORM_KEYS
 from sandbox.values_schema import FREE_FORM_PATHS as FREE_FORM_PATHS
 from sandbox.values_schema import is_leaf, leads_to_allowed
 
-CRDS_ROOT = (Path(__file__).resolve().parents[2] / ".." / "shared" / "crds").resolve()
-"""The upstream reference copies (`/work/shared/crds` next to the repository)."""
+CRDS_ROOT = crds_root()
+"""The upstream reference copies: `$GPU_CAAS_UPSTREAM_DIR`, else `../shared/crds` next to
+the repository (one definition, `sandbox.upstream_copies.crds_root`)."""
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
