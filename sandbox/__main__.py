@@ -27,6 +27,7 @@ from sandbox.cluster import ClusterError, LocalCluster, start_cluster, stop_deta
 from sandbox.services import Targets, chart_mirror, prepare_stack, stack_services
 from sandbox.tenant import read_stack_config
 from sandbox.workspace import POLICY_PACKS, ROOT, StackWorkspace
+from stacks.config import TenantConfig
 
 STATE = ROOT / ".sandbox"
 DEFAULT_EXAMPLE = "isv-inference"
@@ -93,30 +94,24 @@ def up(example: str) -> int:
         examples = sorted(p.name[7:-5] for p in ROOT.glob("Pulumi.*.yaml"))
         _say(f"no example {example!r}; choose one of {', '.join(examples)}")
         return 2
+    if (STATE / "sandbox.json").is_file() and not (STATE / "services.json").is_file():
+        _say("an earlier `make sandbox` did not finish starting; run `make sandbox-down` first")
+        return 2
     if (STATE / "sandbox.json").is_file() and _example() != example:
-        _say(f"the sandbox runs {_example()!r}; run `make sandbox-down` first")
+        running = _example()
+        _say(
+            f"the sandbox runs {running!r}: `make sandbox SANDBOX_STACK={running}` updates it; "
+            "`make sandbox-down` first to start another example"
+        )
         return 2
     config = read_stack_config(stack_file)
     if not (STATE / "sandbox.json").is_file():
-        STATE.mkdir(exist_ok=True)
-        _say("starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok")
-        cluster = start_cluster(STATE / "cluster", detach=True)
-        (STATE / "sandbox.json").write_text(json.dumps({"example": example}))
-        _say("starting the chart mirror, simulated nodes and stand-in hosts")
-        with (STATE / "services.log").open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "sandbox", "serve", example],
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        (STATE / "services.pid").write_text(str(process.pid))
-        targets = _wait_for_services(process)
-        workspace = _workspace(example, targets)
-        workspace.init()
-        prepare_stack(workspace, config, cluster, targets)
+        try:
+            cluster, workspace = _start(example, config)
+        except BaseException:
+            _say("starting failed; stopping what did start (logs are kept in .sandbox/)")
+            _stop_everything()
+            raise
     else:
         cluster = LocalCluster.attach(STATE / "cluster")
         workspace = _workspace(example)
@@ -124,13 +119,49 @@ def up(example: str) -> int:
     packs = [arg for pack in POLICY_PACKS for arg in ("--policy-pack", str(pack))]
     code = _pulumi(workspace, ["up", "--yes", "--stack", workspace.stack, *packs])
     if code == 0:
+        stack_file = workspace.stack_file_path.relative_to(ROOT)
         _say("the tenant is up. Try:")
         print(f"  export KUBECONFIG={cluster.kubeconfig}")
         print("  kubectl get nodes -L gpu-caas.io/node-group,nvidia.com/gpu.product")
         print("  kubectl get namespaces,resourcequotas -A")
-        print("  python -m sandbox pulumi stack output     # any pulumi command on the stack")
-        print("  make sandbox-down                          # destroy and stop everything")
+        print("  . scripts/env.sh && python -m sandbox pulumi stack output   # any pulumi command")
+        print(f"  day-2: edit {stack_file} (the sandbox's copy), then `make sandbox`")
+        print("  make sandbox-down   # destroy and stop everything")
     return code
+
+
+def _start(example: str, config: TenantConfig) -> tuple[LocalCluster, StackWorkspace]:
+    """Start the cluster and the stand-ins; create and configure the sandbox stack."""
+    STATE.mkdir(exist_ok=True)
+    (STATE / "sandbox.json").write_text(json.dumps({"example": example}))
+    _say("starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok")
+    cluster = start_cluster(STATE / "cluster", detach=True)
+    _say("starting the chart mirror, simulated nodes and stand-in hosts")
+    with (STATE / "services.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sandbox", "serve", example],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    (STATE / "services.pid").write_text(str(process.pid))
+    targets = _wait_for_services(process)
+    workspace = _workspace(example, targets)
+    workspace.init()
+    prepare_stack(workspace, config, cluster, targets)
+    return cluster, workspace
+
+
+def _stop_everything() -> list[str]:
+    """Stop the stand-ins' process and the cluster (no destroy)."""
+    pid_file = STATE / "services.pid"
+    if pid_file.is_file():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+        pid_file.unlink()
+    return stop_detached(STATE / "cluster")
 
 
 def _pulumi(workspace: StackWorkspace, args: list[str]) -> int:
@@ -153,12 +184,7 @@ def down() -> int:
         workspace = _workspace(_example())
         _say(f"pulumi destroy {workspace.stack}")
         code = _pulumi(workspace, ["destroy", "--yes", "--stack", workspace.stack])
-    pid_file = STATE / "services.pid"
-    if pid_file.is_file():
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(int(pid_file.read_text()), signal.SIGTERM)
-        time.sleep(1)
-    stopped = stop_detached(STATE / "cluster")
+    stopped = _stop_everything()
     _say(f"stopped {', '.join(stopped) or 'nothing'}")
     if code != 0:
         _say("pulumi destroy failed; .sandbox/ is kept for its logs (remove it by hand)")
@@ -185,7 +211,7 @@ def main(argv: list[str]) -> int:
             return down()
         if args.command == "serve":
             return serve(args.example)
-        if not (STATE / "sandbox.json").is_file():
+        if not (STATE / "services.json").is_file():
             _say("no sandbox is running: `make sandbox` starts one")
             return 2
         return _pulumi(_workspace(_example()), list(args.args))

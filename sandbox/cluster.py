@@ -382,7 +382,9 @@ def stop_cluster(cluster: LocalCluster) -> None:
 
 
 def stop_detached(workdir: Path) -> list[str]:
-    """Stop the components a detached cluster recorded in `workdir/pids.json`.
+    """Stop the components a detached cluster recorded in `workdir/pids.json`, newest
+    first, each before the next (kube-apiserver before etcd: an API server whose etcd
+    is gone hangs until it is killed).
 
     Returns the names of the components that were still running.
     """
@@ -392,15 +394,17 @@ def stop_detached(workdir: Path) -> list[str]:
     pids: dict[str, int] = json.loads(pids_file.read_text())
     stopped = []
     for name, pid in reversed(list(pids.items())):
+        if not _alive(pid):
+            continue
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-            stopped.append(name)
-    deadline = time.monotonic() + 20
-    for pid in pids.values():
+        deadline = time.monotonic() + 20
         while time.monotonic() < deadline and _alive(pid):
-            time.sleep(0.2)
+            time.sleep(0.1)
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        stopped.append(name)
     pids_file.unlink()
     return stopped
 
@@ -427,10 +431,9 @@ def running_cluster(
 
 
 def _stop(processes: Iterable[subprocess.Popen[bytes]]) -> None:
-    running = list(processes)
-    for process in reversed(running):
+    """Stop `processes` newest first, each before the next (SIGTERM, SIGKILL after 20 s)."""
+    for process in reversed(list(processes)):
         process.terminate()
-    for process in running:
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=20)
         if process.poll() is None:

@@ -12,6 +12,7 @@ Used by the live tests (in-process) and by `make sandbox` (in a background proce
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,8 +77,13 @@ def provider_crds(config: TenantConfig) -> tuple[str, ...]:
     return crds
 
 
-def install_crds(cluster: LocalCluster, paths: tuple[str, ...]) -> None:
-    """Apply CRDs from ../shared/crds and wait until they are Established."""
+def install_crds(cluster: LocalCluster, paths: tuple[str, ...], timeout: float = 60) -> None:
+    """Apply CRDs from ../shared/crds and wait until they are Established.
+
+    Polls the condition instead of `kubectl wait`: right after the apply a CRD's
+    `status.conditions` can still be null, which kubectl 1.32's wait reports as an
+    error instead of waiting.
+    """
     root = crds_root()
     names = []
     for path in paths:
@@ -85,11 +91,13 @@ def install_crds(cluster: LocalCluster, paths: tuple[str, ...]) -> None:
         if done.returncode != 0:
             raise ClusterError(f"{path}: {done.stderr.strip()}")
         names += done.stdout.split()
-    if not names:
-        return
-    ready = cluster.kubectl("wait", "--for", "condition=Established", "--timeout=60s", *names)
-    if ready.returncode != 0:
-        raise ClusterError(ready.stderr.strip())
+    established = "jsonpath={.status.conditions[?(@.type=='Established')].status}"
+    deadline = time.monotonic() + timeout
+    for name in names:
+        while cluster.kubectl("get", name, "-o", established).stdout.strip() != "True":
+            if time.monotonic() > deadline:
+                raise ClusterError(f"{name} is not Established after {timeout:.0f}s")
+            time.sleep(0.2)
 
 
 @contextlib.contextmanager
