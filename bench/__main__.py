@@ -77,11 +77,10 @@ def bench_live(example: str = LIVE_EXAMPLE) -> tuple[float, float, float, str]:
     """(up s, no-op up s, preview s, error) of `example` on a fresh local cluster."""
     from sandbox.cluster import running_cluster
     from sandbox.services import Targets, chart_mirror, prepare_stack, stack_services
-    from sandbox.tenant import read_stack_config
     from sandbox.workspace import StackWorkspace
 
     stack_file = ROOT / f"Pulumi.{example}.yaml"
-    config = read_stack_config(stack_file)
+    config = load_stack_file(stack_file)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         with (

@@ -25,9 +25,9 @@ import time
 
 from sandbox.cluster import ClusterError, LocalCluster, start_cluster, stop_detached
 from sandbox.services import Targets, chart_mirror, prepare_stack, stack_services
-from sandbox.tenant import read_stack_config
 from sandbox.workspace import POLICY_PACKS, ROOT, StackWorkspace
 from stacks.config import TenantConfig
+from stacks.config.loader import load_stack_file
 
 STATE = ROOT / ".sandbox"
 DEFAULT_EXAMPLE = "isv-inference"
@@ -60,7 +60,7 @@ def _example() -> str:
 def serve(example: str) -> int:
     """Run the stand-ins for `example` until SIGTERM (the background half of `up`)."""
     cluster = LocalCluster.attach(STATE / "cluster")
-    config = read_stack_config(ROOT / f"Pulumi.{example}.yaml")
+    config = load_stack_file(ROOT / f"Pulumi.{example}.yaml")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with (
@@ -104,7 +104,7 @@ def up(example: str) -> int:
             "`make sandbox-down` first to start another example"
         )
         return 2
-    config = read_stack_config(stack_file)
+    config = load_stack_file(stack_file)
     if not (STATE / "sandbox.json").is_file():
         try:
             cluster, workspace = _start(example, config)

@@ -25,10 +25,9 @@ secrets).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -277,15 +276,3 @@ class _AcceptAnyKey(asyncssh.SSHServer):
 
     def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
         return True
-
-
-@contextlib.contextmanager
-def fake_hosts(
-    cluster: LocalCluster,
-    hosts: list[str],
-    simulated: Mapping[str, SimulatedNode],
-    kubeconfig: str,
-) -> Iterator[FakeHosts]:
-    """`FakeHosts` as a context manager."""
-    with FakeHosts(cluster, hosts, simulated, kubeconfig) as served:
-        yield served

@@ -25,10 +25,11 @@ from sandbox.cluster import ClusterError, LocalCluster
 from sandbox.fake_hosts import FakeHosts
 from sandbox.nodes import SimulatedNode, simulated_nodes
 from sandbox.standin_charts import all_charts, build_standin_charts
-from sandbox.tenant import CONFIG_KEY, KamajiStandIn, add_nodes, configure_stack
+from sandbox.tenant import KamajiStandIn, add_nodes, configure_stack
 from sandbox.upstream_copies import crds_root
 from sandbox.workspace import StackWorkspace
 from stacks.config import ControlPlaneBackend, TenantConfig
+from stacks.config.loader import CONFIG_KEY
 
 KAMAJI_CRDS = (
     "kamaji/kamaji.clastix.io_tenantcontrolplanes.yaml",

@@ -2,9 +2,6 @@
 
 The pieces the live tests and `make sandbox` share:
 
-* `read_stack_config(stack_file)`: the example's `gpu-caas:tenant`, validated, with its
-  `secure:` values replaced by placeholders (what nodes and charts derive from needs
-  no secret);
 * `add_nodes(cluster, config)`: the tenant's simulated nodes (`sandbox.nodes`), applied
   and awaited Ready;
 * `configure_stack(workspace, config, cluster, mirror)`: point the stack at the local
@@ -21,41 +18,15 @@ import base64
 import contextlib
 import json
 import threading
-from collections.abc import Iterator, Mapping
-from pathlib import Path
-from typing import Any
+from collections.abc import Mapping
 
 import yaml
 
 from sandbox.cluster import ClusterError, LocalCluster
 from sandbox.nodes import SimulatedNode, simulated_nodes
 from sandbox.workspace import StackWorkspace
-from stacks.config import ControlPlaneBackend, Flavor, TenantConfig, parse_tenant
-
-CONFIG_KEY = "gpu-caas:tenant"
-
-
-def placeholders(value: Any) -> Any:
-    """Replace every `{"secure": ...}` of a stack file by a plaintext placeholder."""
-    if isinstance(value, dict):
-        if set(value) == {"secure"}:
-            return "placeholder-secret"
-        return {k: placeholders(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [placeholders(v) for v in value]
-    return value
-
-
-def raw_stack_config(stack_file: Path) -> dict[str, Any]:
-    """The `gpu-caas:tenant` mapping of a stack file, secrets replaced by placeholders."""
-    document = yaml.safe_load(stack_file.read_text())
-    raw: dict[str, Any] = placeholders(document["config"][CONFIG_KEY])
-    return raw
-
-
-def read_stack_config(stack_file: Path) -> TenantConfig:
-    """The validated tenant config of a stack file (`ConfigError` when it is invalid)."""
-    return parse_tenant(json.dumps(raw_stack_config(stack_file)))
+from stacks.config import ControlPlaneBackend, Flavor, TenantConfig
+from stacks.config.loader import CONFIG_KEY
 
 
 def add_nodes(
@@ -194,10 +165,3 @@ class KamajiStandIn:
             self.served.add((namespace, name))
         else:
             self.errors.append(patched.stderr.strip())
-
-
-@contextlib.contextmanager
-def kamaji_stand_in(management: LocalCluster, tenant_kubeconfig: str) -> Iterator[KamajiStandIn]:
-    """`KamajiStandIn` as a context manager."""
-    with KamajiStandIn(management, tenant_kubeconfig) as stand_in:
-        yield stand_in

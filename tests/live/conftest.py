@@ -24,8 +24,8 @@ import pytest
 from sandbox.chart_mirror import ChartMirror
 from sandbox.cluster import LocalCluster, running_cluster
 from sandbox.services import Services, Targets, chart_mirror, prepare_stack, stack_services
-from sandbox.tenant import read_stack_config
 from sandbox.workspace import ROOT, StackWorkspace
+from stacks.config.loader import load_stack_file
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +58,7 @@ class LiveStack:
 @contextlib.contextmanager
 def live_stack(directory: Path, example: str, mirror: ChartMirror) -> Iterator[LiveStack]:
     """`Pulumi.<example>.yaml` ready for `pulumi up` on a fresh local cluster."""
-    config = read_stack_config(ROOT / f"Pulumi.{example}.yaml")
+    config = load_stack_file(ROOT / f"Pulumi.{example}.yaml")
     with (
         running_cluster(directory / "cluster") as cluster,
         stack_services(cluster, config, mirror) as services,

@@ -21,8 +21,8 @@ import yaml
 
 from sandbox.chart_mirror import ChartMirror
 from sandbox.cluster import ADMIN_TOKEN
-from sandbox.tenant import CONFIG_KEY
 from sandbox.workspace import interrupt
+from stacks.config.loader import CONFIG_KEY
 from tests.live import flavor_checks
 from tests.live.checks import (
     ObjectRef,

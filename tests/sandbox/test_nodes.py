@@ -8,7 +8,7 @@ from components import naming
 from components.gpu.gpu_operator import NodeGroupGpu, Sharing
 from sandbox.cluster import KWOK_NODE_ANNOTATION
 from sandbox.nodes import device_plugin_resources, simulated_nodes
-from sandbox.tenant import read_stack_config
+from stacks.config.loader import load_stack_file
 from tests.support.examples import STACK_FILES
 
 H100 = "H100-80GB"
@@ -63,7 +63,7 @@ def test_device_plugin_resources(group: NodeGroupGpu, gpus: int, expected: dict[
 
 @pytest.mark.parametrize("stack_file", STACK_FILES, ids=[p.name for p in STACK_FILES])
 def test_every_example_node_matches_its_group(stack_file: object) -> None:
-    config = read_stack_config(stack_file)  # type: ignore[arg-type]
+    config = load_stack_file(stack_file)  # type: ignore[arg-type]
     nodes = simulated_nodes(config)
     assert nodes
     names = [node.name for node in nodes]
@@ -89,7 +89,7 @@ def test_every_example_node_matches_its_group(stack_file: object) -> None:
 
 def test_autoscaled_groups_get_nodes_up_to_max() -> None:
     stack_file = next(p for p in STACK_FILES if p.name == "Pulumi.isv-inference.yaml")
-    config = read_stack_config(stack_file)
+    config = load_stack_file(stack_file)
     by_group: dict[str | None, int] = {}
     for node in simulated_nodes(config, autoscaled=3):
         by_group[node.node_group] = by_group.get(node.node_group, 0) + 1
@@ -100,7 +100,7 @@ def test_autoscaled_groups_get_nodes_up_to_max() -> None:
 
 def test_mixed_mig_example_advertises_per_profile_resources() -> None:
     stack_file = next(p for p in STACK_FILES if p.name == "Pulumi.dev.yaml")
-    nodes = {n.name: n for n in simulated_nodes(read_stack_config(stack_file))}
+    nodes = {n.name: n for n in simulated_nodes(load_stack_file(stack_file))}
     # dev's gpu-1: 8x H100-80GB with {3g.40gb: 1, 2g.20gb: 1, 1g.10gb: 2} per GPU.
     assert {k: v for k, v in nodes["gpu-1"].capacity.items() if "mig" in k} == {
         "nvidia.com/mig-1g.10gb": "16",

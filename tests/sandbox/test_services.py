@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sandbox.services import KAMAJI_CRDS, KARPENTER_CRDS, point_hosts, provider_crds
-from sandbox.tenant import read_stack_config
 from sandbox.upstream_copies import crds_root
+from stacks.config.loader import load_stack_file
 from tests.support.examples import STACK_FILES
 
 EXPECTED = {
@@ -19,7 +19,7 @@ EXPECTED = {
 
 @pytest.mark.parametrize("stack_file", STACK_FILES, ids=[p.name for p in STACK_FILES])
 def test_provider_crds_of_each_example(stack_file: object) -> None:
-    config = read_stack_config(stack_file)  # type: ignore[arg-type]
+    config = load_stack_file(stack_file)  # type: ignore[arg-type]
     crds = provider_crds(config)
     assert crds == EXPECTED[stack_file.name]  # type: ignore[attr-defined]
     for path in crds:
