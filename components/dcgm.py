@@ -36,45 +36,105 @@ class DcgmField:
 
 
 DEFAULT_COUNTERS: tuple[DcgmField, ...] = (
-    DcgmField("DCGM_FI_DEV_SM_CLOCK", "gauge", "SM clock frequency (MHz)."),
-    DcgmField("DCGM_FI_DEV_MEM_CLOCK", "gauge", "Memory clock frequency (MHz)."),
-    DcgmField("DCGM_FI_DEV_MEMORY_TEMP", "gauge", "Memory temperature (C)."),
-    DcgmField("DCGM_FI_DEV_GPU_TEMP", "gauge", "GPU temperature (C)."),
-    DcgmField("DCGM_FI_DEV_POWER_USAGE", "gauge", "Power draw (W)."),
+    DcgmField("DCGM_FI_DEV_SM_CLOCK", "gauge", "SM clock frequency (in MHz)."),
+    DcgmField("DCGM_FI_DEV_MEM_CLOCK", "gauge", "Memory clock frequency (in MHz)."),
+    DcgmField("DCGM_FI_DEV_MEMORY_TEMP", "gauge", "Memory temperature (in C)."),
+    DcgmField("DCGM_FI_DEV_GPU_TEMP", "gauge", "GPU temperature (in C)."),
+    DcgmField("DCGM_FI_DEV_POWER_USAGE", "gauge", "Power draw (in W)."),
     DcgmField(
-        "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "counter", "Energy consumed since boot (mJ)."
+        "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
+        "counter",
+        "Total energy consumption since boot (in mJ).",
     ),
-    DcgmField("DCGM_FI_DEV_PCIE_TX_THROUGHPUT", "counter", "Bytes sent over PCIe TX (KB)."),
-    DcgmField("DCGM_FI_DEV_PCIE_RX_THROUGHPUT", "counter", "Bytes received over PCIe RX (KB)."),
-    DcgmField("DCGM_FI_DEV_PCIE_REPLAY_COUNTER", "counter", "PCIe retries."),
-    DcgmField("DCGM_FI_DEV_GPU_UTIL", "gauge", "GPU utilization (%)."),
-    DcgmField("DCGM_FI_DEV_MEM_COPY_UTIL", "gauge", "Memory utilization (%)."),
-    DcgmField("DCGM_FI_DEV_ENC_UTIL", "gauge", "Encoder utilization (%)."),
-    DcgmField("DCGM_FI_DEV_DEC_UTIL", "gauge", "Decoder utilization (%)."),
-    DcgmField("DCGM_FI_DEV_XID_ERRORS", "gauge", "Last XID error seen."),
-    DcgmField("DCGM_FI_DEV_FB_FREE", "gauge", "Framebuffer memory free (MiB)."),
-    DcgmField("DCGM_FI_DEV_FB_USED", "gauge", "Framebuffer memory used (MiB)."),
+    DcgmField("DCGM_FI_DEV_PCIE_REPLAY_COUNTER", "counter", "Total number of PCIe retries."),
+    DcgmField("DCGM_FI_DEV_GPU_UTIL", "gauge", "GPU utilization (in %)."),
+    DcgmField("DCGM_FI_DEV_MEM_COPY_UTIL", "gauge", "Memory utilization (in %)."),
+    DcgmField("DCGM_FI_DEV_ENC_UTIL", "gauge", "Encoder utilization (in %)."),
+    DcgmField("DCGM_FI_DEV_DEC_UTIL", "gauge", "Decoder utilization (in %)."),
+    DcgmField("DCGM_FI_DEV_XID_ERRORS", "gauge", "Value of the last XID error encountered."),
+    DcgmField("DCGM_FI_DEV_FB_FREE", "gauge", "Framebuffer memory free (in MiB)."),
+    DcgmField("DCGM_FI_DEV_FB_USED", "gauge", "Framebuffer memory used (in MiB)."),
+    DcgmField("DCGM_FI_DEV_FB_RESERVED", "gauge", "Framebuffer memory reserved (in MiB)."),
     DcgmField(
-        "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL", "counter", "NVLink bandwidth counters of all lanes."
+        "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL",
+        "counter",
+        "Total number of NVLink bandwidth counters for all lanes.",
     ),
-    DcgmField("DCGM_FI_DEV_VGPU_LICENSE_STATUS", "gauge", "vGPU license status."),
+    DcgmField("DCGM_FI_DEV_VGPU_LICENSE_STATUS", "gauge", "vGPU License status"),
     DcgmField(
-        "DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS", "counter", "Rows remapped (uncorrectable)."
+        "DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS",
+        "counter",
+        "Number of remapped rows for uncorrectable errors",
     ),
-    DcgmField("DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS", "counter", "Rows remapped (correctable)."),
-    DcgmField("DCGM_FI_DEV_ROW_REMAP_FAILURE", "gauge", "Whether a row remapping failed."),
+    DcgmField(
+        "DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS",
+        "counter",
+        "Number of remapped rows for correctable errors",
+    ),
+    DcgmField("DCGM_FI_DEV_ROW_REMAP_FAILURE", "gauge", "Whether remapping of rows has failed"),
+    DcgmField("DCGM_FI_DRIVER_VERSION", "label", "Driver Version"),
+    # Profiling (DCP) fields: what tenants read as real utilisation (Volta and newer).
+    DcgmField(
+        "DCGM_FI_PROF_GR_ENGINE_ACTIVE", "gauge", "Ratio of time the graphics engine is active."
+    ),
+    DcgmField(
+        "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE",
+        "gauge",
+        "Ratio of cycles the tensor (HMMA) pipe is active.",
+    ),
+    DcgmField(
+        "DCGM_FI_PROF_DRAM_ACTIVE",
+        "gauge",
+        "Ratio of cycles the device memory interface is active sending or receiving data.",
+    ),
+    DcgmField(
+        "DCGM_FI_PROF_PCIE_TX_BYTES",
+        "gauge",
+        "The rate of data transmitted over the PCIe bus - including both protocol headers "
+        "and data payloads - in bytes per second.",
+    ),
+    DcgmField(
+        "DCGM_FI_PROF_PCIE_RX_BYTES",
+        "gauge",
+        "The rate of data received over the PCIe bus - including both protocol headers "
+        "and data payloads - in bytes per second.",
+    ),
 )
 """The enabled rows of dcgm-exporter's `etc/default-counters.csv` (NVIDIA/dcgm-exporter
-main, the list the image uses without a custom config), in its order."""
+d5e5f510, the list the image uses without a custom config; its
+`etc/dcp-metrics-included.csv` enables the same rows), in its order and with its help
+texts. `tests/components/test_dcgm.py` compares this tuple with the upstream file in
+`../shared/crds/dcgm-exporter/`: change both together."""
 
 _OPTIONAL_COUNTERS: tuple[DcgmField, ...] = (
-    DcgmField("DCGM_FI_DEV_POWER_VIOLATION", "counter", "Throttled by power limits (us)."),
-    DcgmField("DCGM_FI_DEV_THERMAL_VIOLATION", "counter", "Throttled by temperature (us)."),
-    DcgmField("DCGM_FI_DEV_ECC_SBE_VOL_TOTAL", "counter", "Single-bit volatile ECC errors."),
-    DcgmField("DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", "counter", "Double-bit volatile ECC errors."),
+    DcgmField(
+        "DCGM_FI_DEV_POWER_VIOLATION",
+        "counter",
+        "Throttling duration due to power constraints (in ns).",
+    ),
+    DcgmField(
+        "DCGM_FI_DEV_THERMAL_VIOLATION",
+        "counter",
+        "Throttling duration due to thermal constraints (in ns).",
+    ),
+    DcgmField(
+        "DCGM_FI_DEV_ECC_SBE_VOL_TOTAL",
+        "counter",
+        "Total number of single-bit volatile ECC errors.",
+    ),
+    DcgmField(
+        "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL",
+        "counter",
+        "Total number of double-bit volatile ECC errors.",
+    ),
 )
-"""Rows commented out in the default list that the alert rules need (same field types
-and units as the commented rows there)."""
+"""Rows commented out in the default list that the alert rules need, exactly as the
+commented rows there read (type and help text, units included)."""
+
+VIOLATION_COUNTER_UNITS_PER_SECOND = 1_000_000_000
+"""`DCGM_FI_DEV_*_VIOLATION` counters count nanoseconds of throttling ("(in ns)" in
+dcgm-exporter's default-counters.csv, checked by the tests), so `rate()` of one is in
+ns per second and a GPU throttled all the time reads 1e9."""
 
 REQUIRED_DCGM_FIELDS: tuple[str, ...] = (
     "DCGM_FI_DEV_XID_ERRORS",

@@ -10,7 +10,7 @@ https://docs.nvidia.com/datacenter/dcgm/latest/dcgm-api/dcgm-api-field-ids.html)
 * ECC: uncorrectable volatile errors (`DCGM_FI_DEV_ECC_DBE_VOL_TOTAL`), a high rate of
   corrected ones (`DCGM_FI_DEV_ECC_SBE_VOL_TOTAL`), row-remap failure;
 * thermal: GPU and HBM temperature, and the share of time spent thermally or power
-  throttled (`DCGM_FI_DEV_THERMAL_VIOLATION`, `DCGM_FI_DEV_POWER_VIOLATION`, in us);
+  throttled (`DCGM_FI_DEV_THERMAL_VIOLATION`, `DCGM_FI_DEV_POWER_VIOLATION`, in ns);
 * a meta-alert when DCGM exporter runs but does not export the ECC counters: they are
   commented out of dcgm-exporter's default-counters.csv, so without a custom metrics
   list every ECC alert would stay silent. The GPU Operator component ships that list
@@ -31,6 +31,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.dcgm import REQUIRED_DCGM_FIELDS as REQUIRED_DCGM_FIELDS  # re-export
+from components.dcgm import VIOLATION_COUNTER_UNITS_PER_SECOND
 from components.helm import helm_release
 from components.mirrors import Mirrors
 from components.services._common import child_opts, cr_metadata, namespace_metadata
@@ -134,7 +135,8 @@ def render_alert_rules(thresholds: Thresholds) -> list[dict[str, Any]]:
     """The DCGM alert rules, one dict per rule (Prometheus rule format)."""
     on_gpu = "GPU {{ $labels.gpu }} ({{ $labels.modelName }}) on {{ $labels.Hostname }}"
     critical = xid_match_expr(thresholds.critical_xids)
-    throttle_us_per_s = thresholds.throttle_fraction * 1_000_000
+    # rate() of a violation counter is throttled nanoseconds per second.
+    throttle_ns_per_s = thresholds.throttle_fraction * VIOLATION_COUNTER_UNITS_PER_SECOND
     sbe_per_hour = thresholds.ecc_sbe_per_hour
     return [
         _alert(
@@ -194,17 +196,17 @@ def render_alert_rules(thresholds: Thresholds) -> list[dict[str, Any]]:
         _alert(
             "GpuThermalThrottling",
             f"max by ({_DCGM_LABELS}) (rate(DCGM_FI_DEV_THERMAL_VIOLATION[5m])) "
-            f"> {throttle_us_per_s:g}",
+            f"> {throttle_ns_per_s:.0f}",
             "warning",
             f"{on_gpu} is thermally throttled",
             f"Throttled more than {thresholds.throttle_fraction:.0%} of the time "
-            "(violation counter in microseconds per second).",
+            "(violation counter in nanoseconds per second).",
             thresholds.for_duration,
         ),
         _alert(
             "GpuPowerThrottling",
             f"max by ({_DCGM_LABELS}) (rate(DCGM_FI_DEV_POWER_VIOLATION[5m])) "
-            f"> {throttle_us_per_s:g}",
+            f"> {throttle_ns_per_s:.0f}",
             "warning",
             f"{on_gpu} is power throttled",
             f"Held at its power limit more than {thresholds.throttle_fraction:.0%} of the "
