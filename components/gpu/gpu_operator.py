@@ -321,7 +321,7 @@ def render_gpu_operator_values(
         "driver": {
             "enabled": driver.enabled,
             "repository": mirrors.image_registry(_NVCR),
-            "version": driver.version,
+            "version": driver_version_value(driver.version, driver.use_precompiled),
             "kernelModuleType": driver.kernel_module_type,
             "usePrecompiled": driver.use_precompiled,
             "rdma": {"enabled": driver.rdma, "useHostMofed": driver.use_host_mofed},
@@ -388,6 +388,22 @@ def render_gpu_operator_values(
     return values
 
 
+def driver_branch(version: str) -> str:
+    """The driver branch of a driver version: `595.91.07` -> `595`, `595` -> `595`."""
+    return version.removeprefix("v").split("-")[0].split(".")[0]
+
+
+def driver_version_value(version: str, use_precompiled: bool) -> str:
+    """The chart's `driver.version` for the driver `version` in the chosen mode.
+
+    With `usePrecompiled: true` the GPU Operator composes the image tag as
+    `<driver.version>-<kernel>-<os>`, so `driver.version` must be the branch (`595`);
+    the full version (`595.91.07`) names an image that does not exist.
+    https://docs.nvidia.com/datacenter/cloud-native/gpu-operator/latest/precompiled-drivers.html
+    """
+    return driver_branch(version) if use_precompiled else version
+
+
 def gpu_operator_images(settings: GpuOperatorSettings) -> list[str]:
     """Upstream images the GPU Operator pulls with `settings` (for the mirror list)."""
     chart_version = settings.chart.version
@@ -403,7 +419,7 @@ def gpu_operator_images(settings: GpuOperatorSettings) -> list[str]:
         else:
             # Precompiled tags are `<branch>-<kernel>-<os>`; the kernel is only known on
             # the node, so list the branch for the mirror operator to expand.
-            branch = driver.version.split(".")[0]
+            branch = driver_branch(driver.version)
             images += [f"{_NVCR}/driver:{branch}-{os_tag}" for os_tag in driver.os_tags]
     if settings.toolkit_enabled:
         images.append(f"{_NVCR_K8S}/container-toolkit:{settings.toolkit_version}")

@@ -269,10 +269,11 @@ def gpu_platform_rules(
         node_groups: node-group name -> (GPU model or None, MIG layout or None).
     """
     if not gpu.enabled:
-        return []
+        return _gpu_disabled_problems(node_groups)
     base = f"{ROOT}.gpu"
     problems: list[Problem] = []
     op = gpu.operator
+    problems += _driver_version_problems(op.driver, f"{base}.operator.driver")
 
     # Version constraints (components/versions.py), each reported at the key that set it.
     cd_groups = [d.node_group for d in gpu.dra.domains if d.node_group in node_groups]
@@ -355,6 +356,46 @@ def gpu_platform_rules(
             )
         seen.setdefault(key, i)
     return problems
+
+
+def _gpu_disabled_problems(
+    node_groups: Mapping[str, tuple[str | None, Mapping[str, int] | None]],
+) -> list[Problem]:
+    """With the GPU platform off nothing applies a MIG layout (the MIG manager is part
+    of it), so a layout would silently stay unapplied."""
+    mig_groups = sorted(name for name, (_, layout) in node_groups.items() if layout)
+    if not mig_groups:
+        return []
+    return [
+        (
+            f"{ROOT}.gpu.enabled",
+            f"node groups {', '.join(mig_groups)} set a MIG layout, which the GPU platform's "
+            "MIG manager applies; set gpu.enabled: true or remove their mig layouts",
+        )
+    ]
+
+
+def _driver_version_problems(driver: DriverConfig, path: str) -> list[Problem]:
+    """A driver version that names no image in the chosen mode.
+
+    Compiled driver images are tagged `<version>-<os>` (`595.91.07-ubuntu24.04`),
+    precompiled ones `<branch>-<kernel>-<os>`; the component derives the branch from a
+    full version (`components.gpu.gpu_operator.driver_version_value`), but a bare branch
+    cannot name a compiled image. https://docs.nvidia.com/datacenter/cloud-native/gpu-operator/latest/precompiled-drivers.html
+    """
+    version = driver.version
+    if not driver.enabled or version is None or driver.use_precompiled:
+        return []
+    if "." not in version.split("-")[0]:
+        return [
+            (
+                f"{path}.version",
+                f"{version!r} is a driver branch; compiled driver images are tagged with the "
+                "full version (e.g. 595.91.07): give the full version, or set "
+                "usePrecompiled: true to use the branch's precompiled images",
+            )
+        ]
+    return []
 
 
 def _names(groups: Iterable[str]) -> str:

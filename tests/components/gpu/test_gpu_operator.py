@@ -21,6 +21,7 @@ from components.gpu.gpu_operator import (
     GpuOperatorSettings,
     NodeGroupGpu,
     Sharing,
+    driver_version_value,
     gpu_node_labels,
     gpu_operator_images,
     mig_strategy,
@@ -349,13 +350,33 @@ class TestValues:
     def test_driver_settings(self):
         settings = PRECOMPILED
         driver = render_gpu_operator_values(settings, Mirrors())["driver"]
-        assert driver["version"] == "580.105.08"
+        # Precompiled: the operator composes `<branch>-<kernel>-<os>`, so the branch.
+        assert driver["version"] == "580"
         assert driver["kernelModuleType"] == "open"
         assert driver["usePrecompiled"] is True
         assert driver["rdma"] == {"enabled": True, "useHostMofed": True}
         assert driver["upgradePolicy"]["maxParallelUpgrades"] == 1
         assert driver["upgradePolicy"]["drain"]["enable"] is False
         assert "node-feature-discovery" not in render_gpu_operator_values(settings, Mirrors())
+
+
+@pytest.mark.parametrize(
+    ("version", "use_precompiled", "expected"),
+    [
+        ("595.91.07", False, "595.91.07"),
+        ("595.91.07", True, "595"),
+        ("595", True, "595"),
+        ("v580.105.08", True, "580"),
+        ("580.105.08-1", True, "580"),
+    ],
+)
+def test_driver_version_value_follows_the_mode(version, use_precompiled, expected):
+    assert driver_version_value(version, use_precompiled) == expected
+
+
+def test_compiled_driver_values_keep_the_full_version():
+    settings = GpuOperatorSettings(driver=DriverSettings(version="595.91.07"))
+    assert render_gpu_operator_values(settings, Mirrors())["driver"]["version"] == "595.91.07"
 
 
 class TestImages:

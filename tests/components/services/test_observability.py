@@ -90,7 +90,7 @@ class TestAlertExpressions:
                 "GpuThermalThrottling",
                 "warning",
                 "max by (Hostname, gpu, UUID, modelName) "
-                "(rate(DCGM_FI_DEV_THERMAL_VIOLATION[5m])) > 250000",
+                "(rate(DCGM_FI_DEV_THERMAL_VIOLATION[5m])) > 250000000",
             ),
         ],
     )
