@@ -25,6 +25,79 @@ def check_label_key(key: str) -> str:
     return key
 
 
+# Labels a kubelet may set on its own Node (`--node-labels`): outside the kubernetes.io
+# and k8s.io namespaces anything; inside them only these keys and the
+# `[*.]kubelet.kubernetes.io` / `[*.]node.kubernetes.io` namespaces. kubelet refuses to
+# start with any other (k8s.io/kubelet/pkg/apis/well_known_labels.go `IsKubeletLabel`;
+# https://kubernetes.io/docs/reference/access-authn-authz/admission-controllers/#noderestriction).
+KUBELET_LABELS = frozenset(
+    {
+        "kubernetes.io/hostname",
+        "kubernetes.io/arch",
+        "kubernetes.io/os",
+        "beta.kubernetes.io/arch",
+        "beta.kubernetes.io/os",
+        "beta.kubernetes.io/instance-type",
+        "node.kubernetes.io/instance-type",
+        "failure-domain.beta.kubernetes.io/region",
+        "failure-domain.beta.kubernetes.io/zone",
+        "topology.kubernetes.io/region",
+        "topology.kubernetes.io/zone",
+    }
+)
+_KUBELET_LABEL_NAMESPACES = ("kubelet.kubernetes.io", "node.kubernetes.io")
+_RESTRICTED_NAMESPACES = ("kubernetes.io", "k8s.io")
+_NODE_RESTRICTION_NAMESPACE = "node-restriction.kubernetes.io"
+# Karpenter v1.14.1 NodePool CRD, spec.template.metadata.labels CEL rules.
+_KARPENTER_DOMAIN = "karpenter.sh"
+_KARPENTER_ALLOWED = frozenset({"karpenter.sh/capacity-type"})
+
+
+def _in_namespace(namespace: str, suffix: str) -> bool:
+    return namespace == suffix or namespace.endswith("." + suffix)
+
+
+def node_label_key_problem(key: str) -> str | None:
+    """Why a node group may not set the node label `key`, or None when it may.
+
+    Node-group labels reach the Node through kubelet's `--node-labels` (kubeadm joins,
+    Karpenter nodes) or a Karpenter NodePool template, so a key either refuses is
+    refused here first: kubelet's own namespaces (`IsKubeletLabel`), the
+    `node-restriction.kubernetes.io` namespace kubelets may never set, and the
+    `karpenter.sh` domain (NodePool CRD rules).
+    """
+    namespace = key.split("/", 1)[0] if "/" in key else ""
+    if key == "kubernetes.io/hostname":
+        return (
+            f"{key!r} is each node's own name (kubelet sets it; Karpenter's NodePool refuses "
+            "it); select hosts by gpu-caas.io/node-group instead"
+        )
+    if _in_namespace(namespace, _NODE_RESTRICTION_NAMESPACE):
+        return (
+            f"{key!r}: kubelets may not set {_NODE_RESTRICTION_NAMESPACE} labels (the "
+            "NodeRestriction admission plugin reserves them for the control plane); "
+            "set it with kubectl after the node joins, or use your own prefix"
+        )
+    restricted = any(_in_namespace(namespace, n) for n in _RESTRICTED_NAMESPACES)
+    if (
+        restricted
+        and key not in KUBELET_LABELS
+        and not any(_in_namespace(namespace, n) for n in _KUBELET_LABEL_NAMESPACES)
+    ):
+        return (
+            f"{key!r}: kubelet refuses kubernetes.io and k8s.io labels in --node-labels "
+            "other than its well-known ones and the kubelet.kubernetes.io / "
+            "node.kubernetes.io namespaces, so the node could not join; use your own "
+            "prefix (e.g. gpu-caas.io/role) or node.kubernetes.io/<name>"
+        )
+    if _in_namespace(namespace, _KARPENTER_DOMAIN) and key not in _KARPENTER_ALLOWED:
+        return (
+            f"{key!r}: the karpenter.sh label domain is restricted (Karpenter sets it); "
+            "use your own prefix"
+        )
+    return None
+
+
 class SharingMode(StrEnum):
     """How the GPUs of a node group are shared between pods.
 
@@ -206,6 +279,9 @@ class NodeGroupConfig(ConfigModel):
     def _labels(cls, value: dict[str, str]) -> dict[str, str]:
         for key, label in value.items():
             check_label_key(key)
+            problem = node_label_key_problem(key)
+            if problem:
+                raise ValueError(problem)
             try:
                 check_label_value(label)
             except ValueError as error:
