@@ -252,6 +252,9 @@ def gpu_rules(tenant: Any) -> list[Problem]:
         node_groups={
             str(g.name): (node_group_gpu_model(tenant, g), node_group_mig_layout(g)) for g in groups
         },
+        team_namespaces=[
+            ns for team in getattr(tenant, "teams", []) or [] for ns in team.effective_namespaces
+        ],
     )
 
 
@@ -260,6 +263,7 @@ def gpu_platform_rules(
     *,
     kubernetes_version: str,
     node_groups: Mapping[str, tuple[str | None, Mapping[str, int] | None]],
+    team_namespaces: Iterable[str] | None = None,
 ) -> list[Problem]:
     """The rules of `gpu_rules` on plain inputs (table-testable without a whole tenant).
 
@@ -267,6 +271,9 @@ def gpu_platform_rules(
         gpu: the `tenant.gpu` section.
         kubernetes_version: the cluster's Kubernetes version.
         node_groups: node-group name -> (GPU model or None, MIG layout or None).
+        team_namespaces: every team namespace the platform creates; a ComputeDomain's
+            namespace must be one of them (nothing else creates it). None skips that
+            check (table tests of other rules).
     """
     if not gpu.enabled:
         return _gpu_disabled_problems(node_groups)
@@ -335,6 +342,7 @@ def gpu_platform_rules(
         )
     if dra.domains and not dra.compute_domains:
         problems.append((f"{base}.dra.domains", "set dra.computeDomains: true to create them"))
+    namespaces = None if team_namespaces is None else sorted(set(team_namespaces))
     seen: dict[tuple[str, str], int] = {}
     for i, domain in enumerate(dra.domains):
         path = f"{base}.dra.domains[{i}]"
@@ -344,6 +352,15 @@ def gpu_platform_rules(
                     f"{path}.nodeGroup",
                     f"no node group named {domain.node_group!r}; node groups: "
                     f"{_names(node_groups)}",
+                )
+            )
+        if namespaces is not None and domain.namespace not in namespaces:
+            problems.append(
+                (
+                    f"{path}.namespace",
+                    f"{domain.namespace!r} is not a team namespace, and nothing else creates "
+                    f"it; team namespaces: {_names(namespaces)} (add it to a team's "
+                    "namespaces, or use one of them)",
                 )
             )
         key = (domain.namespace, domain.name)

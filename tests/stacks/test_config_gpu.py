@@ -43,6 +43,7 @@ def _tenant(
         "flavor": "ncp-managed",
         "kubernetes": {"version": version},
         "nodeGroups": groups if groups is not None else [_group("h100", "H100-80GB")],
+        "teams": [{"name": "team-a", "gpuQuota": 8}],
     }
     if hosts:
         raw["hosts"] = hosts
@@ -330,6 +331,42 @@ H100_MIG = ("H100-80GB", {"3g.40gb": 2})
 def test_gpu_platform_rules(gpu, k8s, groups, expected):
     problems = gpu_platform_rules(
         GpuPlatformConfig.model_validate(gpu), kubernetes_version=k8s, node_groups=groups
+    )
+    assert len(problems) == len(expected), problems
+    for (path, message), (want_path, fragment) in zip(problems, expected, strict=True):
+        assert path == want_path
+        assert fragment in message
+
+
+@pytest.mark.parametrize(
+    ("namespaces", "expected"),
+    [
+        (["team-a", "team-b"], []),
+        (
+            ["team-b"],
+            [
+                (
+                    "gpu-caas:tenant.gpu.dra.domains[0].namespace",
+                    "'team-a' is not a team namespace, and nothing else creates it; "
+                    "team namespaces: team-b",
+                )
+            ],
+        ),
+        ([], [("gpu-caas:tenant.gpu.dra.domains[0].namespace", "team namespaces: none")]),
+    ],
+)
+def test_compute_domain_namespace_must_be_a_team_namespace(namespaces, expected):
+    gpu = GpuPlatformConfig.model_validate(
+        {
+            "dra": {
+                "enabled": True,
+                "computeDomains": True,
+                "domains": [{"name": "cd", "namespace": "team-a", "nodeGroup": "gb200"}],
+            }
+        }
+    )
+    problems = gpu_platform_rules(
+        gpu, kubernetes_version="1.34.2", node_groups={"gb200": GB200}, team_namespaces=namespaces
     )
     assert len(problems) == len(expected), problems
     for (path, message), (want_path, fragment) in zip(problems, expected, strict=True):
