@@ -66,6 +66,7 @@ from stacks.config.services import (
     SharedStorageDriver,
     TopologyLevel,
     effective_cni_plugin,
+    effective_pod_cidr,
     effective_topology_levels,
     team_gpu_quota,
 )
@@ -96,7 +97,7 @@ def cni_args(handle: ClusterHandle, config: TenantConfig) -> CniArgs | None:
         mirrors=compose.mirrors(config),
         tenant=config.name,
         plugin=plugin.value,
-        pod_cidr=str(cni.pod_cidr),
+        pod_cidr=effective_pod_cidr(cni, config.kubernetes.pod_cidr),
         node_mask_size=cni.node_mask_size,
         encapsulation=cni.encapsulation.value,
         kube_proxy_replacement=cni.kube_proxy_replacement,

@@ -283,7 +283,10 @@ class CniConfig(ConfigModel):
     plugin: CniPlugin | None = None
     """Default: `external` for `isv-managed` clusters (the ISV platform ships its own
     pod network; installing a second CNI breaks it), `cilium` otherwise."""
-    pod_cidr: ipaddress.IPv4Network = ipaddress.IPv4Network("10.244.0.0/16")
+    pod_cidr: ipaddress.IPv4Network | None = None
+    """Cilium's cluster-pool range. Default: `kubernetes.podCidr`, the cluster's pod
+    range; when set it must lie inside that range (pods outside it are unroutable for
+    kube-proxy and the API server's view of the cluster)."""
     node_mask_size: int = Field(default=24, ge=16, le=28)
     """Per-node pod CIDR size; /24 gives 254 pods per node."""
     encapsulation: Encapsulation = Encapsulation.VXLAN
@@ -648,14 +651,6 @@ def _rules_within_services(services: ClusterServicesConfig) -> list[tuple[str, s
                 "the agent cannot reach the API through the kubernetes Service)",
             )
         )
-    if cni.pod_cidr.prefixlen >= cni.node_mask_size:
-        problems.append(
-            (
-                _path("cni", "nodeMaskSize"),
-                f"node mask /{cni.node_mask_size} must be longer than the pod CIDR "
-                f"/{cni.pod_cidr.prefixlen}",
-            )
-        )
 
     shared = services.csi.shared_datasets
     if shared.driver is SharedStorageDriver.NFS and shared.nfs is None:
@@ -703,6 +698,36 @@ def _rules_within_services(services: ClusterServicesConfig) -> list[tuple[str, s
     return problems
 
 
+def effective_pod_cidr(cni: CniConfig, cluster_pod_cidr: ipaddress.IPv4Network) -> str:
+    """The CNI's pod range: `services.cni.podCidr`, else the cluster's `kubernetes.podCidr`."""
+    return str(cni.pod_cidr or cluster_pod_cidr)
+
+
+def _pod_cidr_problems(
+    cni: CniConfig, cluster_pod_cidr: ipaddress.IPv4Network
+) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    pool = cni.pod_cidr or cluster_pod_cidr
+    if cni.pod_cidr is not None and not cni.pod_cidr.subnet_of(cluster_pod_cidr):
+        problems.append(
+            (
+                _path("cni", "podCidr"),
+                f"{cni.pod_cidr} is outside kubernetes.podCidr {cluster_pod_cidr}, so the CNI "
+                "would give pods addresses outside the cluster's pod range; remove "
+                "services.cni.podCidr (it follows kubernetes.podCidr) or pick a range inside it",
+            )
+        )
+    if pool.prefixlen >= cni.node_mask_size:
+        problems.append(
+            (
+                _path("cni", "nodeMaskSize"),
+                f"node mask /{cni.node_mask_size} must be longer than the pod CIDR "
+                f"/{pool.prefixlen}",
+            )
+        )
+    return problems
+
+
 def services_rules(config: TenantConfig) -> list[tuple[str, str]]:
     """Cross-field errors of the services section; empty when valid.
 
@@ -714,6 +739,7 @@ def services_rules(config: TenantConfig) -> list[tuple[str, str]]:
     """
     services = config.services
     problems = _rules_within_services(services)
+    problems += _pod_cidr_problems(services.cni, config.kubernetes.pod_cidr)
     plugin = effective_cni_plugin(config)
     if services.cni.kube_proxy_replacement and plugin is not CniPlugin.CILIUM:
         problems.append(

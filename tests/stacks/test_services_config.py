@@ -14,6 +14,7 @@ from stacks.config.services import (
     TopologyLevel,
     autoscaled_gpu_capacity,
     effective_cni_plugin,
+    effective_pod_cidr,
     effective_topology_levels,
     inventory_gpu_count,
     services_rules,
@@ -149,8 +150,12 @@ class TestRules:
                 "gpu-caas:tenant.services.cni.kubeProxyReplacement",
             ),
             (
-                {"cni": {"podCidr": "10.0.0.0/24", "nodeMaskSize": 24}},
+                {"cni": {"podCidr": "10.244.0.0/24", "nodeMaskSize": 24}},
                 "gpu-caas:tenant.services.cni.nodeMaskSize",
+            ),
+            (
+                {"cni": {"podCidr": "10.8.0.0/14"}},
+                "gpu-caas:tenant.services.cni.podCidr",
             ),
             (
                 {"csi": {"sharedDatasets": {"driver": "nfs"}}},
@@ -176,6 +181,23 @@ class TestRules:
     )
     def test_services_errors(self, services, path):
         assert paths(services_rules(tenant(services))) == [path]
+
+    @pytest.mark.parametrize(
+        ("cluster", "cni", "expected", "problems"),
+        [
+            ("10.64.0.0/16", None, "10.64.0.0/16", []),
+            ("10.64.0.0/16", "10.64.128.0/17", "10.64.128.0/17", []),
+            ("10.64.0.0/16", "10.244.0.0/16", "10.244.0.0/16", ["cni.podCidr"]),
+            ("10.64.0.0/24", None, "10.64.0.0/24", ["cni.nodeMaskSize"]),
+        ],
+    )
+    def test_the_cni_pod_range_follows_the_cluster(self, cluster, cni, expected, problems):
+        """Cilium's cluster pool is the cluster's pod range unless set inside it (the
+        h100-training example sets only kubernetes.podCidr)."""
+        services = {"cni": {"podCidr": cni}} if cni else {}
+        config = tenant(services, kubernetes={"version": "1.34.2", "podCidr": cluster})
+        assert effective_pod_cidr(config.services.cni, config.kubernetes.pod_cidr) == expected
+        assert paths(services_rules(config)) == [f"gpu-caas:tenant.services.{p}" for p in problems]
 
     def test_autoscaled_groups_need_karpenter(self):
         groups = [
