@@ -40,6 +40,7 @@ from components.gpu.gpu_operator import (
 from stacks import compose, platform_gpu_network
 from stacks.config import TenantConfig
 from stacks.config.gpu import node_group_gpu_model, node_group_mig_layout
+from stacks.config.services import PrometheusMode, dcgm_service_monitor
 from stacks.platform_handle import ClusterHandle
 
 
@@ -72,6 +73,7 @@ def gpu_operator_settings(config: TenantConfig) -> GpuOperatorSettings:
     op = config.gpu.operator
     policy = op.driver.upgrade_policy
     network = config.gpu.network
+    prometheus = config.services.observability.prometheus
     chart = versions.GPU_OPERATOR.helm
     if op.version is not None:
         chart = versions.HelmChart(chart.repository, chart.chart, op.version)
@@ -105,7 +107,10 @@ def gpu_operator_settings(config: TenantConfig) -> GpuOperatorSettings:
         gfd=op.gpu_feature_discovery,
         nfd=op.node_feature_discovery,
         dcgm_exporter=op.dcgm_exporter.enabled,
-        service_monitor=op.dcgm_exporter.service_monitor,
+        service_monitor=dcgm_service_monitor(config),
+        service_monitor_labels=(
+            dict(prometheus.monitor_labels) if prometheus.mode is PrometheusMode.EXTERNAL else {}
+        ),
         scrape_interval=op.dcgm_exporter.interval,
         mig_manager=op.mig_manager,
         node_groups=node_group_gpus(config),

@@ -142,6 +142,8 @@ class GpuOperatorSettings:
     nfd: bool = True
     dcgm_exporter: bool = True
     service_monitor: bool = True
+    service_monitor_labels: Mapping[str, str] = field(default_factory=dict)
+    """Extra ServiceMonitor labels, for a central Prometheus's `serviceMonitorSelector`."""
     scrape_interval: str = "15s"
     mig_manager: bool = True
     node_groups: tuple[NodeGroupGpu, ...] = ()
@@ -360,6 +362,8 @@ def render_gpu_operator_values(
             "serviceMonitor": {
                 "enabled": settings.dcgm_exporter and settings.service_monitor,
                 "interval": settings.scrape_interval,
+                # dcgmExporter.serviceMonitor.additionalLabels in the chart's values.yaml.
+                "additionalLabels": dict(settings.service_monitor_labels),
             },
         },
         "gfd": {"enabled": settings.gfd, "repository": mirrors.image_registry(_NVCR)},

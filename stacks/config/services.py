@@ -31,6 +31,7 @@ from pydantic import Field, field_validator, model_validator
 
 from components.versions import KARPENTER_PROVIDER_CHARTS
 from stacks.config.base import ConfigModel
+from stacks.config.errors import plural
 
 if TYPE_CHECKING:  # pragma: no cover - type-only: tenant.py imports this module
     from stacks.config.teams import TeamConfig
@@ -411,6 +412,10 @@ class PrometheusConfig(ConfigModel):
     rule_labels: dict[str, str] = Field(default_factory=dict)
     """Extra labels on the GPU PrometheusRule, so a central Prometheus (`external`)
     with a `ruleSelector` picks it up, e.g. `{prometheus: ncp-central}`."""
+    monitor_labels: dict[str, str] = Field(default_factory=dict)
+    """`external` only: extra labels on the scrape configs the platform creates (the
+    dcgm-exporter ServiceMonitor), so a central Prometheus's `serviceMonitorSelector`
+    picks them up. With `stack` the bundled Prometheus selects every monitor."""
 
 
 class OtelConfig(ConfigModel):
@@ -698,6 +703,45 @@ def _rules_within_services(services: ClusterServicesConfig) -> list[tuple[str, s
     return problems
 
 
+def dcgm_service_monitor(config: TenantConfig) -> bool:
+    """Whether the GPU Operator creates dcgm-exporter's ServiceMonitor: as configured,
+    else on unless Prometheus is `off` (no ServiceMonitor CRD then)."""
+    exporter = config.gpu.operator.dcgm_exporter
+    if exporter.service_monitor is not None:
+        return exporter.service_monitor
+    return config.services.observability.prometheus.mode is not PrometheusMode.OFF
+
+
+def _prometheus_mode_problems(config: TenantConfig) -> list[tuple[str, str]]:
+    """Settings that only mean something in one Prometheus mode, used in another."""
+    prometheus = config.services.observability.prometheus
+    problems: list[tuple[str, str]] = []
+    exporter = config.gpu.operator.dcgm_exporter
+    if (
+        prometheus.mode is PrometheusMode.OFF
+        and config.gpu.enabled
+        and exporter.enabled
+        and exporter.service_monitor is True
+    ):
+        problems.append(
+            (
+                "gpu-caas:tenant.gpu.operator.dcgmExporter.serviceMonitor",
+                "services.observability.prometheus.mode is off, so no ServiceMonitor CRD "
+                "exists and the GPU Operator's dcgm-exporter state would fail; remove "
+                "serviceMonitor (it follows the mode) or set the mode to stack or external",
+            )
+        )
+    if prometheus.monitor_labels and prometheus.mode is not PrometheusMode.EXTERNAL:
+        problems.append(
+            (
+                _path("observability", "prometheus", "monitorLabels"),
+                f"only used with mode external (a central Prometheus selecting monitors by "
+                f"label); mode is {prometheus.mode.value}: remove it",
+            )
+        )
+    return problems
+
+
 def effective_pod_cidr(cni: CniConfig, cluster_pod_cidr: ipaddress.IPv4Network) -> str:
     """The CNI's pod range: `services.cni.podCidr`, else the cluster's `kubernetes.podCidr`."""
     return str(cni.pod_cidr or cluster_pod_cidr)
@@ -740,6 +784,7 @@ def services_rules(config: TenantConfig) -> list[tuple[str, str]]:
     services = config.services
     problems = _rules_within_services(services)
     problems += _pod_cidr_problems(services.cni, config.kubernetes.pod_cidr)
+    problems += _prometheus_mode_problems(config)
     plugin = effective_cni_plugin(config)
     if services.cni.kube_proxy_replacement and plugin is not CniPlugin.CILIUM:
         problems.append(
@@ -761,8 +806,11 @@ def services_rules(config: TenantConfig) -> list[tuple[str, str]]:
         problems.append(
             (
                 _path("autoscaling", "enabled"),
-                f"node groups {names} are autoscaled, which needs Karpenter: set "
-                "autoscaling.enabled: true (or give the groups inventory hosts)",
+                f"{plural(len(autoscaled), 'node group', counted=False)} {names} "
+                f"{plural(len(autoscaled), 'is', 'are', counted=False)} autoscaled, which "
+                "needs Karpenter: set autoscaling.enabled: true (or give "
+                f"{plural(len(autoscaled), 'the group', 'the groups', counted=False)} "
+                "inventory hosts)",
             )
         )
     expected = KNOWN_NODE_CLASSES.get(autoscaling.provider)
@@ -802,7 +850,8 @@ def services_warnings(config: TenantConfig) -> list[tuple[str, str]]:
             (
                 "gpu-caas:tenant.teams",
                 f"team GPU quotas add up to {total_quota} but the "
-                f"node groups hold at most {capacity} GPUs; not every quota can be met",
+                f"node groups hold at most {plural(capacity, 'GPU')}; not every quota can be "
+                "met",
             )
         )
     for index, group in enumerate(config.node_groups):

@@ -6,6 +6,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pytest
 
 from components import mirrors
 from components.gpu.gpu_operator import Sharing
@@ -82,6 +83,22 @@ class TestSettings:
         # GPUDirect RDMA with the host's DOCA-OFED (the Network Operator does not ship it).
         assert settings.driver.rdma and settings.driver.use_host_mofed
         assert settings.toolkit_version == "v1.20.0"
+
+    @pytest.mark.parametrize(
+        ("prometheus", "enabled", "labels"),
+        [
+            ({"mode": "stack"}, True, {}),
+            ({"mode": "off"}, False, {}),
+            ({"mode": "external", "monitorLabels": {"prometheus": "c"}}, True, {"prometheus": "c"}),
+        ],
+    )
+    def test_the_dcgm_service_monitor_follows_the_prometheus_mode(
+        self, prometheus, enabled, labels
+    ):
+        config = _config(services={"observability": {"prometheus": prometheus}})
+        settings = platform_gpu.gpu_operator_settings(config)
+        assert settings.service_monitor is enabled
+        assert dict(settings.service_monitor_labels) == labels
 
     def test_operator_version_override_keeps_the_chart_source(self):
         gpu = {**TENANT["gpu"], "operator": {"version": "v26.3.1"}}

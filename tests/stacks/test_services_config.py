@@ -13,6 +13,7 @@ from stacks.config.services import (
     ClusterServicesConfig,
     TopologyLevel,
     autoscaled_gpu_capacity,
+    dcgm_service_monitor,
     effective_cni_plugin,
     effective_pod_cidr,
     effective_topology_levels,
@@ -198,6 +199,38 @@ class TestRules:
         config = tenant(services, kubernetes={"version": "1.34.2", "podCidr": cluster})
         assert effective_pod_cidr(config.services.cni, config.kubernetes.pod_cidr) == expected
         assert paths(services_rules(config)) == [f"gpu-caas:tenant.services.{p}" for p in problems]
+
+    @pytest.mark.parametrize(
+        ("mode", "service_monitor", "monitor_labels", "effective", "problems"),
+        [
+            ("stack", None, {}, True, []),
+            ("external", None, {"prometheus": "central"}, True, []),
+            ("off", None, {}, False, []),
+            ("off", False, {}, False, []),
+            ("stack", False, {}, False, []),
+            ("off", True, {}, True, ["gpu-caas:tenant.gpu.operator.dcgmExporter.serviceMonitor"]),
+            (
+                "stack",
+                None,
+                {"prometheus": "central"},
+                True,
+                ["gpu-caas:tenant.services.observability.prometheus.monitorLabels"],
+            ),
+        ],
+    )
+    def test_scrape_settings_follow_the_prometheus_mode(
+        self, mode, service_monitor, monitor_labels, effective, problems
+    ):
+        prometheus: dict[str, Any] = {"mode": mode}
+        if monitor_labels:
+            prometheus["monitorLabels"] = monitor_labels
+        exporter = {} if service_monitor is None else {"serviceMonitor": service_monitor}
+        config = tenant(
+            {"observability": {"prometheus": prometheus}},
+            gpu={"operator": {"dcgmExporter": exporter}},
+        )
+        assert dcgm_service_monitor(config) is effective
+        assert paths(services_rules(config)) == problems
 
     def test_autoscaled_groups_need_karpenter(self):
         groups = [

@@ -324,7 +324,14 @@ class TestValues:
             "default": "all-disabled",
         }
         assert values["mig"]["strategy"] == "mixed"
-        assert values["dcgmExporter"]["serviceMonitor"] == {"enabled": True, "interval": "30s"}
+        assert values["dcgmExporter"]["serviceMonitor"] == {
+            "enabled": True,
+            "interval": "30s",
+            "additionalLabels": {},
+        }
+        central = GpuOperatorSettings(service_monitor_labels={"prometheus": "ncp-central"})
+        monitor = render_gpu_operator_values(central, Mirrors())["dcgmExporter"]["serviceMonitor"]
+        assert monitor["additionalLabels"] == {"prometheus": "ncp-central"}
         assert values["cdi"] == {"enabled": True}
 
     def test_device_plugin_switch(self):
