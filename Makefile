@@ -3,7 +3,7 @@ SHELL := /bin/bash
 STACK ?= dev
 ENV := . scripts/env.sh &&
 
-.PHONY: help setup setup-test preview test test-unit test-engine test-live sandbox sandbox-down lint schema validate bench clean
+.PHONY: help setup setup-test preview test test-unit test-engine test-live sandbox sandbox-down lint schema validate bench clean upstream
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -14,8 +14,11 @@ setup: ## create .venv and build (or find) the Pulumi CLI, language host and pro
 setup-test: ## setup, plus the test tools (Kyverno CLI, local cluster: etcd, kube-apiserver, controllers, kwok)
 	@scripts/setup.sh --test-tools
 
-preview: setup ## pulumi preview of STACK (default dev) with every policy pack
-	@$(ENV) scripts/preview.sh $(STACK)
+upstream: ## fetch the upstream reference files of upstream.lock.json into ~/.cache/gpu-caas/upstream, hashes verified (needs github.com; not needed beside ../shared)
+	@python3 -m sandbox.upstream fetch
+
+preview: setup ## pulumi preview of STACK (default dev) with every policy pack; ARGS="--diff ..." go to pulumi preview
+	@$(ENV) scripts/preview.sh $(STACK) $(ARGS)
 
 test: setup-test ## everything: unit, real-engine previews, API-server dry runs and live `pulumi up` tests
 	@$(ENV) python -m pytest -q

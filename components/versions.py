@@ -20,13 +20,19 @@ Provenance (see ../shared/crds/SOURCES.md for the exact commits):
   registry.k8s.io (older releases were `nvidia-dra-driver-gpu` 25.x on NGC, which
   is what AICR v0.11.1 still pins). CRDs in `shared/crds/k8s-dra-driver-gpu/`
   are byte-identical to v0.4.0.
-* KAI scheduler v0.13.0, Kyverno v1.19.0 (chart 3.9.0), Karpenter 1.14.1,
+* KAI scheduler v0.13.0 (behind, see its note), Kyverno v1.19.0 (chart 3.9.0), Karpenter 1.14.1,
   Kamaji 26.8.2-edge, DOCA Platform Framework v24.10.0-rc.6 (OLD: the newest
   copy available in shared/crds; the chart API has changed since).
 * Cilium, Calico, cert-manager, kube-prometheus-stack, OpenTelemetry collector,
   NVSentinel and the CSI drivers are NOT in shared/crds: their pins are the
   newest releases we could confirm (comments per entry) and their Helm values
   are not key-checked against an upstream values.yaml.
+
+Every component that runs in the tenant cluster records the Kubernetes versions its pin
+supports (`Component.kubernetes`, with a checkable source); `kubernetes_window` intersects
+them for the components a config installs (`installed_components`) and
+`kubernetes_problems` refuses a version outside that window, naming the limiting
+components.
 
 The matrix is checked against NVIDIA AICR recipes (`shared/crds/aicr/`) by
 tests/components/test_versions.py: our pins are >= the recipe pins, and every
@@ -147,6 +153,52 @@ class HelmChart:
 
 
 @dataclass(frozen=True)
+class KubernetesSupport:
+    """The Kubernetes versions a component supports at its pinned version, with the source.
+
+    Bounds are Kubernetes versions as text: `minimum` is the oldest supported version
+    (`"1.33"` means 1.33.0; a patch such as `"1.34.2"` when the vendor names one),
+    `maximum` the newest supported *minor* (`"1.36"` admits every 1.36.x). None means
+    the component publishes no such bound (`source` says where we looked). Entries with
+    `enforced=False` are recorded and reported as warnings, never refused (`note` says
+    why).
+    """
+
+    minimum: str | None
+    maximum: str | None
+    source: str
+    """Where a reviewer can check both bounds: a URL, or `owner/repo@tag path`."""
+    enforced: bool = True
+    note: str = ""
+
+    def too_old(self, version: str) -> bool:
+        """True when `version` is older than `minimum`."""
+        return self.minimum is not None and Version.parse(version) < Version.parse(self.minimum)
+
+    def too_new(self, version: str) -> bool:
+        """True when `version`'s minor is newer than `maximum`."""
+        return (
+            self.maximum is not None
+            and Version.parse(version).minor > Version.parse(self.maximum).minor
+        )
+
+    def admits(self, version: str) -> bool:
+        """True when `version` is inside the supported range."""
+        return not (self.too_old(version) or self.too_new(version))
+
+    def range_text(self) -> str:
+        """`"1.33-1.36"`, `"1.30 only"`, `"1.28 or later"`, `"up to 1.35"` or
+        `"no range published"`."""
+        if self.minimum and self.maximum:
+            if self.minimum == self.maximum:
+                return f"{self.minimum} only"
+            return f"{self.minimum}-{self.maximum}"
+        if self.minimum:
+            return f"{self.minimum} or later"
+        return f"up to {self.maximum}" if self.maximum else "no range published"
+
+
+@dataclass(frozen=True)
 class Component:
     """One row of the compatibility matrix."""
 
@@ -160,6 +212,14 @@ class Component:
     """Where the pin comes from (shared/crds copy, values.yaml default, release page)."""
     note: str = ""
     """Why the pin is what it is, when that is not obvious."""
+    kubernetes: KubernetesSupport | None = None
+    """Kubernetes versions this pin supports; None for operands another component
+    deploys (`OPERANDS`) and for the Kubernetes row itself."""
+
+    @property
+    def label(self) -> str:
+        """`"<name> <version>"` as used in messages, e.g. `"Kyverno v1.19.0"`."""
+        return f"{self.name} {self.version}".strip()
 
     @property
     def helm(self) -> HelmChart:
@@ -176,16 +236,28 @@ _NGC_DOCA = "https://helm.ngc.nvidia.com/nvidia/doca"
 
 KUBERNETES_MINIMUM = "1.34.0"
 """DRA (resource.k8s.io/v1) is GA from Kubernetes 1.34 (KEP-4381); the platform needs it."""
-KUBERNETES_NEWEST_VALIDATED_MINOR = (1, 35)
-"""Newest Kubernetes minor every pinned operator supports: Kyverno 1.19 supports
-1.33-1.35 (https://kyverno.io/docs/installation/#compatibility-matrix) and Network
-Operator 26.x supports <= 1.35
-(https://docs.nvidia.com/networking/display/kubernetes2612/platform-support.html)."""
+
+_CNS_26_6 = "NVIDIA/cloud-native-stack@v26.6.0 README.md"
+"""NVIDIA Cloud Native Stack 26.6.0's component matrix (also anchors-mission.md table 2)."""
+
+PLATFORM = Component(
+    name="gpu-caas",
+    version="",
+    source="platform floor: Dynamic Resource Allocation",
+    kubernetes=KubernetesSupport(
+        minimum=KUBERNETES_MINIMUM,
+        maximum=None,
+        source="KEP-4381: resource.k8s.io/v1 is GA from Kubernetes 1.34 "
+        "(https://github.com/kubernetes/enhancements/issues/4381)",
+    ),
+)
+"""Not a pin: the platform's own Kubernetes floor, part of every window."""
 
 KUBERNETES = Component(
     name="Kubernetes",
     version="1.34.2",
-    source="default for new tenant clusters; any 1.34.x-1.35.x is accepted",
+    source="default for new tenant clusters; the accepted window is computed from the "
+    "installed components (kubernetes_window)",
 )
 
 GPU_OPERATOR = Component(
@@ -193,6 +265,14 @@ GPU_OPERATOR = Component(
     version="v26.7.0",
     chart=HelmChart(_NGC, "gpu-operator", "v26.7.0"),
     source="shared/crds/gpu-operator (byte-identical to tag v26.7.0)",
+    kubernetes=KubernetesSupport(
+        minimum="1.33",
+        maximum="1.36",
+        source="https://docs.nvidia.com/datacenter/cloud-native/gpu-operator/26.7/"
+        "platform-support.html (NVIDIA/cloud-native-docs@52dcb7b8 "
+        "gpu-operator/platform-support.rst: Kubernetes 1.33-1.36 on every listed OS; "
+        "release-notes.rst: 1.36 added in 26.3.2)",
+    ),
 )
 
 NVIDIA_DRIVER = Component(
@@ -246,6 +326,17 @@ NETWORK_OPERATOR = Component(
     chart=HelmChart(_NGC, "network-operator", "26.7.0"),
     source="shared/crds/network-operator (main, chart 26.7.0-rc.1; CRDs = v26.7.0-rc.2)",
     note="Pinned to the 26.7.0 release the shared rc snapshot belongs to.",
+    kubernetes=KubernetesSupport(
+        minimum="1.32",
+        maximum="1.35",
+        source="Mellanox/network-operator@v26.7.0-rc.2 deployment/network-operator/Chart.yaml "
+        "(kubeVersion >= 1.32.0-0); maximum: Network Operator 26.4.0 supports 1.31-1.35 "
+        f"({_CNS_26_6}: 'N/A' in the Kubernetes 1.36.2 column for that reason; "
+        "Mellanox/network-operator-docs@a8f7f5f docs/platform-support.rst)",
+        note="The 26.7 platform-support page (docs.nvidia.com/networking/display/"
+        "kubernetes2670/platform-support.html) is not in our reference copies; the newest "
+        "bound we can cite is 26.4's <= 1.35. Raise it when that page lists 1.36.",
+    ),
 )
 
 DOCA_DRIVER = Component(
@@ -263,6 +354,12 @@ NIM_OPERATOR = Component(
     version="v3.1.2",
     chart=HelmChart(_NGC, "k8s-nim-operator", "v3.1.2"),
     source="shared/crds/k8s-nim-operator/v3.1.2",
+    kubernetes=KubernetesSupport(
+        minimum="1.28",
+        maximum=None,
+        source="NVIDIA/k8s-nim-operator@v3.1.2 README.md Prerequisites ('Kubernetes v1.28 "
+        "and higher'); its Chart.yaml has no kubeVersion and no upper bound is published",
+    ),
 )
 
 DRA_DRIVER = Component(
@@ -274,6 +371,12 @@ DRA_DRIVER = Component(
     source="shared/crds/k8s-dra-driver-gpu (CRDs byte-identical to v0.4.0)",
     note="Versioning restarted at 0.x when the project moved to kubernetes-sigs; "
     "0.4.0 is newer than the NGC chart nvidia-dra-driver-gpu 25.12.0.",
+    kubernetes=KubernetesSupport(
+        minimum="1.34.2",
+        maximum=None,
+        source="kubernetes-sigs/dra-driver-nvidia-gpu@v0.4.0 docs/prerequisites.md "
+        "('v1.34.2 or later'; Chart.yaml kubeVersion >=1.32.0-0); no upper bound published",
+    ),
 )
 
 KAI_SCHEDULER = Component(
@@ -281,6 +384,31 @@ KAI_SCHEDULER = Component(
     version="v0.13.0",
     chart=HelmChart("oci://ghcr.io/nvidia/kai-scheduler", "kai-scheduler", "v0.13.0"),
     source="shared/crds/kai-scheduler (CRDs byte-identical to v0.13.0)",
+    note="Behind: v0.13 is end of life (kai-scheduler/KAI-Scheduler SUPPORT.md), CNS 26.6.0 "
+    "pins v0.14.2 (LTS), v0.17.0 is current (the repo moved to kai-scheduler/KAI-Scheduler). "
+    "Not bumped because the tests cannot re-check a newer pin: "
+    "v0.14.2 (e94f9ef1): the four CRDs in shared/crds differ from its "
+    "deployments/kai-scheduler/crds/ only in the controller-gen version annotation "
+    "(v0.20.1), and the values keys we render (global.registry, "
+    "scheduler.placementStrategy, admission.gpuPodRuntimeClassName, postCleanup.enabled, "
+    "defaultQueue.createDefaultQueue) keep their v0.13.0 defaults; but images and chart "
+    "moved to ghcr.io/kai-scheduler/kai-scheduler and values.yaml is not in shared/crds. "
+    "v0.17.0 (f218c69b): podgroups (minSubGroup, preemptionDelay, "
+    "stalenessGracePeriod; backoffLimit/completions/parallelism removed), bindrequests "
+    "and topologies (level alias, new CEL rules) changed, and "
+    "admission.gpuPodRuntimeClassName is gone from values.yaml. To bump: copy "
+    "deployments/kai-scheduler/crds/*.yaml and values.yaml at the target tag into "
+    "shared/crds/kai-scheduler, record the commit in SOURCES.md, then change this pin, "
+    "the chart repository and the values in components/services/kai_scheduler.py.",
+    kubernetes=KubernetesSupport(
+        minimum=None,
+        maximum=None,
+        source="NVIDIA/KAI-Scheduler@v0.13.0: SUPPORT.md has no Kubernetes matrix at this "
+        "tag, README.md Prerequisites say 'A running Kubernetes cluster', Chart.yaml has "
+        "no kubeVersion (e2e default: kindest/node v1.34.0, hack/setup-e2e-cluster.sh). "
+        "The matrix added later (kai-scheduler/KAI-Scheduler@v0.17.0 SUPPORT.md) starts "
+        "at the v0.14.x line",
+    ),
 )
 
 KYVERNO = Component(
@@ -288,6 +416,13 @@ KYVERNO = Component(
     version="v1.19.0",
     chart=HelmChart("https://kyverno.github.io/kyverno/", "kyverno", "3.9.0"),
     source="shared/crds/kyverno (identical to v1.19.0); chart 3.9.0 ships app v1.19.0",
+    kubernetes=KubernetesSupport(
+        minimum="1.33",
+        maximum="1.35",
+        source="https://kyverno.io/docs/installation/#compatibility-matrix (1.19: 1.33-1.35); "
+        "kyverno/kyverno@v1.19.0 .github/workflows/tests-conformance.yaml runs "
+        "v1.33.7, v1.34.3, v1.35.1",
+    ),
 )
 
 KARPENTER = Component(
@@ -296,6 +431,13 @@ KARPENTER = Component(
     source="shared/crds/karpenter/v1.14.1",
     note="Karpenter core has no provider-neutral chart; the autoscaling component "
     "chooses the provider chart and must match this API version.",
+    kubernetes=KubernetesSupport(
+        minimum="1.30",
+        maximum="1.36",
+        source="https://karpenter.sh/v1.14/upgrading/compatibility/ "
+        "(aws/karpenter-provider-aws@1d927085 website/content/en/v1.14/upgrading/"
+        "compatibility.md: columns 1.30-1.36, 1.36 needs >= 1.13)",
+    ),
 )
 
 CILIUM = Component(
@@ -303,6 +445,14 @@ CILIUM = Component(
     version="1.19.5",
     chart=HelmChart("https://helm.cilium.io/", "cilium", "1.19.5"),
     source="not in shared/crds; 1.19 is the current stable line (cilium/cilium releases)",
+    kubernetes=KubernetesSupport(
+        minimum=None,
+        maximum=None,
+        source="https://docs.cilium.io/en/v1.19/network/kubernetes/compatibility/ lists the "
+        "e2e-tested versions and says newer ones depend on Kubernetes' backward "
+        "compatibility (no upper bound); the 1.19 rows are not in our reference copies "
+        "(cilium/cilium@v1.18.14 lists 1.30-1.33)",
+    ),
 )
 
 CALICO = Component(
@@ -310,6 +460,14 @@ CALICO = Component(
     version="v3.31.0",
     chart=HelmChart("https://docs.tigera.io/calico/charts", "tigera-operator", "v3.31.0"),
     source="not in shared/crds; values are not key-checked",
+    kubernetes=KubernetesSupport(
+        minimum=None,
+        maximum="1.35",
+        source="https://github.com/orgs/projectcalico/discussions/11717 (maintainers: 1.35 "
+        "added to https://docs.tigera.io/calico/latest/getting-started/kubernetes/"
+        "requirements for v3.31)",
+        note="Lower bound of 3.31 not in our reference copies.",
+    ),
 )
 
 KAMAJI = Component(
@@ -318,6 +476,14 @@ KAMAJI = Component(
     chart=HelmChart("https://clastix.github.io/charts", "kamaji", "26.8.2-edge"),
     source="shared/crds/kamaji (tag 26.8.2-edge)",
     note="Kamaji publishes edge releases only; pin the exact edge tag.",
+    kubernetes=KubernetesSupport(
+        minimum="1.30",
+        maximum="1.36",
+        source="clastix/kamaji@26.8.2-edge internal/webhook/handlers/tcp_version.go refuses "
+        "TenantControlPlane versions above upgrade.KubeadmVersion v1.36.0 "
+        "(internal/upgrade/kubeadm_version.go); docs/content/reference/versioning.md: "
+        "tenant clusters from v1.30.0",
+    ),
 )
 
 DPF = Component(
@@ -327,6 +493,17 @@ DPF = Component(
     source="shared/crds/doca-platform (tag v24.10.0-rc.6, Dec 2024)",
     note="OLD pre-release: the only DPF copy in shared/crds. Newer DPF releases changed "
     "the CRDs; upgrade this pin together with a fresh CRD copy.",
+    kubernetes=KubernetesSupport(
+        minimum="1.30",
+        maximum="1.30",
+        source="NVIDIA/doca-platform@v24.10.0-rc.6 docs/guides/usecases/prerequisites.md "
+        "('Kubernetes 1.30')",
+        enforced=False,
+        note="Below the platform floor 1.34.0, so enforcing it would refuse every DPU "
+        "config: reported as a warning until DPF is re-pinned (v25.10 supports 1.32-1.34, "
+        "https://docs.nvidia.com/networking/display/dpf25100/Platform-Support) with a "
+        "fresh CRD copy.",
+    ),
 )
 
 NVSENTINEL = Component(
@@ -334,6 +511,12 @@ NVSENTINEL = Component(
     version="v1.1.0",
     chart=HelmChart("oci://ghcr.io/nvidia", "nvsentinel", "v1.1.0"),
     source="AICR v0.11.1 recipes/overlays/base.yaml; not in shared/crds",
+    kubernetes=KubernetesSupport(
+        minimum=None,
+        maximum=None,
+        source="no Kubernetes range published: NVIDIA/NVSentinel README.md (stored copy "
+        "@03a61913) and AICR v0.11.1 recipes/overlays/base.yaml",
+    ),
 )
 
 NODE_HEALTH_CHECK = Component(
@@ -341,6 +524,13 @@ NODE_HEALTH_CHECK = Component(
     version="v0.10.0",
     source="not in shared/crds; distributed through OLM, not Helm",
     note="Alternative to NVSentinel for remediation; the node-health component decides.",
+    kubernetes=KubernetesSupport(
+        minimum=None,
+        maximum=None,
+        source="no Kubernetes range published: https://github.com/medik8s/"
+        "node-healthcheck-operator docs (install through "
+        "https://operatorhub.io/operator/node-healthcheck-operator)",
+    ),
 )
 
 CERT_MANAGER = Component(
@@ -349,6 +539,14 @@ CERT_MANAGER = Component(
     chart=HelmChart("https://charts.jetstack.io", "cert-manager", "v1.17.2"),
     source="AICR v0.11.1 recipes/overlays/base.yaml (needed by Network/NIM operators and "
     "the DRA driver webhook)",
+    kubernetes=KubernetesSupport(
+        minimum="1.29",
+        maximum="1.33",
+        source="https://cert-manager.io/docs/releases/ (cert-manager/website@776e5dba "
+        "content/docs/releases/README.md: 1.17 supports 1.29-1.33, end of life Oct 07 2025)",
+        note="Nothing gpu-caas installs needs cert-manager (the webhooks that would are "
+        "off), so it counts for no config; its pin is end of life.",
+    ),
 )
 
 KUBE_PROMETHEUS_STACK = Component(
@@ -358,6 +556,12 @@ KUBE_PROMETHEUS_STACK = Component(
         "https://prometheus-community.github.io/helm-charts", "kube-prometheus-stack", "82.8.0"
     ),
     source="AICR v0.11.1 recipes/overlays/base.yaml; not in shared/crds",
+    kubernetes=KubernetesSupport(
+        minimum="1.25",
+        maximum=None,
+        source="prometheus-community/helm-charts@kube-prometheus-stack-82.8.0 "
+        "charts/kube-prometheus-stack/Chart.yaml (kubeVersion >=1.25.0-0); no upper bound",
+    ),
 )
 
 OPENTELEMETRY_COLLECTOR = Component(
@@ -369,6 +573,13 @@ OPENTELEMETRY_COLLECTOR = Component(
         "0.136.0",
     ),
     source="not in shared/crds; values are not key-checked",
+    kubernetes=KubernetesSupport(
+        minimum=None,
+        maximum=None,
+        source="https://github.com/open-telemetry/opentelemetry-helm-charts "
+        "charts/opentelemetry-collector/Chart.yaml has no kubeVersion (read at chart "
+        "0.158.3, not at 0.136.0); no range published",
+    ),
 )
 
 CSI_DRIVER_NFS = Component(
@@ -380,12 +591,25 @@ CSI_DRIVER_NFS = Component(
         "v4.12.0",
     ),
     source="not in shared/crds; values are not key-checked",
+    kubernetes=KubernetesSupport(
+        minimum="1.21",
+        maximum=None,
+        source="https://github.com/kubernetes-csi/csi-driver-nfs README.md 'Container "
+        "Images & Kubernetes Compatibility' (v4.x: 1.21+; the copy we read lists up to "
+        "v4.5.0); no upper bound",
+    ),
 )
 
 LOCAL_PATH_PROVISIONER = Component(
     name="local-path-provisioner (Rancher)",
     version="v0.0.32",
     source="not in shared/crds; no upstream Helm repository (manifest install)",
+    kubernetes=KubernetesSupport(
+        minimum="1.12",
+        maximum=None,
+        source="https://github.com/rancher/local-path-provisioner README.md "
+        "('Requirement: Kubernetes v1.12+'); no upper bound",
+    ),
 )
 
 MATRIX: tuple[Component, ...] = (
@@ -431,6 +655,193 @@ AICR_DIFFERENCES: dict[str, str] = {
     ),
 }
 """Deliberate differences from the AICR recipes, keyed by AICR component name."""
+
+OPERANDS: dict[str, Component] = {
+    NVIDIA_DRIVER.name: GPU_OPERATOR,
+    CONTAINER_TOOLKIT.name: GPU_OPERATOR,
+    DEVICE_PLUGIN.name: GPU_OPERATOR,
+    DCGM_EXPORTER.name: GPU_OPERATOR,
+    MIG_MANAGER.name: GPU_OPERATOR,
+    DRIVER_MANAGER.name: GPU_OPERATOR,
+    NODE_FEATURE_DISCOVERY.name: GPU_OPERATOR,
+    DOCA_DRIVER.name: NETWORK_OPERATOR,
+}
+"""Matrix rows an operator deploys (operand name -> operator): their Kubernetes support
+is the operator's, which is validated with these default operand versions."""
+
+# --------------------------------------------------------------------------- #
+# The Kubernetes window
+# --------------------------------------------------------------------------- #
+
+
+def installed_components(
+    *,
+    gpu: bool = True,
+    network_operator: bool = False,
+    nim_operator: bool = False,
+    dra_driver: bool = False,
+    dpf: bool = False,
+    kai_scheduler: bool = True,
+    karpenter: bool = False,
+    cni: str = "cilium",
+    kamaji: bool = False,
+    node_health: str = "nvsentinel",
+    prometheus_stack: bool = True,
+    otel_collector: bool = True,
+    nfs_csi: bool = False,
+    local_path: bool = False,
+) -> tuple[Component, ...]:
+    """The pinned components that run in (or, Kamaji, host) a tenant cluster.
+
+    The defaults are a default config's set. Kyverno is always installed. `cni` is
+    `cilium`, `calico` or `external` (someone else's CNI: nothing pinned here);
+    `node_health` is `nvsentinel`, `nhc` (medik8s Node Health Check) or `off`;
+    `kamaji` is the hosted control-plane backend (its TenantControlPlane must accept
+    the version). cert-manager is never in the set: nothing gpu-caas installs needs it.
+    """
+    chosen: list[tuple[bool, Component]] = [
+        (gpu, GPU_OPERATOR),
+        (gpu and network_operator, NETWORK_OPERATOR),
+        (gpu and nim_operator, NIM_OPERATOR),
+        (gpu and dra_driver, DRA_DRIVER),
+        (gpu and dpf, DPF),
+        (kai_scheduler, KAI_SCHEDULER),
+        (True, KYVERNO),
+        (karpenter, KARPENTER),
+        (cni == "cilium", CILIUM),
+        (cni == "calico", CALICO),
+        (kamaji, KAMAJI),
+        (node_health == "nvsentinel", NVSENTINEL),
+        (node_health == "nhc", NODE_HEALTH_CHECK),
+        (prometheus_stack, KUBE_PROMETHEUS_STACK),
+        (otel_collector, OPENTELEMETRY_COLLECTOR),
+        (nfs_csi, CSI_DRIVER_NFS),
+        (local_path, LOCAL_PATH_PROVISIONER),
+    ]
+    return tuple(component for wanted, component in chosen if wanted)
+
+
+@dataclass(frozen=True)
+class KubernetesWindow:
+    """The Kubernetes versions every enforced entry of a component set supports.
+
+    `minimum` is a version (`"1.34.2"`), `maximum` a minor (`"1.35"`) or None when no
+    component bounds it. `oldest_by` / `newest_by` are the components that set each
+    bound (several when they tie).
+    """
+
+    minimum: str
+    maximum: str | None
+    oldest_by: tuple[Component, ...]
+    newest_by: tuple[Component, ...]
+
+    @property
+    def empty(self) -> bool:
+        """True when no version satisfies every component."""
+        return self.maximum is not None and Version.parse(self.minimum).minor > (
+            Version.parse(self.maximum).minor
+        )
+
+    def text(self) -> str:
+        """`"1.34.2 to 1.35.x"` (or `"1.34.0 or later"` without an upper bound)."""
+        if self.maximum is None:
+            return f"{self.minimum} or later"
+        return f"{self.minimum} to {self.maximum}.x"
+
+
+def _enforced(components: Iterable[Component]) -> list[tuple[Component, KubernetesSupport]]:
+    entries = [(PLATFORM, _support(PLATFORM))]
+    entries += [(c, c.kubernetes) for c in components if c.kubernetes and c.kubernetes.enforced]
+    return entries
+
+
+def _support(component: Component) -> KubernetesSupport:
+    if component.kubernetes is None:
+        raise ValueError(f"{component.name} has no Kubernetes support entry")
+    return component.kubernetes
+
+
+def kubernetes_window(components: Iterable[Component]) -> KubernetesWindow:
+    """Intersect the platform floor with the enforced Kubernetes ranges of `components`."""
+    entries = _enforced(components)
+    # The platform floor always has a minimum, so the default is never used.
+    minimum = max(
+        (Version.parse(k.minimum) for _, k in entries if k.minimum),
+        default=Version.parse(KUBERNETES_MINIMUM),
+    )
+    maxima = [Version.parse(k.maximum).minor for _, k in entries if k.maximum]
+    newest = min(maxima, default=None)
+    return KubernetesWindow(
+        minimum=str(minimum),
+        maximum=None if newest is None else f"{newest[0]}.{newest[1]}",
+        oldest_by=tuple(c for c, k in entries if k.minimum and Version.parse(k.minimum) == minimum),
+        newest_by=tuple(
+            c for c, k in entries if k.maximum and Version.parse(k.maximum).minor == newest
+        ),
+    )
+
+
+def kubernetes_problems(kubernetes: str, components: Iterable[Component]) -> list[str]:
+    """Refusals of `kubernetes` by the enforced ranges of `components` (empty when inside).
+
+    At most two sentences: one naming every component the version is too new for, one
+    every component it is too old for, each with its supported range and source, and
+    the window that would work.
+
+    Raises:
+        ValueError: when `kubernetes` is not a version.
+    """
+    entries = _enforced(components)
+    window = kubernetes_window(c for c, _ in entries if c is not PLATFORM)
+    fix = (
+        "no Kubernetes version satisfies them all: change the limiting component's pin"
+        if window.empty
+        else f"use Kubernetes {window.text()}"
+    )
+    problems: list[str] = []
+    newer = sorted(
+        ((c, k) for c, k in entries if k.too_new(kubernetes)),
+        key=lambda entry: Version.parse(entry[1].maximum or "0"),
+    )
+    if newer:
+        bound = newer[0][1].maximum
+        limiting = [c.label for c, k in newer if k.maximum == bound]
+        reasons = "; ".join(f"{c.label} supports {k.range_text()} ({k.source})" for c, k in newer)
+        problems.append(
+            f"Kubernetes {kubernetes} is newer than {bound}, the newest minor "
+            f"{_and(limiting)} {'supports' if len(limiting) == 1 else 'support'}: "
+            f"{reasons}; {fix}"
+        )
+    older = sorted(
+        ((c, k) for c, k in entries if k.too_old(kubernetes)),
+        key=lambda entry: Version.parse(entry[1].minimum or "0"),
+        reverse=True,
+    )
+    if older:
+        bound = older[0][1].minimum
+        limiting = [c.label for c, k in older if k.minimum == bound]
+        reasons = "; ".join(f"{c.label} supports {k.range_text()} ({k.source})" for c, k in older)
+        problems.append(
+            f"Kubernetes {kubernetes} is older than {bound}, the oldest version "
+            f"{_and(limiting)} {'supports' if len(limiting) == 1 else 'support'}: "
+            f"{reasons}; {fix}"
+        )
+    return problems
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def kubernetes_warnings(kubernetes: str, components: Iterable[Component]) -> list[str]:
+    """Ranges recorded with `enforced=False` that `kubernetes` is outside of (not fatal)."""
+    return [
+        f"Kubernetes {kubernetes} is outside {c.label}'s documented range "
+        f"{k.range_text()} ({k.source}); not refused: {k.note}"
+        for c in components
+        if (k := c.kubernetes) is not None and not k.enforced and not k.admits(kubernetes)
+    ]
+
 
 # --------------------------------------------------------------------------- #
 # Rules
@@ -546,6 +957,7 @@ def check_compatibility(
     compute_domain_gpu_models: Iterable[str] = (),
     kernel_module_type: str = "auto",
     gpu_models: Iterable[str] = (),
+    components: Iterable[Component] | None = None,
 ) -> list[str]:
     """Return every compatibility problem of a version set; empty when it is valid.
 
@@ -559,6 +971,9 @@ def check_compatibility(
         compute_domain_gpu_models: GPU models of the node groups that get ComputeDomains.
         kernel_module_type: driver kernel modules (`auto`, `open`, `proprietary`).
         gpu_models: GPU models of all node groups (for the kernel-module check).
+        components: the pinned components the cluster runs, whose Kubernetes ranges
+            bound `kubernetes` (`installed_components`); None: a default config's set
+            with the Network Operator and DRA driver as the arguments above say.
 
     Returns:
         Sentences that say what is wrong and what is allowed, one per problem.
@@ -578,6 +993,7 @@ def check_compatibility(
             compute_domain_gpu_models=compute_domain_gpu_models,
             kernel_module_type=kernel_module_type,
             gpu_models=gpu_models,
+            components=components,
         )
     ]
 
@@ -593,6 +1009,7 @@ def compatibility_problems(
     compute_domain_gpu_models: Iterable[str] = (),
     kernel_module_type: str = "auto",
     gpu_models: Iterable[str] = (),
+    components: Iterable[Component] | None = None,
 ) -> list[tuple[str, str]]:
     """`check_compatibility`, with each message tagged by the argument that caused it.
 
@@ -600,25 +1017,13 @@ def compatibility_problems(
     `"compute_domain_gpu_models[i]"` for the i-th model), so config validation can
     report each problem at the config key that set that argument.
     """
-    problems: list[tuple[str, str]] = []
-    k8s = Version.parse(kubernetes)
-    if dra_driver and k8s < Version.parse(KUBERNETES_MINIMUM):
-        problems.append(
-            (
-                "kubernetes",
-                f"the DRA driver needs Kubernetes {KUBERNETES_MINIMUM} or later "
-                f"(resource.k8s.io/v1 is GA from 1.34); got {kubernetes}",
-            )
+    if components is None:
+        components = installed_components(
+            network_operator=network_operator is not None, dra_driver=dra_driver
         )
-    if k8s.minor > KUBERNETES_NEWEST_VALIDATED_MINOR:
-        newest = ".".join(str(part) for part in KUBERNETES_NEWEST_VALIDATED_MINOR)
-        problems.append(
-            (
-                "kubernetes",
-                f"Kubernetes {kubernetes} is newer than {newest}, the newest minor that "
-                "every pinned operator (Kyverno 1.19, Network Operator 26.x) supports",
-            )
-        )
+    problems: list[tuple[str, str]] = [
+        ("kubernetes", message) for message in kubernetes_problems(kubernetes, components)
+    ]
     if not version_at_least(container_toolkit, CVE_2025_23266_TOOLKIT_FLOOR):
         problems.append(
             (
@@ -685,8 +1090,8 @@ cluster-api provider publishes no chart and AKS manages Karpenter itself (NAP)."
 def matrix_markdown() -> str:
     """The compatibility matrix as a Markdown table (kept in docs/gpu-platform.md by a test)."""
     lines = [
-        "| Component | Version | Helm chart | Source |",
-        "|---|---|---|---|",
+        "| Component | Version | Helm chart | Kubernetes | Source |",
+        "|---|---|---|---|---|",
     ]
     for component in MATRIX:
         chart = (
@@ -694,5 +1099,21 @@ def matrix_markdown() -> str:
             if component.chart
             else "-"
         )
-        lines.append(f"| {component.name} | {component.version} | {chart} | {component.source} |")
+        lines.append(
+            f"| {component.name} | {component.version} | {chart} | "
+            f"{_kubernetes_cell(component)} | {component.source} |"
+        )
     return "\n".join(lines) + "\n"
+
+
+def _kubernetes_cell(component: Component) -> str:
+    """The docs table's Kubernetes column: the supported range, `(not enforced)` when
+    recorded only, the operator for operands."""
+    if component.name in OPERANDS:
+        return f"as {OPERANDS[component.name].name}"
+    if component.kubernetes is None:
+        return f"window: {kubernetes_window(installed_components()).text()} (default config)"
+    cell = component.kubernetes.range_text()
+    if component is CERT_MANAGER:
+        return f"{cell} (not installed by gpu-caas)"
+    return cell if component.kubernetes.enforced else f"{cell} (not enforced)"

@@ -24,6 +24,9 @@ from a local chart mirror:
   `values.schema.json`;
 * `sandbox.documented_values`: per-chart values keys we set that the upstream
   values file does not show, with their sources;
+* `sandbox.upstream`: the upstream reference files (upstream.lock.json), where the
+  tests find them (`$GPU_CAAS_UPSTREAM_DIR`, `../shared`, the cache) and
+  `make upstream`;
 * `sandbox.upstream_copies`: which reference files in `../shared/crds` belong to
   which chart;
 * `sandbox.helm_values`: what the kubernetes provider and Helm do to values

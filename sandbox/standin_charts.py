@@ -227,8 +227,9 @@ def build_standin_chart(chart: HelmChart, out_dir: Path, crds_root: Path | None 
     Args:
         chart: the pinned upstream chart (name and version are kept).
         out_dir: created if missing; an existing package of the same name is replaced.
-        crds_root: reference copies; default `sandbox.upstream_copies.crds_root()`
-            (`$GPU_CAAS_UPSTREAM_DIR`, else `<repo>/../shared/crds`).
+        crds_root: reference copies; default `sandbox.upstream.crds_root()`
+            (`$GPU_CAAS_UPSTREAM_DIR/crds`, else `<repo>/../shared/crds`, else the
+            `make upstream` cache's `crds/`).
 
     Raises:
         ValueError: when the reference copies are for another version than the pin,

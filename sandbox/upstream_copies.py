@@ -1,7 +1,9 @@
 """Which upstream reference files (`../shared/crds`) belong to which pinned chart.
 
 `../shared/crds` holds byte-for-byte copies of upstream CRDs and values files
-(provenance in its SOURCES.md). A stand-in chart (`sandbox.standin_charts`) ships
+(provenance in its SOURCES.md; every file locked in upstream.lock.json, and
+`sandbox.upstream.crds_root()` says where the copy is: `$GPU_CAAS_UPSTREAM_DIR/crds`,
+`../shared/crds` or the `make upstream` cache). A stand-in chart (`sandbox.standin_charts`) ships
 the CRDs of the chart it stands in for and checks values against the chart's values
 file; this module says which files those are, per chart name, and for which chart
 version the copies were taken. Charts without a values file here are listed in
@@ -10,26 +12,16 @@ version the copies were taken. Charts without a values file here are listed in
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from components.versions import HelmChart
 from sandbox.documented_values import DOCUMENTED_VALUES_KEYS
-
-UPSTREAM_DIR_ENV = "GPU_CAAS_UPSTREAM_DIR"
-"""Environment variable naming the reference copies directory (default `../shared/crds`)."""
+from sandbox.upstream import UPSTREAM_DIR_ENV as UPSTREAM_DIR_ENV
+from sandbox.upstream import crds_root as crds_root
 
 _CRD_KIND = re.compile(r"^kind:\s*CustomResourceDefinition\s*$", re.MULTILINE)
-
-
-def crds_root() -> Path:
-    """The reference copies directory: `$GPU_CAAS_UPSTREAM_DIR`, else `<repo>/../shared/crds`."""
-    configured = os.environ.get(UPSTREAM_DIR_ENV)
-    if configured:
-        return Path(configured).resolve()
-    return (Path(__file__).resolve().parents[1] / ".." / "shared" / "crds").resolve()
 
 
 @dataclass(frozen=True)

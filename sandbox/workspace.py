@@ -29,17 +29,27 @@ from typing import Any
 
 import yaml
 
+from stacks.config.example_stacks import ALLOW_DEV_PASSPHRASE_ENV, DEV_PASSPHRASE
+
 ROOT = Path(__file__).resolve().parents[1]
 PROGRAM_FILES = ("__main__.py", "components", "stacks")
 POLICY_PACKS = tuple(sorted(p.parent for p in (ROOT / "policies").glob("*/PulumiPolicy.yaml")))
-DEV_PASSPHRASE = "gpu-caas-dev-passphrase"  # noqa: S105 - the examples' documented dev passphrase
 
 
-def engine_environment(backend: Path) -> dict[str, str]:
+def engine_environment(backend: Path, *, allow_dev_passphrase: bool = False) -> dict[str, str]:
     """This process's environment for the pulumi CLI on a private local `backend`:
     offline (no update checks, plugin downloads or registry lookups), no prompts, and
-    the dev passphrase unless one is set."""
+    the dev passphrase unless one is set.
+
+    `allow_dev_passphrase` sets `GPU_CAAS_ALLOW_DEV_PASSPHRASE=1`, without which the
+    program refuses a stack that is not an example but is on the dev passphrase: only
+    for throwaway stacks made from an example (tests, the sandbox). Otherwise the
+    variable is removed, so a refusal is what the user would see.
+    """
     env = dict(os.environ)
+    env.pop(ALLOW_DEV_PASSPHRASE_ENV, None)
+    if allow_dev_passphrase:
+        env[ALLOW_DEV_PASSPHRASE_ENV] = "1"
     env.update(
         PULUMI_BACKEND_URL=backend.as_uri(),
         PULUMI_SKIP_UPDATE_CHECK="true",
@@ -144,8 +154,9 @@ class StackWorkspace:
         return self.project / f"Pulumi.{self.stack}.yaml"
 
     def environment(self) -> dict[str, str]:
-        """The environment every pulumi command of this workspace runs with."""
-        return {**engine_environment(self.backend), **self.env}
+        """The environment every pulumi command of this workspace runs with (the stack is
+        a throwaway copy of an example, on its dev passphrase: allowed)."""
+        return {**engine_environment(self.backend, allow_dev_passphrase=True), **self.env}
 
     def _argv(self, args: Sequence[str]) -> list[str]:
         pulumi = shutil.which("pulumi")

@@ -213,10 +213,24 @@ ensure() {
   echo "$out"
 }
 
+# PATH without the directories this script publishes: the cache's tools (which
+# `. scripts/env.sh` puts on PATH) and the repository's old `.toolchain/bin`. Our own
+# cached CLI is not a "system" install: taking it for one wrote `.toolchain/env`
+# without the toolchain, and `pulumi` was gone from every later shell.
+path_without_ours() {
+  local dir out="" dirs=()
+  IFS=: read -ra dirs <<<"$PATH"
+  for dir in "${dirs[@]}"; do
+    case "$dir" in "$CACHE"/* | "$ROOT/.toolchain" | "$ROOT/.toolchain"/*) continue ;; esac
+    out="${out:+$out:}$dir"
+  done
+  echo "$out"
+}
+
 system_pulumi_matches() {
   [ -z "${GPU_CAAS_FORCE_BUILD:-}" ] || return 1
   local p v
-  p=$(PATH=$(echo "$PATH" | tr ':' '\n' | grep -v "^$ROOT/.toolchain" | paste -sd:) command -v pulumi 2>/dev/null) || return 1
+  p=$(PATH=$(path_without_ours) command -v pulumi 2>/dev/null) || return 1
   v=$("$p" version 2>/dev/null) || return 1
   [ "$v" = "v${PULUMI_VERSION}" ] || return 1
   # A normal install bundles the Python language host next to the CLI.
@@ -227,7 +241,11 @@ system_pulumi_matches() {
 system_plugin_matches() { # NAME VERSION
   local p
   p=$(system_pulumi_matches) || return 1
-  "$p" plugin ls --json 2>/dev/null | python3 -c '
+  # The cache's private PULUMI_HOME (exported by scripts/env.sh) is ours too: ask the
+  # user's own plugin cache.
+  local -a own_home=()
+  case "${PULUMI_HOME:-}" in "$CACHE"/*) own_home=(-u PULUMI_HOME) ;; esac
+  env "${own_home[@]}" "$p" plugin ls --json 2>/dev/null | python3 -c '
 import json, sys
 name, version = sys.argv[1], sys.argv[2]
 plugins = json.load(sys.stdin) or []

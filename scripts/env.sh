@@ -33,11 +33,11 @@ fi
 # Local file backend in the repository, unless you chose a backend.
 export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$_gpu_caas_root/.pulumi}"
 mkdir -p "$_gpu_caas_root/.pulumi"
-# Passphrase secrets provider with the documented dev passphrase. The example
-# stacks' secrets are dummies encrypted with it; use your own for real tenants.
-if [ -z "${PULUMI_CONFIG_PASSPHRASE+x}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
-  export PULUMI_CONFIG_PASSPHRASE=gpu-caas-dev-passphrase
-fi
+# No passphrase is set here: the example stacks' public dev passphrase must never
+# encrypt a real tenant's secrets. `make preview` / scripts/preview.sh supplies it for
+# the example stacks only; for plain `pulumi` commands on an example, export
+# PULUMI_CONFIG_PASSPHRASE=gpu-caas-dev-passphrase yourself. Your own stacks use your
+# secrets provider (docs/quickstart.md, "Your own tenant").
 # Offline: no update checks, no plugin downloads (fail fast instead).
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true

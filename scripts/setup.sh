@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make setup`: create .venv with the pinned Python dependencies, then build
-# (or find) the Pulumi toolchain. Idempotent and fast when nothing changed.
+# (or find) the Pulumi toolchain, then create the example stacks on the repository's
+# local backend if they are missing. Idempotent and fast when nothing changed.
 # `scripts/setup.sh --test-tools` (make test) also builds the Kyverno CLI.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,3 +21,4 @@ else
   echo "[setup] .venv is up to date"
 fi
 scripts/build-toolchain.sh "$@"
+scripts/init-example-stacks.sh

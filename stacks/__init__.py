@@ -5,15 +5,20 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pulumi
+import yaml
 
-from stacks.config import ConfigError, Flavor, TenantConfig, parse_tenant
+from stacks.config import ConfigError, Flavor, Problem, TenantConfig, parse_tenant, secret_checks
 from stacks.config.errors import ROOT
 from stacks.config.rules import warnings
+from stacks.config.stack_file import config_key_problems
 
 EXIT_REPORTED = 32
 """Exit code the Python language host reads as "the error was already shown to the
@@ -40,10 +45,73 @@ def load() -> TenantConfig:
     prints for configs containing secrets.
 
     Raises:
-        ConfigError: every problem of the config.
+        ConfigError: every problem of the config; config keys the program would
+            ignore (a misspelt `gpu-caas:tenant`, other `gpu-caas:` keys) are named
+            with "did you mean"; secrets in plain text, of the wrong shape, or a
+            non-example stack on the public dev passphrase (`engine_secret_problems`).
     """
     raw: Any = pulumi.runtime.get_config(ROOT)
-    return parse_tenant(raw)
+    keys = {**pulumi.runtime.config.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
+    misspelt = [p for p in config_key_problems(keys) if p.path != ROOT]
+    if misspelt:
+        raise ConfigError(misspelt)
+    secret_problems = engine_secret_problems(raw)
+    try:
+        config = parse_tenant(raw)
+    except ConfigError as error:
+        raise ConfigError([*secret_problems, *error.problems]) from None
+    if secret_problems:
+        raise ConfigError(secret_problems)
+    return config
+
+
+def _stack_file_directories() -> list[Path]:
+    """Where `Pulumi.<stack>.yaml` can be: the project's `stackConfigDir` (Pulumi.yaml),
+    the project root (`pulumi.get_root_directory()`), the working directory."""
+    directories = []
+    try:
+        root = pulumi.get_root_directory()
+    except Exception:  # noqa: BLE001 - not set outside the engine (mocks)
+        root = None
+    if root:
+        project = Path(root) / "Pulumi.yaml"
+        try:
+            document = yaml.safe_load(project.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            document = None
+        config_dir = document.get("stackConfigDir") if isinstance(document, dict) else None
+        if isinstance(config_dir, str) and config_dir:
+            directories.append(Path(root) / config_dir)
+        directories.append(Path(root))
+    directories.append(Path.cwd())
+    return directories
+
+
+def engine_secret_problems(raw: Any) -> list[Problem]:
+    """The secret checks the program runs before registering any resource.
+
+    Plain-text values at secret fields of the stack file (read from the project
+    directory; without it, a `gpu-caas:tenant` the engine does not mark secret while a
+    secret field is set), a non-example stack run with the public dev passphrase
+    (unless `GPU_CAAS_ALLOW_DEV_PASSPHRASE=1`), and the shape of every decrypted secret
+    (`stacks.config.secret_checks`). Messages never contain a secret value.
+    """
+    try:
+        tenant = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return []  # parse_tenant reports it
+    if not isinstance(tenant, Mapping):
+        return []
+    problems = secret_checks.engine_secret_problems(
+        pulumi.get_stack(),
+        tenant,
+        pulumi.runtime.is_config_secret(ROOT),
+        _stack_file_directories(),
+        os.environ,
+    )
+    reported = {problem.path for problem in problems}
+    shapes = secret_checks.decrypted_shape_problems(tenant)
+    return [*problems, *(p for p in shapes if p.path not in reported)]
 
 
 def deploy(config: TenantConfig) -> dict[str, object]:
@@ -67,7 +135,7 @@ def run() -> None:
         for line in error.lines():
             pulumi.log.error(line)
         sys.exit(EXIT_REPORTED)
-    for warning in warnings(config):
+    for warning in warnings(config, stack=pulumi.get_stack()):
         pulumi.log.warn(str(warning))
     for key, value in deploy(config).items():
         pulumi.export(key, value)

@@ -3,19 +3,26 @@
 python -m stacks validate Pulumi.dev.yaml [Pulumi.prod.yaml ...]
 python -m stacks schema [--check]
 python -m stacks reference [--check]
+python -m stacks mirror-list Pulumi.dev.yaml [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from stacks.config import ConfigError, TenantConfig, load_stack_file
-from stacks.config.errors import ROOT
-from stacks.config.rules import warnings
+import yaml
+
+from stacks.config import ConfigError, Problem, TenantConfig, load_stack_file
+from stacks.config.errors import ROOT, plural
+from stacks.config.loader import stack_file_warnings
+from stacks.config.secret_checks import SecretReport, check_stack_document, stack_name_of
+from stacks.config.stack_file import StackFile, read_stack_file
+from stacks.config.titles import title
 
 SCHEMA_PATH = Path(__file__).parent / "schema" / "tenant.schema.json"
 REFERENCE_PATH = Path(__file__).parent.parent / "docs" / "config-reference.md"
@@ -29,6 +36,10 @@ def stack_file_schema() -> dict[str, Any]:
     """
     tenant = TenantConfig.model_json_schema(by_alias=True, mode="validation")
     defs = tenant.pop("$defs", {})
+    for name, definition in defs.items():
+        if "enum" in definition:
+            # pydantic titles enums by class name; models get `model_title` already.
+            definition["title"] = title(name)
     defs["TenantConfig"] = tenant
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -56,22 +67,59 @@ def render_schema() -> str:
     return json.dumps(stack_file_schema(), indent=2, sort_keys=True) + "\n"
 
 
+def _secret_report(path: Path) -> SecretReport:
+    """The secret checks of one stack file (`check_stack_document`), located in it.
+
+    An unreadable file gives an empty report: `load_stack_file` reports it.
+    """
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return SecretReport()
+    if not isinstance(document, dict):
+        return SecretReport()
+    report = check_stack_document(document, stack_name_of(path), os.environ)
+    try:
+        stack_file = read_stack_file(path)
+    except ConfigError:
+        return report
+    return SecretReport(_locate(stack_file, report.errors), _locate(stack_file, report.warnings))
+
+
+def _locate(stack_file: StackFile, problems: list[Problem]) -> list[Problem]:
+    """Key-path problems at their key's line; stack-level ones (secrets provider,
+    passphrase) at the file."""
+    return [
+        stack_file.locate(p) if p.path.startswith(ROOT) else p.at(str(stack_file.path))
+        for p in problems
+    ]
+
+
 def _validate(paths: list[Path]) -> int:
     failed = False
     for path in paths:
+        secrets = _secret_report(path)
+        for warning in secrets.warnings:
+            print(f"{warning.location or path}: warning: {warning.text}", file=sys.stderr)
         try:
             config = load_stack_file(path)
         except ConfigError as error:
             failed = True
-            for line in error.lines():
-                print(f"{path}: {line}", file=sys.stderr)
+            # Problems from the file carry `file:line:column`; say the file for others.
+            for problem in [*error.problems, *secrets.errors]:
+                print(problem if problem.file else f"{path}: {problem}", file=sys.stderr)
             continue
-        for warning in warnings(config):
-            print(f"{path}: warning: {warning}", file=sys.stderr)
-        groups = len(config.node_groups)
+        for warning in stack_file_warnings(path, config):
+            print(f"{warning.location or path}: warning: {warning.text}", file=sys.stderr)
+        if secrets.errors:
+            failed = True
+            for problem in secrets.errors:
+                print(problem if problem.file else f"{path}: {problem}", file=sys.stderr)
+            continue
         print(
             f"{path}: ok ({config.flavor.value}, backend {config.backend.value}, "
-            f"{len(config.hosts)} hosts, {groups} node groups)"
+            f"{plural(len(config.hosts), 'host')}, "
+            f"{plural(len(config.node_groups), 'node group')})"
         )
     return 1 if failed else 0
 
@@ -92,7 +140,12 @@ def _generate(path: Path, text: str, command: str, check: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the exit code."""
-    parser = argparse.ArgumentParser(prog="python -m stacks", description=__doc__)
+    # The docstring's usage lines stay one per line (argparse would reflow them).
+    parser = argparse.ArgumentParser(
+        prog="python -m stacks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     validate = sub.add_parser("validate", help="check Pulumi.<stack>.yaml files offline")
     validate.add_argument("files", nargs="+", type=Path)
@@ -100,7 +153,16 @@ def main(argv: list[str] | None = None) -> int:
     schema.add_argument("--check", action="store_true", help="fail if the file is stale")
     reference = sub.add_parser("reference", help="regenerate docs/config-reference.md")
     reference.add_argument("--check", action="store_true", help="fail if the file is stale")
+    mirror_list = sub.add_parser(
+        "mirror-list", help="print every chart and image the stack needs (offline)"
+    )
+    mirror_list.add_argument("file", type=Path)
+    mirror_list.add_argument("--json", action="store_true", help="as JSON (for scripts)")
     args = parser.parse_args(argv)
+    if args.command == "mirror-list":
+        from stacks.mirror_list import run_command
+
+        return run_command(args.file, args.json)
     if args.command == "validate":
         return _validate(args.files)
     if args.command == "schema":

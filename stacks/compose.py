@@ -25,6 +25,7 @@ from components.cluster import (
     TenantCluster,
     TenantClusterArgs,
 )
+from components.cluster.kubeadm import endpoint_with_port
 from components.cluster.node_group import group_labels, group_taints
 from components.cluster.types import DEFAULT_CRI_SOCKET
 from components.gpu.catalog import spec
@@ -36,7 +37,9 @@ from stacks.config import (
     TenantConfig,
 )
 from stacks.config.gpu import node_group_gpu_model, node_group_mig_layout
+from stacks.mirror_list import mirror_list_output
 from stacks.platform_handle import ClusterHandle
+from stacks.summary import tenant_summary
 
 CORE_OUTPUTS = (
     "kubeconfig",
@@ -44,6 +47,7 @@ CORE_OUTPUTS = (
     "kubernetesVersion",
     "flavor",
     "nodeGroups",
+    "summary",
     "mirrorList",
 )
 
@@ -226,13 +230,20 @@ def stack_outputs(
     cluster: TenantCluster,
     platform: Mapping[str, pulumi.Output[object]],
 ) -> dict[str, object]:
-    """Core stack outputs plus the platform's; a platform may not shadow a core key."""
+    """Core stack outputs plus the platform's; a platform may not shadow a core key.
+
+    `summary` is what the tenant gets (`stacks.summary.tenant_summary`); `mirrorList`
+    is short (counts, digest and the command that prints the whole list,
+    `stacks.mirror_list`); `apiEndpoint` is the configured address where the config
+    determines it (`config_api_endpoint`), else read from the kubeconfig.
+    """
     clash = sorted(set(platform) & set(CORE_OUTPUTS))
     if clash:
         raise ValueError(f"platform outputs {clash} shadow core stack outputs")
+    endpoint = config_api_endpoint(config)
     outputs: dict[str, object] = {
         "kubeconfig": cluster.kubeconfig,
-        "apiEndpoint": cluster.api_endpoint,
+        "apiEndpoint": endpoint if endpoint is not None else cluster.api_endpoint,
         "kubernetesVersion": cluster.kubernetes_version,
         "flavor": config.flavor.value,
         "nodeGroups": {
@@ -240,7 +251,28 @@ def stack_outputs(
             for name, group in cluster.node_groups.items()
         },
     }
+    outputs["summary"] = tenant_summary(config)
     outputs.update(platform)
     # Last: every platform module has recorded its charts and images by now.
-    outputs["mirrorList"] = stack_mirror_list().to_output()
+    outputs["mirrorList"] = mirror_list_output(stack_mirror_list(), pulumi.get_stack())
     return outputs
+
+
+def config_api_endpoint(config: TenantConfig) -> str | None:
+    """The API server URL when the config determines it, else None (read it from the
+    kubeconfig then).
+
+    kubeadm writes `https://<controlPlaneEndpoint>` into the admin kubeconfig, and
+    gpu-caas sets `controlPlaneEndpoint` to `controlPlane.kubeadm.endpoint` (HA) or the
+    first control-plane host's address, with port 6443 unless given
+    (`components.cluster.kubeadm.render_init_configuration`). Hosted and external
+    control planes get their address from Kamaji or the ISV: None.
+    """
+    if config.backend is not ControlPlaneBackend.KUBEADM:
+        return None
+    settings = config.control_plane.kubeadm
+    configured = settings.endpoint if settings else None
+    if configured:
+        return f"https://{endpoint_with_port(configured)}"
+    hosts = config.control_plane_hosts
+    return f"https://{endpoint_with_port(hosts[0].address)}" if hosts else None

@@ -6,6 +6,7 @@ validator reads one, and turns that into an advisory "can't run policy during pr
 (pulumi_policy/policy.py, `Analyze`). The helpers here let a validator either propagate
 that (resource policies: the value decides the outcome) or skip the unknown part
 (stack policies and full-property scans: one unknown must not hide every other check).
+Either way the pack's preview report counts it (`report.note_deferred`/`note_unknown`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pulumi_policy.proxy import UnknownValueError
+
+from policies.gpu_caas_policies import report as _report
 
 K8S_PROVIDER_TYPE = "pulumi:providers:kubernetes"
 
@@ -67,7 +70,8 @@ def known(obj: Any, *path: str | int, default: Any = None) -> Any:
     """Like `get`, but an unknown value (preview) yields `default` instead of raising."""
     try:
         return get(obj, *path, default=default)
-    except UnknownValueError:
+    except UnknownValueError as error:
+        _report.note_unknown(error)
         return default
 
 
@@ -80,14 +84,16 @@ def walk_strings(obj: Any, path: str = "") -> Iterator[tuple[str, str]]:
         for key in list(obj):
             try:
                 value = obj[key]
-            except UnknownValueError:
+            except UnknownValueError as error:
+                _report.note_unknown(error)
                 continue
             yield from walk_strings(value, f"{path}.{key}" if path else str(key))
     elif isinstance(obj, Sequence):
         for index in range(len(obj)):
             try:
                 value = obj[index]
-            except UnknownValueError:
+            except UnknownValueError as error:
+                _report.note_unknown(error)
                 continue
             yield from walk_strings(value, f"{path}[{index}]")
 
@@ -140,7 +146,8 @@ def preview_tolerant(validator: _F) -> _F:
     def wrapper(*args: Any, **kwargs: Any) -> None:
         try:
             validator(*args, **kwargs)
-        except UnknownValueError:
+        except UnknownValueError as error:
+            _report.note_deferred(error)  # counted for the pack's preview report
             return
 
     return wrapper  # type: ignore[return-value]

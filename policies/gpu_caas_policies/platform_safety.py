@@ -37,6 +37,7 @@ from policies.gpu_caas_policies._props import (
     preview_tolerant,
     walk_strings,
 )
+from policies.gpu_caas_policies.stack_secrets import stack_secrets_encrypted
 
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 HELM_CHART_V4 = "kubernetes:helm.sh/v4:Chart"
@@ -519,6 +520,7 @@ POLICIES = [
     toolkit_floor,
     kubernetes_version,
     credentials_only_in_secrets,
+    stack_secrets_encrypted,
     node_group_ownership,
     one_group_per_host,
 ]

@@ -84,6 +84,23 @@ def _targets(mirrors: Mapping[str, Any], mapping_key: str, default_key: str) -> 
     return [f.rstrip("/") for f in found]
 
 
+_configured: dict[str, Any] = {}
+"""What `ConfigureStack` said besides the config: `stack` (name) and `secret_keys`."""
+
+
+def configured_stack() -> str | None:
+    """The stack name the engine sent with `ConfigureStack`; None before (unit tests)."""
+    stack: str | None = _configured.get("stack")
+    return stack
+
+
+def config_secret_keys() -> frozenset[str] | None:
+    """Config keys the engine marks secret (`config_secret_keys`; top-level keys only,
+    e.g. `gpu-caas:tenant` as a whole); None before `ConfigureStack` (unit tests)."""
+    keys: frozenset[str] | None = _configured.get("secret_keys")
+    return keys
+
+
 def install_configure_stack_hook() -> None:
     """Make `pulumi_policy`'s analyzer load the stack config sent with `ConfigureStack`.
 
@@ -100,6 +117,8 @@ def install_configure_stack_hook() -> None:
     def configure_stack(self: Any, request: Any, context: Any) -> Any:
         for key, value in dict(getattr(request, "config", {}) or {}).items():
             pulumi.runtime.set_config(key, value)
+        _configured["stack"] = str(getattr(request, "stack", "") or "") or None
+        _configured["secret_keys"] = frozenset(getattr(request, "config_secret_keys", []) or [])
         return original(self, request, context)
 
     configure_stack._gpu_caas_hook = True  # type: ignore[attr-defined]

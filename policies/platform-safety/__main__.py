@@ -15,15 +15,24 @@ if str(_REPO_ROOT) not in sys.path:
 
 from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
 
+from policies.gpu_caas_policies.pack_config import install_pack_config_check  # noqa: E402
 from policies.gpu_caas_policies.platform_safety import POLICIES  # noqa: E402
+from policies.gpu_caas_policies.report import install_report_hook  # noqa: E402
 from policies.gpu_caas_policies.secrets import install_secret_tracking_hook  # noqa: E402
 from policies.gpu_caas_policies.stack_config import install_configure_stack_hook  # noqa: E402
 
 install_configure_stack_hook()
 install_secret_tracking_hook()
 
+PACK = "gpu-caas-platform-safety"
+# Unknown policy names and config keys are errors naming them; after a preview the pack
+# prints what each policy checked and deferred (docs/policies.md, "Configuration" and
+# "What the packs report").
+install_pack_config_check(PACK, POLICIES, Path(__file__).resolve().parent)
+install_report_hook(PACK, POLICIES)
+
 PolicyPack(
-    name="gpu-caas-platform-safety",
+    name=PACK,
     policies=POLICIES,
     enforcement_level=EnforcementLevel.MANDATORY,
 )

@@ -15,10 +15,19 @@ if str(_REPO_ROOT) not in sys.path:
 
 from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
 
+from policies.gpu_caas_policies.pack_config import install_pack_config_check  # noqa: E402
+from policies.gpu_caas_policies.report import install_report_hook  # noqa: E402
 from policies.gpu_caas_policies.tenant_isolation import POLICIES  # noqa: E402
 
+PACK = "gpu-caas-tenant-isolation"
+# Unknown policy names and config keys are errors naming them; after a preview the pack
+# prints what each policy checked and deferred (docs/policies.md, "Configuration" and
+# "What the packs report").
+install_pack_config_check(PACK, POLICIES, Path(__file__).resolve().parent)
+install_report_hook(PACK, POLICIES)
+
 PolicyPack(
-    name="gpu-caas-tenant-isolation",
+    name=PACK,
     policies=POLICIES,
     enforcement_level=EnforcementLevel.MANDATORY,
 )

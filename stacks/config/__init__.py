@@ -31,13 +31,14 @@ from stacks.config.node_groups import (
     TaintConfig,
     TaintEffect,
 )
-from stacks.config.secret import Secret, SecretUnavailableError
+from stacks.config.secret import ApiKey, Kubeconfig, Secret, SecretUnavailableError, SshPrivateKey
 from stacks.config.teams import TeamConfig
 from stacks.config.tenant import DEFAULT_BACKEND, Flavor, TenantConfig
 
 __all__ = [
     "DEFAULT_BACKEND",
     "MIN_KUBERNETES_VERSION",
+    "ApiKey",
     "AutoscaleConfig",
     "ConfigError",
     "ControlPlaneBackend",
@@ -50,6 +51,7 @@ __all__ = [
     "HostRole",
     "HostedControlPlaneConfig",
     "KubeadmControlPlaneConfig",
+    "Kubeconfig",
     "KubernetesConfig",
     "MigConfig",
     "MirrorsConfig",
@@ -64,6 +66,7 @@ __all__ = [
     "SharingConfig",
     "SharingMode",
     "SshConfig",
+    "SshPrivateKey",
     "StackReferenceConfig",
     "TaintConfig",
     "TaintEffect",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from stacks.config.titles import field_title, model_title
+
 
 class ConfigModel(BaseModel):
     """Base of all stack-config models.
@@ -21,4 +23,7 @@ class ConfigModel(BaseModel):
         use_enum_values=False,
         # Attribute docstrings become JSON Schema descriptions (editor hover help).
         use_attribute_docstrings=True,
+        # Readable titles ("GPU Temperature (°C)", not pydantic's "Gputempcelsius").
+        field_title_generator=field_title,
+        model_title_generator=model_title,
     )

@@ -8,7 +8,7 @@ from pydantic import Field, field_validator, model_validator
 
 from components.cluster.types import DEFAULT_CRI_SOCKET, ControlPlaneBackend, ControlPlaneSize
 from stacks.config.base import ConfigModel
-from stacks.config.secret import Secret
+from stacks.config.secret import Kubeconfig
 
 __all__ = [
     "ControlPlaneBackend",
@@ -33,7 +33,7 @@ class ServiceType(StrEnum):
 class HostedControlPlaneConfig(ConfigModel):
     """`controlPlane.hosted`: Kamaji on the provider's management cluster."""
 
-    management_kubeconfig: Secret = Field(exclude=True)
+    management_kubeconfig: Kubeconfig = Field(exclude=True)
     """Kubeconfig of the management cluster running Kamaji (secret)."""
     namespace: str | None = None
     """Namespace of the TenantControlPlane; default `tenant-<name>` (created)."""
@@ -74,7 +74,7 @@ class StackReferenceConfig(ConfigModel):
 class ExternalControlPlaneConfig(ConfigModel):
     """`controlPlane.external`: a cluster handed over by an ISV platform."""
 
-    kubeconfig: Secret | None = Field(default=None, exclude=True)
+    kubeconfig: Kubeconfig | None = Field(default=None, exclude=True)
     """Kubeconfig of the ISV-provisioned cluster (secret)."""
     stack_reference: StackReferenceConfig | None = None
     """Read the kubeconfig from another stack instead."""

@@ -22,8 +22,9 @@ GPU sharing (exclusive, MIG, time-slicing, MPS) is per node group
 (`nodeGroups[].sharing`, stacks/config/node_groups.py); the GPU Operator renders it.
 
 `gpu_rules(tenant)` holds this area's cross-field rules: version constraints from
-`components/versions.py` (CVE-2025-23266 floors, DRA on Kubernetes >= 1.34, known-bad
-GPU/Network Operator pairs for RDMA, open kernel modules on Blackwell), the MIG
+`components/versions.py` (the Kubernetes window of every component the tenant installs,
+`tenant_components`; CVE-2025-23266 floors, known-bad GPU/Network Operator pairs for
+RDMA, open kernel modules on Blackwell), the MIG
 manager being on when a node group uses MIG, and ComputeDomains only on
 multi-node-NVLink node groups. It is pure and returns every problem as
 `(full key path, message)`.
@@ -33,13 +34,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 from pydantic import Field
 
 from components import versions
 from stacks.config.base import ConfigModel
+from stacks.config.errors import did_you_mean, plural
 from stacks.config.gpu_network import DpuConfig, NetworkOperatorConfig, NimConfig
+from stacks.config.services import effective_cni_plugin
 
 ROOT = "gpu-caas:tenant"
 """Key-path prefix of every problem reported by `gpu_rules`."""
@@ -128,8 +131,10 @@ class DcgmExporterConfig(ConfigModel):
     """DCGM exporter: GPU metrics for Prometheus."""
 
     enabled: bool = True
-    service_monitor: bool = True
-    """Create a Prometheus Operator ServiceMonitor (needs the ServiceMonitor CRD)."""
+    service_monitor: bool | None = None
+    """Create a Prometheus Operator ServiceMonitor (needs the ServiceMonitor CRD).
+    Default: on unless `services.observability.prometheus.mode` is `off`, where no
+    Prometheus Operator (and no ServiceMonitor CRD) exists."""
     interval: Annotated[str, Field(pattern=r"^\d+(ms|s|m)$")] = "15s"
     """Scrape interval."""
 
@@ -180,7 +185,7 @@ class ComputeDomainConfig(ConfigModel):
 
 
 class DraDriverConfig(ConfigModel):
-    """DRA driver for NVIDIA GPUs (Kubernetes >= 1.34)."""
+    """DRA driver for NVIDIA GPUs (Kubernetes >= 1.34.2, its v0.4.0 prerequisite)."""
 
     enabled: bool = False
     gpu_resources: bool = False
@@ -249,6 +254,7 @@ def gpu_rules(tenant: Any) -> list[Problem]:
     return gpu_platform_rules(
         gpu,
         kubernetes_version=str(tenant.kubernetes.version),
+        components=tenant_components(tenant),
         node_groups={
             str(g.name): (node_group_gpu_model(tenant, g), node_group_mig_layout(g)) for g in groups
         },
@@ -264,6 +270,7 @@ def gpu_platform_rules(
     kubernetes_version: str,
     node_groups: Mapping[str, tuple[str | None, Mapping[str, int] | None]],
     team_namespaces: Iterable[str] | None = None,
+    components: Iterable[versions.Component] | None = None,
 ) -> list[Problem]:
     """The rules of `gpu_rules` on plain inputs (table-testable without a whole tenant).
 
@@ -274,11 +281,20 @@ def gpu_platform_rules(
         team_namespaces: every team namespace the platform creates; a ComputeDomain's
             namespace must be one of them (nothing else creates it). None skips that
             check (table tests of other rules).
+        components: the pinned components the cluster runs (`tenant_components`); the
+            Kubernetes version must be inside their window, reported at
+            `kubernetes.version`. None: a default config's set with `gpu`'s operators.
     """
+    if components is None:
+        components = _gpu_components(gpu)
+    window = [
+        (f"{ROOT}.kubernetes.version", message)
+        for message in versions.kubernetes_problems(kubernetes_version, components)
+    ]
     if not gpu.enabled:
-        return _gpu_disabled_problems(node_groups)
+        return window + _gpu_disabled_problems(node_groups)
     base = f"{ROOT}.gpu"
-    problems: list[Problem] = []
+    problems: list[Problem] = list(window)
     op = gpu.operator
     problems += _driver_version_problems(op.driver, f"{base}.operator.driver")
 
@@ -309,7 +325,8 @@ def gpu_platform_rules(
         kernel_module_type=op.driver.kernel_module_type.value if op.driver.enabled else "auto",
         gpu_models=[model for model, _ in node_groups.values() if model],
     ):
-        problems.append((paths[argument], message))
+        if argument != "kubernetes":  # the window, above
+            problems.append((paths[argument], message))
 
     # MIG layouts themselves are validated by the node-group rules (stacks/config/rules.py);
     # here: the MIG manager that applies them must be on.
@@ -318,8 +335,10 @@ def gpu_platform_rules(
         problems.append(
             (
                 f"{base}.operator.migManager",
-                f"node groups {', '.join(mig_groups)} use MIG; the MIG manager must be "
-                "enabled to apply their layouts",
+                f"{plural(len(mig_groups), 'node group', counted=False)} "
+                f"{', '.join(mig_groups)} {plural(len(mig_groups), 'uses', 'use', counted=False)} "
+                f"MIG; the MIG manager must be enabled to apply "
+                f"{plural(len(mig_groups), 'its layout', 'their layouts', counted=False)}",
             )
         )
 
@@ -350,8 +369,9 @@ def gpu_platform_rules(
             problems.append(
                 (
                     f"{path}.nodeGroup",
-                    f"no node group named {domain.node_group!r}; node groups: "
-                    f"{_names(node_groups)}",
+                    f"no node group named {domain.node_group!r}; "
+                    + _hint(domain.node_group, node_groups)
+                    + f"node groups: {_names(node_groups)}",
                 )
             )
         if namespaces is not None and domain.namespace not in namespaces:
@@ -386,8 +406,10 @@ def _gpu_disabled_problems(
     return [
         (
             f"{ROOT}.gpu.enabled",
-            f"node groups {', '.join(mig_groups)} set a MIG layout, which the GPU platform's "
-            "MIG manager applies; set gpu.enabled: true or remove their mig layouts",
+            f"{plural(len(mig_groups), 'node group', counted=False)} {', '.join(mig_groups)} "
+            f"{plural(len(mig_groups), 'sets', 'set', counted=False)} a MIG layout, which the "
+            "GPU platform's MIG manager applies; set gpu.enabled: true or remove "
+            f"{plural(len(mig_groups), 'its mig layout', 'their mig layouts', counted=False)}",
         )
     ]
 
@@ -413,6 +435,75 @@ def _driver_version_problems(driver: DriverConfig, path: str) -> list[Problem]:
             )
         ]
     return []
+
+
+class _GpuOperatorFlags(TypedDict):
+    gpu: bool
+    network_operator: bool
+    nim_operator: bool
+    dra_driver: bool
+    dpf: bool
+
+
+def _gpu_operator_flags(gpu: GpuPlatformConfig) -> _GpuOperatorFlags:
+    """`versions.installed_components` switches of the GPU operators `gpu` turns on."""
+    return {
+        "gpu": gpu.enabled,
+        "network_operator": gpu.network.enabled,
+        "nim_operator": gpu.nim.enabled,
+        "dra_driver": gpu.dra.enabled,
+        "dpf": gpu.dpu.enabled,
+    }
+
+
+def _gpu_components(gpu: GpuPlatformConfig) -> tuple[versions.Component, ...]:
+    """A default config's components with the GPU operators `gpu` turns on."""
+    return versions.installed_components(**_gpu_operator_flags(gpu))
+
+
+def tenant_components(tenant: Any) -> tuple[versions.Component, ...]:
+    """The pinned components `tenant` runs (`versions.installed_components`).
+
+    Follows what `stacks/platform*.py` installs: the GPU operators their sections turn
+    on, KAI when `services.scheduler.enabled`, Karpenter when autoscaling is on and a
+    node group is autoscaled, the chosen CNI (none when `external`), Kamaji for the
+    hosted backend, the node-health engine, kube-prometheus-stack in Prometheus mode
+    `stack`, the OTel collector when enabled, the NFS CSI driver for NFS shared
+    datasets and local-path-provisioner for `local-path` scratch.
+    """
+    gpu: GpuPlatformConfig = tenant.gpu
+    services = tenant.services
+    csi = services.csi
+    return versions.installed_components(
+        **_gpu_operator_flags(gpu),
+        kai_scheduler=services.scheduler.enabled,
+        karpenter=services.autoscaling.enabled
+        and any(g.autoscale is not None for g in tenant.node_groups),
+        cni=effective_cni_plugin(tenant).value,
+        kamaji=tenant.backend.value == "hosted",
+        node_health=services.node_health.engine.value,
+        prometheus_stack=services.observability.prometheus.mode.value == "stack",
+        otel_collector=services.observability.otel.enabled,
+        nfs_csi=csi.shared_datasets.driver.value == "nfs",
+        local_path=csi.local_scratch.driver.value == "local-path",
+    )
+
+
+def gpu_warnings(tenant: Any) -> list[Problem]:
+    """Kubernetes ranges recorded but not enforced (`KubernetesSupport.enforced=False`,
+    e.g. DPF's) that `kubernetes.version` is outside of, at that key."""
+    return [
+        (f"{ROOT}.kubernetes.version", message)
+        for message in versions.kubernetes_warnings(
+            str(tenant.kubernetes.version), tenant_components(tenant)
+        )
+    ]
+
+
+def _hint(name: str, known: Iterable[str]) -> str:
+    """`"did you mean 'x'? "` for a misspelt reference, else ""."""
+    hint = did_you_mean(name, sorted(known))
+    return f"{hint} " if hint else ""
 
 
 def _names(groups: Iterable[str]) -> str:

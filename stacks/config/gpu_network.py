@@ -19,7 +19,7 @@ host that lists no rails is on every rail of `gpu.network.rails`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Protocol
@@ -29,10 +29,10 @@ from pydantic import Field, field_validator, model_validator
 from components.gpu.network_operator import rail_name
 from components.naming import LABEL_DPU
 from stacks.config.base import ConfigModel
-from stacks.config.errors import key_path
+from stacks.config.errors import closest_match, did_you_mean, key_path
 from stacks.config.inventory import HostConfig, RailId
 from stacks.config.node_groups import NodeGroupConfig
-from stacks.config.secret import Secret
+from stacks.config.secret import ApiKey
 
 _DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 _QUANTITY = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$"
@@ -297,7 +297,7 @@ class NimConfig(ConfigModel):
     enabled: bool = False
     namespace: DnsLabel = "nim"
     """Namespace of the NIMCaches, NIMServices and NGC secrets."""
-    ngc_api_key: Secret | None = Field(default=None, exclude=True)
+    ngc_api_key: ApiKey | None = Field(default=None, exclude=True)
     """NGC API key: pulls NIM images from nvcr.io and model weights from NGC. Pulumi
     `secure:` value; never printed."""
     storage_class: str | None = None
@@ -421,8 +421,18 @@ def network_operator_rules(
     first_index: dict[str, int] = {}
     slugs: dict[str, int] = {}
     subnets: list[tuple[int, IPv4Network]] = []
+    # A rail that a host's unknown rail looks like a typo of is not also reported as
+    # unused: the host's rail is reported, with "did you mean".
+    configured = [rail.rail for rail in network.rails]
+    meant = {
+        match
+        for rail in used
+        if rail not in configured and (match := closest_match(rail, configured)) is not None
+    }
     for index, rail in enumerate(network.rails):
-        problems += _rail_problems(network, rail, index, used, first_index, slugs, subnets)
+        problems += _rail_problems(
+            network, rail, index, used, first_index, slugs, subnets, meant=meant
+        )
     if network.rails:
         problems += _host_rail_problems(hosts, first_index)
     return problems
@@ -435,7 +445,8 @@ def _host_rail_problems(hosts: Sequence[HostConfig], configured: Iterable[str]) 
         (
             key_path("hosts", index, "topology", "rails", position),
             f"rail {rail} has no network in gpu.network.rails (configured: {_join(known)}); "
-            "add one for it or remove the rail from the host",
+            + (f"{hint} " if (hint := did_you_mean(rail, known, quote="")) else "")
+            + "add one for it or remove the rail from the host",
         )
         for index, host in enumerate(hosts)
         for position, rail in enumerate(host.topology.rails or ())
@@ -451,6 +462,8 @@ def _rail_problems(
     first_index: dict[str, int],
     slugs: dict[str, int],
     subnets: list[tuple[int, IPv4Network]],
+    *,
+    meant: Collection[str] = (),
 ) -> list[Problem]:
     problems: list[Problem] = []
     if rail.rail in first_index:
@@ -473,7 +486,7 @@ def _rail_problems(
                 )
             )
         slugs.setdefault(slug, index)
-    if rail.rail not in used:
+    if rail.rail not in used and rail.rail not in meant:
         problems.append(
             (
                 key_path("gpu", "network", "rails", index, "rail"),
@@ -596,8 +609,9 @@ def nim_rules(nim: NimConfig, max_gpus: int | None = None) -> list[Problem]:
         problems.append(
             (
                 key_path("gpu", "nim", "ngcApiKey"),
-                "the NIM Operator is enabled but ngcApiKey is missing; set it with "
-                "`pulumi config set --secret --path` (it pulls NIM images and model weights)",
+                "the NIM Operator is enabled but ngcApiKey is missing (it pulls NIM images "
+                "and model weights); set it with "
+                f"`{ApiKey.set_command(key_path('gpu', 'nim', 'ngcApiKey'))}`",
             )
         )
     if not nim.models:

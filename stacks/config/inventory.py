@@ -11,7 +11,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from components.gpu.catalog import GpuModel
 from components.naming import is_dns_label, is_label_name
 from stacks.config.base import ConfigModel
-from stacks.config.secret import Secret
+from stacks.config.secret import SshPrivateKey
 
 _ADDRESS = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.:-]*)$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
@@ -65,7 +65,7 @@ class SshConfig(ConfigModel):
 
     user: str
     """Login user; needs passwordless sudo unless it is root."""
-    private_key: Secret = Field(exclude=True)
+    private_key: SshPrivateKey = Field(exclude=True)
     """SSH private key (secret)."""
     port: int = Field(default=22, ge=1, le=65535)
     """SSH port."""

@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from stacks.config import rules
 from stacks.config.errors import ROOT, ConfigError, Problem, problems_from_validation_error
+from stacks.config.stack_file import read_stack_file
 from stacks.config.tenant import TenantConfig
 
 CONFIG_KEY = ROOT
@@ -49,14 +49,22 @@ def load_stack_file(path: Path) -> TenantConfig:
     Secrets stay encrypted (`{"secure": ...}`): shape is checked, values are not.
 
     Raises:
-        ConfigError: the file is unreadable, lacks the key, or the config is invalid.
+        ConfigError: the file is unreadable, not valid YAML, lacks the key, or the
+            config is invalid; every problem is located at `file:line:column` of
+            its key (`Problem.location`).
     """
+    stack_file = read_stack_file(path)
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as error:
-        reason = error.strerror if isinstance(error, OSError) else "not valid YAML"
-        raise ConfigError([Problem(str(path), f"cannot read the stack file: {reason}")]) from None
-    config = document.get("config") if isinstance(document, dict) else None
-    if not isinstance(config, dict) or CONFIG_KEY not in config:
-        raise ConfigError([Problem(ROOT, f"is not set in {path}")])
-    return parse_tenant(config[CONFIG_KEY])
+        return parse_tenant(stack_file.config[CONFIG_KEY])
+    except ConfigError as error:
+        raise ConfigError(stack_file.locate_all(error.problems)) from None
+
+
+def stack_file_warnings(path: Path, config: TenantConfig) -> list[Problem]:
+    """The warnings of `config` read from `path`, located, with the stack-name check.
+
+    Raises:
+        ConfigError: the file cannot be read again (see `load_stack_file`).
+    """
+    stack_file = read_stack_file(path)
+    return stack_file.locate_all(rules.warnings(config, stack=stack_file.stack))

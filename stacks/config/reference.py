@@ -28,9 +28,16 @@ INTRO = f"""# Stack config reference
 
 The whole tenant is one structured key, `{ROOT}`, in `Pulumi.<stack>.yaml`. Keys are
 camelCase; unknown keys are errors. Secrets are set with
-`pulumi config set --secret --path '<key path>' <value>` and appear as `secure: v1:...`.
-Validate offline with `python -m stacks validate Pulumi.<stack>.yaml`; editors get
-completion from `stacks/schema/tenant.schema.json`.
+`pulumi config set --secret --path '<key path>' <value>` and appear as `secure: v1:...`;
+a secret in plain text is an error (validate, the program and the platform-safety pack
+print the command that fixes it). With the passphrase provider and
+`PULUMI_CONFIG_PASSPHRASE` set, validate also decrypts every secret: a value encrypted
+for another stack is named, and each secret must have its kind's shape (an SSH private
+key parses, unencrypted; a kubeconfig has a cluster, a user and a current context; an
+API key is one line). Only the example stacks may use the README's dev passphrase.
+Validate offline with `python -m stacks validate Pulumi.<stack>.yaml` (each problem
+as `Pulumi.<stack>.yaml:<line>:<column>: <key path>: <what is wrong and the fix>`);
+editors get completion and readable titles from `stacks/schema/tenant.schema.json`.
 
 Cross-field rules (checked after the keys below, all reported at once):
 
@@ -109,8 +116,13 @@ def _type(annotation: Any) -> tuple[str, type[BaseModel] | None, str]:
             return f"object (`{annotation.__name__}`)", annotation, ""
         if issubclass(annotation, Enum):
             return "one of " + ", ".join(f"`{m.value}`" for m in annotation), None, ""
-        if annotation is Secret:
-            return "**secret** string", None, ""
+        if issubclass(annotation, Secret):  # and its kinds (SshPrivateKey, ...)
+            what = annotation.what.removeprefix("a ").removeprefix("an ")
+            return (
+                ("**secret** string" if annotation is Secret else f"**secret**: {what}"),
+                None,
+                "",
+            )
         if annotation is IPv4Network:
             return "IPv4 CIDR", None, ""
         return (

@@ -1,18 +1,25 @@
 """Cross-field rules run after parsing; each returns problems, so all are reported at once.
 
 Each rule is a pure function `TenantConfig -> list[Problem]`; `check` runs them all.
+
+A reference that does not resolve (a node group listing a host that is not a worker of
+the inventory, a host on a rail without a network) is reported once, where it is
+written, with a "did you mean"; rules that depend on what it refers to skip it instead
+of adding a second, misleading problem (e.g. "mode 'mig' needs GPUs" for a group whose
+only host is a typo).
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 
 from components.gpu.catalog import spec, validate_mig_layout
 from components.naming import RESERVED_LABEL_KEYS, RESERVED_LABEL_PREFIXES, is_reserved_label
 from stacks.config.control_plane import ControlPlaneBackend
-from stacks.config.errors import Problem, key_path
-from stacks.config.gpu import gpu_rules
+from stacks.config.errors import Problem, closest_match, key_path
+from stacks.config.gpu import gpu_rules, gpu_warnings
 from stacks.config.gpu_network import network_rules
 from stacks.config.inventory import HostRole
 from stacks.config.isolation import isolation_rules
@@ -125,7 +132,7 @@ def unique_names(config: TenantConfig) -> list[Problem]:
     """Host names/addresses, node group names and team names/namespaces are unique."""
     problems = []
 
-    def duplicates(section: str, values: list[str], what: str) -> None:
+    def duplicates(section: str, values: list[str], what: str, whats: str) -> None:
         seen: dict[str, int] = {}
         for i, value in enumerate(values):
             if value in seen:
@@ -133,16 +140,16 @@ def unique_names(config: TenantConfig) -> list[Problem]:
                     Problem(
                         key_path(section, i, what),
                         f"{value!r} is already used by {section}[{seen[value]}]; "
-                        f"{what}s must be unique",
+                        f"{whats} must be unique",
                     )
                 )
             else:
                 seen[value] = i
 
-    duplicates("hosts", [h.name for h in config.hosts], "name")
-    duplicates("hosts", [h.address for h in config.hosts], "address")
-    duplicates("nodeGroups", [g.name for g in config.node_groups], "name")
-    duplicates("teams", [t.name for t in config.teams], "name")
+    duplicates("hosts", [h.name for h in config.hosts], "name", "names")
+    duplicates("hosts", [h.address for h in config.hosts], "address", "addresses")
+    duplicates("nodeGroups", [g.name for g in config.node_groups], "name", "names")
+    duplicates("teams", [t.name for t in config.teams], "name", "names")
     owner: dict[str, str] = {}
     for i, team in enumerate(config.teams):
         for namespace in team.effective_namespaces:
@@ -158,8 +165,52 @@ def unique_names(config: TenantConfig) -> list[Problem]:
     return problems
 
 
+def unresolved_host_references(config: TenantConfig) -> dict[int, list[str]]:
+    """Node group index -> the hosts it lists that are not usable workers.
+
+    A listed host is unresolved when it is not in the inventory, has role
+    'control-plane', or the cluster is external (an ISV cluster joins no hosts).
+    `node_group_hosts` reports each; rules about the group's GPUs skip the group,
+    whose GPU model is then unknown (not "none").
+    """
+    names = {h.name: h for h in config.hosts}
+    external = config.backend is ControlPlaneBackend.EXTERNAL
+    unresolved: dict[int, list[str]] = {}
+    for i, group in enumerate(config.node_groups):
+        bad = [
+            name
+            for name in group.hosts
+            if external or name not in names or names[name].role is not HostRole.WORKER
+        ]
+        if bad:
+            unresolved[i] = bad
+    return unresolved
+
+
+def _meant_host(config: TenantConfig, name: str) -> str | None:
+    """The inventory host an unknown host `name` most likely meant, or None.
+
+    Worker hosts that no node group lists come first: a typo leaves its host
+    ungrouped, so among equally close names that one is the likelier.
+    """
+    listed = {host for group in config.node_groups for host in group.hosts}
+    ungrouped = [h.name for h in config.hosts if h.role is HostRole.WORKER and h.name not in listed]
+    return closest_match(name, ungrouped) or closest_match(name, [h.name for h in config.hosts])
+
+
+def _suggested_hosts(config: TenantConfig) -> set[str]:
+    """Inventory hosts that some unknown node-group host name looks like a typo of."""
+    names = {h.name for h in config.hosts}
+    unknown = {name for group in config.node_groups for name in group.hosts} - names
+    return {match for name in unknown if (match := _meant_host(config, name)) is not None}
+
+
 def node_group_hosts(config: TenantConfig) -> list[Problem]:
-    """Listed hosts exist, are workers, belong to one group; every worker is in a group."""
+    """Listed hosts exist, are workers, belong to one group; every worker is in a group.
+
+    A worker that an unknown host name looks like a typo of (the "did you mean" of
+    that name) is not also reported as in no node group.
+    """
     problems = []
     names = {h.name: h for h in config.hosts}
     member: dict[str, str] = {}
@@ -178,8 +229,14 @@ def node_group_hosts(config: TenantConfig) -> list[Problem]:
             host = names.get(name)
             if host is None:
                 known = ", ".join(names) or "none"
+                meant = _meant_host(config, name)
+                hint = f"did you mean {meant!r}?" if meant else ""
                 problems.append(
-                    Problem(path, f"unknown host {name!r}; hosts in the inventory: {known}")
+                    Problem(
+                        path,
+                        f"unknown host {name!r}; {hint + ' ' if hint else ''}"
+                        f"hosts in the inventory: {known}",
+                    )
                 )
             elif host.role is HostRole.CONTROL_PLANE:
                 problems.append(
@@ -199,10 +256,12 @@ def node_group_hosts(config: TenantConfig) -> list[Problem]:
                 )
             else:
                 member[name] = group.name
+    typos_of = _suggested_hosts(config)
     for i, host in enumerate(config.hosts):
         if (
             host.role is HostRole.WORKER
             and host.name not in member
+            and host.name not in typos_of
             and not any(host.name in g.hosts for g in config.node_groups)
         ):
             problems.append(
@@ -226,9 +285,16 @@ def _group_gpu(config: TenantConfig, group: NodeGroupConfig) -> tuple[str | None
 
 
 def node_group_gpus(config: TenantConfig) -> list[Problem]:
-    """One GPU model per group; sharing modes need GPUs; MIG layouts fit the model."""
+    """One GPU model per group; sharing modes need GPUs; MIG layouts fit the model.
+
+    Groups listing unresolved hosts are skipped: their GPU model is unknown, and
+    `node_group_hosts` already reports the host.
+    """
     problems = []
+    unresolved = unresolved_host_references(config)
     for i, group in enumerate(config.node_groups):
+        if i in unresolved:
+            continue
         model, mixed = _group_gpu(config, group)
         if mixed:
             problems.append(
@@ -313,6 +379,19 @@ def topology(config: TenantConfig) -> list[Problem]:
     return problems
 
 
+def gpu_platform(config: TenantConfig) -> list[Problem]:
+    """`gpu_rules` (stacks/config/gpu.py), minus verdicts on the GPU model of node groups
+    that list unresolved hosts: a ComputeDomain on such a group is not on "a CPU-only
+    node group", its model is unknown until the host reference is fixed."""
+    broken = {config.node_groups[i].name for i in unresolved_host_references(config)}
+    skip = {
+        key_path("gpu", "dra", "domains", i, "nodeGroup")
+        for i, domain in enumerate(config.gpu.dra.domains)
+        if domain.node_group in broken
+    }
+    return [p for p in _pairs(gpu_rules)(config) if p.path not in skip]
+
+
 def _pairs(
     rule: Callable[[TenantConfig], Sequence[Problem | tuple[str, str]]],
 ) -> Callable[[TenantConfig], list[Problem]]:
@@ -334,19 +413,50 @@ RULES: tuple[Callable[[TenantConfig], list[Problem]], ...] = (
     labels_and_taints,
     topology,
     # Each platform area owns its cross-field rules next to its models.
-    _pairs(gpu_rules),
+    gpu_platform,
     _pairs(network_rules),
     _pairs(services_rules),
     _pairs(isolation_rules),
 )
 
-WARNINGS: tuple[Callable[[TenantConfig], list[Problem]], ...] = (_pairs(services_warnings),)
+WARNINGS: tuple[Callable[[TenantConfig], list[Problem]], ...] = (
+    _pairs(services_warnings),
+    _pairs(gpu_warnings),
+)
 """Valid, but probably not what the operator meant: shown, never fatal."""
 
 
-def warnings(config: TenantConfig) -> list[Problem]:
-    """Every warning-level finding of `config`."""
+def stack_name(config: TenantConfig, stack: str) -> list[Problem]:
+    """Warn when the tenant `name` is not the stack's name, nor a `-`/`_`/`.` part of it.
+
+    Cluster, resource and namespace names come from the tenant name, so a stack file
+    copied from another tenant that kept its `name` collides with that tenant's
+    resources (e.g. the hosted control plane's `tenant-<name>` namespace). Stacks named
+    `<tenant>-<stage>` or `<env>-<tenant>` (e.g. the sandbox's `sandbox-dev`) are fine.
+
+    Args:
+        config: the parsed tenant.
+        stack: the stack name: the `<stack>` of `Pulumi.<stack>.yaml`, or
+            `pulumi.get_stack()` in the program.
+    """
+    if re.search(rf"(^|[-_.]){re.escape(config.name)}($|[-_.])", stack):
+        return []
+    return [
+        Problem(
+            key_path("name"),
+            f"tenant name {config.name!r} differs from the stack name {stack!r}; cluster, "
+            "resource and namespace names come from the tenant name, so a stack file "
+            "copied from another tenant collides with it: set `name` to the tenant of "
+            "this stack (or name the stack after the tenant)",
+        )
+    ]
+
+
+def warnings(config: TenantConfig, stack: str | None = None) -> list[Problem]:
+    """Every warning-level finding of `config` (with `stack`: also `stack_name`)."""
     found: list[Problem] = []
     for rule in WARNINGS:
         found.extend(rule(config))
+    if stack is not None:
+        found.extend(stack_name(config, stack))
     return found

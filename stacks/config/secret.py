@@ -9,7 +9,7 @@ simply unavailable).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
@@ -27,9 +27,17 @@ class Secret:
     """A secret string from the stack config; repr/str are `[secret]`.
 
     Components receive it only as `secret.output()`, a `pulumi.Output.secret`.
+    Config fields use a subclass that says what the secret is (`SshPrivateKey`,
+    `Kubeconfig`, `ApiKey`): its shape is checked (`stacks.config.secret_checks`) and
+    error messages show the matching `pulumi config set --secret` command.
     """
 
     __slots__ = ("_encrypted", "_value")
+
+    what: ClassVar[str] = "a secret"
+    """What the value is, for messages (`is not <what>`)."""
+    value_argument: ClassVar[str] = "'<value>'"
+    """The value argument of the `pulumi config set` fix command (a placeholder)."""
 
     def __init__(self, value: str | None, *, encrypted: str | None = None) -> None:
         self._value = value
@@ -53,6 +61,18 @@ class Secret:
                 "Pulumi engine); run `pulumi preview`/`pulumi up` to use it"
             )
         return pulumi.Output.secret(self._value)
+
+    @property
+    def plaintext(self) -> str | None:
+        """The decrypted value (None when only the encrypted placeholder is known); for
+        shape checks only: never print it."""
+        return self._value
+
+    @classmethod
+    def set_command(cls, path: str) -> str:
+        """The command that sets this secret at `path` (a full key path such as
+        `gpu-caas:tenant.hosts[0].ssh.privateKey`), with a placeholder value."""
+        return f"pulumi config set --secret --path '{path}' -- {cls.value_argument}"
 
     def __repr__(self) -> str:
         return REDACTED
@@ -118,3 +138,28 @@ class Secret:
                 },
             ],
         }
+
+
+class SshPrivateKey(Secret):
+    """An SSH private key: the PEM or OpenSSH text of the key file, unencrypted."""
+
+    __slots__ = ()
+    what = "an SSH private key (PEM or OpenSSH, unencrypted)"
+    value_argument = '"$(cat <private key file>)"'
+
+
+class Kubeconfig(Secret):
+    """A kubeconfig: the YAML text of the file, with a cluster, a user and a current
+    context."""
+
+    __slots__ = ()
+    what = "a kubeconfig (the file's YAML contents)"
+    value_argument = '"$(cat <kubeconfig file>)"'
+
+
+class ApiKey(Secret):
+    """An API key or token: one line, no whitespace."""
+
+    __slots__ = ()
+    what = "an API key (one line, no whitespace)"
+    value_argument = "'<API key>'"

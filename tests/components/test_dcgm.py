@@ -120,7 +120,7 @@ def _upstream_rows(file_name: str, *, commented: bool) -> list[tuple[str, str, s
     return rows
 
 
-def _as_rows(fields):
+def _as_rows(fields: tuple[dcgm.DcgmField, ...]) -> list[tuple[str, str, str]]:
     return [(f.name, f.type, f.help) for f in fields]
 
 

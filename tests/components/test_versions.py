@@ -78,15 +78,37 @@ class TestRules:
         ("kwargs", "expected"),
         [
             pytest.param({"kubernetes": "1.34.2"}, [], id="pinned-defaults-ok"),
-            pytest.param({"kubernetes": "1.34.0", "dra_driver": True}, [], id="dra-on-1.34-ok"),
+            pytest.param({"kubernetes": "1.34.2", "dra_driver": True}, [], id="dra-on-1.34.2-ok"),
+            pytest.param(
+                {"kubernetes": "1.34.0", "dra_driver": True},
+                ["older than 1.34.2, the oldest version DRA driver for NVIDIA GPUs 0.4.0 supports"],
+                id="dra-driver-needs-1.34.2",
+            ),
             pytest.param(
                 {"kubernetes": "1.33.5", "dra_driver": True},
-                ["the DRA driver needs Kubernetes 1.34.0 or later"],
+                ["older than 1.34.2, the oldest version DRA driver for NVIDIA GPUs 0.4.0"],
                 id="dra-needs-1.34",
             ),
-            pytest.param({"kubernetes": "1.33.5"}, [], id="no-dra-no-k8s-floor-here"),
+            pytest.param({"kubernetes": "1.34.0"}, [], id="no-dra-platform-floor-ok"),
             pytest.param(
-                {"kubernetes": "1.36.0"}, ["newer than 1.35"], id="k8s-newer-than-validated"
+                {"kubernetes": "1.33.5"},
+                ["older than 1.34.0, the oldest version gpu-caas supports"],
+                id="platform-floor-without-dra",
+            ),
+            pytest.param(
+                {"kubernetes": "1.36.0"},
+                ["newer than 1.35, the newest minor Kyverno v1.19.0 supports"],
+                id="k8s-newer-than-kyverno",
+            ),
+            pytest.param(
+                {"kubernetes": "1.36.0", "components": [versions.GPU_OPERATOR]},
+                [],
+                id="gpu-operator-alone-allows-1.36",
+            ),
+            pytest.param(
+                {"kubernetes": "1.37.1", "components": [versions.GPU_OPERATOR]},
+                ["newer than 1.36, the newest minor NVIDIA GPU Operator v26.7.0 supports"],
+                id="gpu-operator-alone-refuses-1.37",
             ),
             pytest.param(
                 {"kubernetes": "1.34.2", "container_toolkit": "1.17.7"},
@@ -377,3 +399,235 @@ def test_doca_driver_pin_lives_in_the_matrix():
     assert network_operator.NetworkOperatorArgs.__dataclass_fields__[
         "doca_driver_version"
     ].default == (versions.DOCA_DRIVER.version)
+
+
+# --------------------------------------------------------------------------- #
+# The Kubernetes window (issue 9, item 4)
+# --------------------------------------------------------------------------- #
+
+IN_CLUSTER = [
+    c for c in versions.MATRIX if c is not versions.KUBERNETES and c.name not in versions.OPERANDS
+]
+"""Every pin that runs in (Kamaji: hosts) a tenant cluster; operands follow their operator."""
+
+DEFAULT_SET = versions.installed_components()
+
+
+def _next_minor(minor: str) -> str:
+    major, number = Version.parse(minor).minor
+    return f"{major}.{number + 1}.0"
+
+
+def _just_below(minimum: str) -> str:
+    parsed = Version.parse(minimum)
+    major, minor = parsed.minor
+    patch = parsed.release[2] if len(parsed.release) > 2 else 0
+    return f"{major}.{minor}.{patch - 1}" if patch else f"{major}.{minor - 1}.99"
+
+
+class TestKubernetesSupportData:
+    def test_every_in_cluster_component_has_a_cited_entry(self):
+        for component in versions.MATRIX:
+            if component is versions.KUBERNETES or component.name in versions.OPERANDS:
+                assert component.kubernetes is None, component.name
+                continue
+            support = component.kubernetes
+            assert support is not None, f"{component.name}: add a KubernetesSupport entry"
+            assert support.source.strip(), component.name
+            # A citation a reviewer can follow: a URL or an owner/repo@ref path.
+            assert "https://" in support.source or "@" in support.source, component.name
+            if not support.enforced:
+                assert support.note, f"{component.name}: say why the range is not enforced"
+
+    def test_operands_follow_an_operator_with_an_entry(self):
+        names = {c.name for c in versions.MATRIX}
+        for operand, operator in versions.OPERANDS.items():
+            assert operand in names
+            assert operator.kubernetes is not None
+
+    @pytest.mark.parametrize("component", IN_CLUSTER, ids=lambda c: c.name)
+    def test_bounds_parse_and_are_ordered(self, component):
+        support = component.kubernetes
+        assert support is not None
+        for bound in (support.minimum, support.maximum):
+            if bound is not None:
+                assert Version.parse(bound).minor[0] == 1, bound
+        if support.minimum and support.maximum:
+            assert Version.parse(support.minimum).minor <= Version.parse(support.maximum).minor
+
+    def test_installed_sets_only_hold_components_with_entries(self):
+        every = versions.installed_components(
+            network_operator=True,
+            nim_operator=True,
+            dra_driver=True,
+            dpf=True,
+            karpenter=True,
+            kamaji=True,
+            nfs_csi=True,
+            local_path=True,
+        )
+        assert all(c.kubernetes is not None for c in every)
+        assert versions.CERT_MANAGER not in every  # nothing gpu-caas installs needs it
+
+
+class TestKubernetesWindow:
+    @pytest.mark.parametrize(
+        ("components", "text", "newest_by"),
+        [
+            pytest.param((), "1.34.0 or later", (), id="platform-floor-only"),
+            pytest.param(DEFAULT_SET, "1.34.0 to 1.35.x", ("Kyverno",), id="default-config"),
+            pytest.param(
+                (versions.GPU_OPERATOR,),
+                "1.34.0 to 1.36.x",
+                ("NVIDIA GPU Operator",),
+                id="gpu-operator",
+            ),
+            pytest.param(
+                (versions.GPU_OPERATOR, versions.KARPENTER, versions.KAMAJI),
+                "1.34.0 to 1.36.x",
+                ("NVIDIA GPU Operator", "Karpenter (core APIs)", "Kamaji"),
+                id="three-tie-at-1.36",
+            ),
+            pytest.param(
+                (versions.GPU_OPERATOR, versions.NETWORK_OPERATOR),
+                "1.34.0 to 1.35.x",
+                ("NVIDIA Network Operator",),
+                id="network-operator",
+            ),
+            pytest.param(
+                (versions.GPU_OPERATOR, versions.CALICO),
+                "1.34.0 to 1.35.x",
+                ("Calico (Tigera operator)",),
+                id="calico",
+            ),
+            pytest.param(
+                (versions.GPU_OPERATOR, versions.DRA_DRIVER),
+                "1.34.2 to 1.36.x",
+                ("NVIDIA GPU Operator",),
+                id="dra-driver-raises-the-floor",
+            ),
+            pytest.param((versions.CILIUM,), "1.34.0 or later", (), id="cilium-no-bound"),
+            pytest.param((versions.DPF,), "1.34.0 or later", (), id="dpf-not-enforced"),
+        ],
+    )
+    def test_window(self, components, text, newest_by):
+        window = versions.kubernetes_window(components)
+        assert window.text() == text
+        assert tuple(c.name for c in window.newest_by) == newest_by
+        assert not window.empty
+
+    def test_floor_is_set_by_the_platform_or_the_dra_driver(self):
+        assert [c.name for c in versions.kubernetes_window(DEFAULT_SET).oldest_by] == ["gpu-caas"]
+        with_dra = versions.kubernetes_window((*DEFAULT_SET, versions.DRA_DRIVER))
+        assert [c.name for c in with_dra.oldest_by] == [versions.DRA_DRIVER.name]
+
+    def test_empty_window_says_no_version_fits(self):
+        old = versions.Component(
+            name="Old",
+            version="v1",
+            kubernetes=versions.KubernetesSupport("1.29", "1.31", "https://example.invalid"),
+        )
+        window = versions.kubernetes_window((old,))
+        assert window.empty
+        (message,) = versions.kubernetes_problems("1.34.2", (old,))
+        assert "newer than 1.31, the newest minor Old v1 supports" in message
+        assert "no Kubernetes version satisfies them all" in message
+
+    @pytest.mark.parametrize("component", IN_CLUSTER, ids=lambda c: c.name)
+    def test_window_with_and_without_the_component(self, component):
+        # Adding a component never widens the window; its own bound becomes the window's
+        # bound when it is the tightest one.
+        others = tuple(c for c in DEFAULT_SET if c is not component)
+        without = versions.kubernetes_window(others)
+        with_it = versions.kubernetes_window((*others, component))
+        support = component.kubernetes
+        assert support is not None
+        assert Version.parse(with_it.minimum) >= Version.parse(without.minimum)
+        if without.maximum and with_it.maximum:
+            assert Version.parse(with_it.maximum) <= Version.parse(without.maximum)
+        if not support.enforced:
+            assert with_it == without
+            return
+        if support.maximum and (
+            without.maximum is None
+            or Version.parse(support.maximum).minor <= Version.parse(without.maximum).minor
+        ):
+            assert with_it.maximum == support.maximum
+            assert component in with_it.newest_by
+        if support.minimum and Version.parse(support.minimum) >= Version.parse(without.minimum):
+            assert Version.parse(with_it.minimum) == Version.parse(support.minimum)
+
+    @pytest.mark.parametrize("component", IN_CLUSTER, ids=lambda c: c.name)
+    def test_below_inside_and_above_the_component_range(self, component):
+        support = component.kubernetes
+        assert support is not None
+        alone = (component,)
+
+        def named(version: str) -> bool:
+            return any(
+                component.label in message
+                for message in versions.kubernetes_problems(version, alone)
+            )
+
+        inside = "1.35.3" if support.admits("1.35.3") else None
+        if support.enforced:
+            if inside:
+                assert versions.kubernetes_problems(inside, alone) == []
+            if support.maximum:
+                above = _next_minor(support.maximum)
+                assert named(above), above
+                assert f"{support.range_text()} ({support.source})" in " ".join(
+                    versions.kubernetes_problems(above, alone)
+                )
+                assert not named(f"{support.maximum}.99")
+            if support.minimum:
+                assert named(_just_below(support.minimum))
+                assert not named(support.minimum)
+        else:
+            assert not named("1.34.2") and not named("1.99.0")
+            outside = "1.34.2"
+            assert not support.admits(outside)
+            (warning,) = versions.kubernetes_warnings(outside, alone)
+            assert component.label in warning and support.source in warning
+            assert versions.kubernetes_warnings("1.30.4", alone) == []
+
+    def test_refusal_names_every_limiting_component_tightest_first(self):
+        components = versions.installed_components(network_operator=True, karpenter=True)
+        (message,) = versions.kubernetes_problems("1.37.1", components)
+        assert message.startswith(
+            "Kubernetes 1.37.1 is newer than 1.35, the newest minor NVIDIA Network Operator "
+            "26.7.0 and Kyverno v1.19.0 support: "
+        )
+        order = [
+            message.index(c.label)
+            for c in (versions.NETWORK_OPERATOR, versions.GPU_OPERATOR, versions.KARPENTER)
+        ]
+        assert order == sorted(order)
+        assert versions.KYVERNO.kubernetes is not None
+        assert versions.KYVERNO.kubernetes.source in message
+        assert message.endswith("; use Kubernetes 1.34.0 to 1.35.x")
+        assert versions.KUBE_PROMETHEUS_STACK.label not in message  # no upper bound
+
+    def test_refusal_below_names_the_floor(self):
+        (message,) = versions.kubernetes_problems("1.34.1", (versions.DRA_DRIVER,))
+        assert message == (
+            "Kubernetes 1.34.1 is older than 1.34.2, the oldest version DRA driver for NVIDIA "
+            "GPUs 0.4.0 supports: DRA driver for NVIDIA GPUs 0.4.0 supports 1.34.2 or later ("
+            + (versions.DRA_DRIVER.kubernetes.source if versions.DRA_DRIVER.kubernetes else "")
+            + "); use Kubernetes 1.34.2 or later"
+        )
+
+    def test_pinned_default_is_inside_every_example_window(self):
+        for components in (
+            DEFAULT_SET,
+            versions.installed_components(network_operator=True, dra_driver=True, dpf=True),
+            versions.installed_components(cni="calico", kamaji=True, karpenter=True),
+        ):
+            assert versions.kubernetes_problems(versions.KUBERNETES.version, components) == []
+
+    def test_kai_pin_is_behind_and_says_what_a_bump_needs(self):
+        # Not bumped: shared/crds holds v0.13.0 only (see the note).
+        assert versions.KAI_SCHEDULER.version == "v0.13.0"
+        note = versions.KAI_SCHEDULER.note
+        for fact in ("v0.14.2", "v0.17.0", "values.yaml", "SOURCES.md", "gpuPodRuntimeClassName"):
+            assert fact in note

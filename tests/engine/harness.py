@@ -18,8 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sandbox.workspace import engine_environment
+from stacks.config.example_stacks import is_example_stack
 
 ROOT = Path(__file__).resolve().parents[2]
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+"""How the event stream spells a value unknown at preview."""
 POLICY_PACKS = sorted(p.parent for p in (ROOT / "policies").glob("*/PulumiPolicy.yaml"))
 
 
@@ -45,6 +48,11 @@ class PreviewResult:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     steps: list[dict[str, object]] = field(default_factory=list)
+    outputs: dict[str, object] = field(default_factory=dict)
+    """The stack's outputs as planned: values unknown at preview are the engine's
+    unknown sentinel (`UNKNOWN`); secrets come masked, as the CLI shows them."""
+    infos: list[str] = field(default_factory=list)
+    """Info diagnostics (e.g. what the policy packs print), debug output excluded."""
     stderr: str = ""
 
     def describe(self) -> str:
@@ -72,9 +80,13 @@ def require_pulumi() -> str:
     return path
 
 
-def engine_env(backend: Path) -> dict[str, str]:
-    """Environment for a preview on a private local backend (JSON event stream on)."""
-    return {**engine_environment(backend), "PULUMI_ENABLE_STREAMING_JSON_PREVIEW": "true"}
+def engine_env(backend: Path, *, allow_dev_passphrase: bool = False) -> dict[str, str]:
+    """Environment for a preview on a private local backend (JSON event stream on);
+    `allow_dev_passphrase`: see `sandbox.workspace.engine_environment`."""
+    return {
+        **engine_environment(backend, allow_dev_passphrase=allow_dev_passphrase),
+        "PULUMI_ENABLE_STREAMING_JSON_PREVIEW": "true",
+    }
 
 
 def preview(
@@ -83,10 +95,19 @@ def preview(
     backend: Path,
     policy_packs: list[Path] | None = None,
     timeout: int = 900,
+    policy_pack_configs: list[Path] | None = None,
+    allow_dev_passphrase: bool | None = None,
 ) -> PreviewResult:
-    """Select (or create) `stack` on `backend` and preview it with the policy packs."""
+    """Select (or create) `stack` on `backend` and preview it with the policy packs
+    (`policy_pack_configs`: one `--policy-pack-config` file per pack, in pack order).
+
+    A stack that is not an example runs with `GPU_CAAS_ALLOW_DEV_PASSPHRASE=1` (test
+    stacks are throwaway copies on the dev passphrase) unless `allow_dev_passphrase`
+    says otherwise."""
     pulumi = require_pulumi()
-    env = engine_env(backend)
+    if allow_dev_passphrase is None:
+        allow_dev_passphrase = not is_example_stack(stack)
+    env = engine_env(backend, allow_dev_passphrase=allow_dev_passphrase)
     backend.mkdir(parents=True, exist_ok=True)
     select = subprocess.run(
         [pulumi, "stack", "select", stack, "--create", "--secrets-provider", "passphrase"],
@@ -102,6 +123,8 @@ def preview(
     args = [pulumi, "preview", "--stack", stack, "--json", "--non-interactive"]
     for pack in POLICY_PACKS if policy_packs is None else policy_packs:
         args += ["--policy-pack", str(pack)]
+    for config in policy_pack_configs or []:
+        args += ["--policy-pack-config", str(config)]
     proc = subprocess.run(
         args, cwd=project_dir, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
@@ -137,8 +160,15 @@ def parse_events(stdout: str, returncode: int, stderr: str = "") -> PreviewResul
                 result.errors.append(diag.get("message", ""))
             elif severity == "warning":
                 result.warnings.append(diag.get("message", ""))
+            elif severity in ("info", "info#err"):
+                result.infos.append(diag.get("message", ""))
         elif (pre := event.get("resourcePreEvent")) is not None:
             result.steps.append(pre.get("metadata", {}))
+        elif (outs := event.get("resOutputsEvent")) is not None:
+            metadata = outs.get("metadata", {})
+            new = metadata.get("new") or {}
+            if metadata.get("type") == "pulumi:pulumi:Stack" and new.get("outputs"):
+                result.outputs = dict(new["outputs"])
         elif (summary := event.get("summaryEvent")) is not None:
             result.result = summary.get("result", "unknown")
             result.resource_changes = summary.get("resourceChanges", {}) or {}

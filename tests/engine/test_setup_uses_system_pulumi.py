@@ -65,9 +65,9 @@ def test_a_different_system_pulumi_version_is_not_used(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     shutil.copytree(ROOT / "scripts", repo / "scripts")
     script = (
-        f'. "{repo}/scripts/toolchain.env"; ROOT="{repo}"; '
+        f'. "{repo}/scripts/toolchain.env"; ROOT="{repo}"; CACHE="{tmp_path}/cache"; '
         # Source only the detection functions, then ask them.
-        "eval \"$(sed -n '/^system_pulumi_matches()/,/^}/p' "
+        "eval \"$(sed -n -e '/^path_without_ours()/,/^}/p' -e '/^system_pulumi_matches()/,/^}/p' "
         f'{repo}/scripts/build-toolchain.sh)"; '
         "if system_pulumi_matches >/dev/null; then echo MATCH; else echo NO-MATCH; fi"
     )
@@ -80,3 +80,49 @@ def test_a_different_system_pulumi_version_is_not_used(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.stdout.strip() == "NO-MATCH", proc.stdout + proc.stderr
+
+
+def test_setup_from_a_shell_with_the_toolchain_on_path_keeps_it(tmp_path: Path) -> None:
+    """The quickstart's order: `. scripts/env.sh`, then `make setup`. The cached CLI that
+    env.sh put on PATH (and the cache's PULUMI_HOME) is ours, not a system install:
+    `.toolchain/env` must keep naming it, or `pulumi` is gone from every later shell."""
+    built = _toolchain_env()
+    assert "GPU_CAAS_TOOLCHAIN_BIN" in built, "run through `make test` (it runs `make setup`)"
+    cache = Path(built["GPU_CAAS_TOOLCHAIN_BIN"]).parents[2]  # <cache>/tools/<tool>/bin
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "scripts", repo / "scripts")
+    (repo / ".toolchain").mkdir()
+    shutil.copyfile(ROOT / ".toolchain/env", repo / ".toolchain/env")
+    (repo / ".venv").symlink_to(ROOT / ".venv")
+    # A shell before `. scripts/env.sh`: no toolchain on PATH, no Pulumi variables.
+    path = ":".join(p for p in os.environ["PATH"].split(":") if not p.startswith(f"{cache}/"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
+    env.update(PATH=path, GPU_CAAS_CACHE=str(cache), PULUMI_SKIP_UPDATE_CHECK="true")
+    # Reuses the cache (nothing is built): only the env file is rewritten.
+    setup = subprocess.run(
+        ["bash", "-c", ". scripts/env.sh && command -v pulumi && scripts/build-toolchain.sh"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = setup.stdout + setup.stderr
+    assert setup.returncode == 0, output
+    assert setup.stdout.startswith(built["GPU_CAAS_TOOLCHAIN_BIN"]), output  # on PATH
+    assert "nothing to build" not in output, output
+    written = read_env_file(repo / ".toolchain/env")
+    assert written.get("GPU_CAAS_TOOLCHAIN_BIN") == built["GPU_CAAS_TOOLCHAIN_BIN"], written
+    assert written.get("GPU_CAAS_PULUMI_HOME") == built["GPU_CAAS_PULUMI_HOME"], written
+    # A later shell finds pulumi again.
+    later = subprocess.run(
+        ["bash", "-c", ". scripts/env.sh && command -v pulumi"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert later.stdout.strip() == f"{built['GPU_CAAS_TOOLCHAIN_BIN']}/pulumi", later.stderr

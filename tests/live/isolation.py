@@ -14,10 +14,11 @@ from typing import Any
 import yaml
 
 from sandbox.cluster import LocalCluster
-from tests.support.upstream import CRDS_ROOT
+from tests.support.upstream import CONFORMANCE_ROOT
 
-CONFORMANCE = CRDS_ROOT.parent / "conformance" / "pod-security" / "restricted-v1.37"
-"""Kubernetes' Pod Security `restricted` fixtures (../shared/conformance/SOURCES.md)."""
+CONFORMANCE = CONFORMANCE_ROOT / "pod-security" / "restricted-v1.37"
+"""Kubernetes' Pod Security `restricted` fixtures (../shared/conformance/pod-security/
+SOURCES.md; locked in upstream.lock.json)."""
 
 PASS_FROM: dict[str, tuple[tuple[int, int], str]] = {
     # ../shared/conformance/pod-security/SOURCES.md: "pass/sysctls1.yaml now uses two

@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.workspace import Run, descendants, repair_file_backend, set_path
+from sandbox.workspace import (
+    ROOT,
+    Run,
+    StackWorkspace,
+    descendants,
+    engine_environment,
+    repair_file_backend,
+    set_path,
+)
 
 
 def test_repair_removes_only_empty_attribute_sidecars(tmp_path: Path) -> None:
@@ -69,3 +77,16 @@ def test_descendants_reach_children_in_other_process_groups() -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         parent.wait(timeout=10)
+
+
+def test_dev_passphrase_opt_in_only_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Throwaway copies of examples may run on the dev passphrase; nothing else inherits
+    the opt-in from the caller's environment."""
+    monkeypatch.setenv("GPU_CAAS_ALLOW_DEV_PASSPHRASE", "1")
+    assert "GPU_CAAS_ALLOW_DEV_PASSPHRASE" not in engine_environment(tmp_path)
+    allowed = engine_environment(tmp_path, allow_dev_passphrase=True)
+    assert allowed["GPU_CAAS_ALLOW_DEV_PASSPHRASE"] == "1"
+    workspace = StackWorkspace(tmp_path / "ws", ROOT / "Pulumi.dev.yaml", "copy-of-dev")
+    assert workspace.environment()["GPU_CAAS_ALLOW_DEV_PASSPHRASE"] == "1"

@@ -5,9 +5,18 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+# A real (parseable) unencrypted Ed25519 key, made from the bytes 0..31: the program
+# checks that a private key is one. Its fourth line holds the private bytes.
 PRIVATE_KEY = (
-    "-----BEGIN OPENSSH PRIVATE KEY-----\nSAMPLE-PRIVATE-KEY\n-----END OPENSSH PRIVATE KEY-----"
+    "-----BEGIN OPENSSH PRIVATE KEY-----\n"
+    "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtz\n"
+    "c2gtZWQyNTUxOQAAACADoQe/884Qvh1w3RjnS8CZZ+TWMJulDV8d3IZkElUxuAAA\n"
+    "AIg24z+1NuM/tQAAAAtzc2gtZWQyNTUxOQAAACADoQe/884Qvh1w3RjnS8CZZ+TW\n"
+    "MJulDV8d3IZkElUxuAAAAEAAAQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0e\n"
+    "HwOhB7/zzhC+HXDdGOdLwJln5NYwm6UNXx3chmQSVTG4AAAAAAECAwQF\n"
+    "-----END OPENSSH PRIVATE KEY-----"
 )
+PRIVATE_KEY_MARKER = PRIVATE_KEY.splitlines()[4]
 MANAGEMENT_KUBECONFIG = (
     "apiVersion: v1\nkind: Config\nclusters:\n- name: m\n  cluster: {server: 'https://mgmt.example:6443'}\n"
     "contexts:\n- name: m\n  context: {cluster: m, user: u}\ncurrent-context: m\n"
@@ -16,7 +25,7 @@ MANAGEMENT_KUBECONFIG = (
 ISV_KUBECONFIG = MANAGEMENT_KUBECONFIG.replace("mgmt.example", "isv.example").replace(
     "SAMPLE-MANAGEMENT-TOKEN", "SAMPLE-ISV-TOKEN"
 )
-SECRETS = ("SAMPLE-PRIVATE-KEY", "SAMPLE-MANAGEMENT-TOKEN", "SAMPLE-ISV-TOKEN")
+SECRETS = (PRIVATE_KEY_MARKER, "SAMPLE-MANAGEMENT-TOKEN", "SAMPLE-ISV-TOKEN")
 # Image verification is on by default and needs a cosign public key (public, not secret).
 COSIGN_PUBLIC_KEY = (
     "-----BEGIN PUBLIC KEY-----\n"

@@ -7,14 +7,17 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from components import versions
 from stacks.config import TenantConfig
 from stacks.config.gpu import (
     GpuPlatformConfig,
     KernelModuleType,
     gpu_platform_rules,
     gpu_rules,
+    gpu_warnings,
     node_group_gpu_model,
     node_group_mig_layout,
+    tenant_components,
 )
 
 NODE_CLASS = {"group": "karpenter.example", "kind": "NodeClass", "name": "gpu"}
@@ -58,7 +61,7 @@ class TestModel:
         assert gpu.enabled and gpu.operator.cdi and gpu.operator.mig_manager
         assert gpu.operator.driver.kernel_module_type is KernelModuleType.AUTO
         assert gpu.operator.driver.upgrade_policy.max_unavailable == "25%"
-        assert gpu.operator.dcgm_exporter.service_monitor
+        assert gpu.operator.dcgm_exporter.service_monitor is None  # follows the Prometheus mode
         assert not gpu.dra.enabled and not gpu.network.enabled
 
     def test_camel_case_keys(self):
@@ -141,7 +144,9 @@ H100_MIG = ("H100-80GB", {"3g.40gb": 2})
     ("gpu", "k8s", "groups", "expected"),
     [
         pytest.param({}, "1.34.2", {"h100": H100}, [], id="defaults-ok"),
-        pytest.param({"enabled": False, "dra": {"enabled": True}}, "1.33.0", {}, [], id="disabled"),
+        # GPU platform off: the DRA driver is not installed, so its 1.34.2 floor is not
+        # checked (the platform's 1.34.0 floor still is).
+        pytest.param({"enabled": False, "dra": {"enabled": True}}, "1.34.0", {}, [], id="disabled"),
         pytest.param(
             {"operator": {"toolkit": {"version": "1.17.7"}}},
             "1.34.2",
@@ -160,15 +165,61 @@ H100_MIG = ("H100-80GB", {"3g.40gb": 2})
             {"dra": {"enabled": True}},
             "1.33.4",
             {},
-            [("gpu-caas:tenant.kubernetes.version", "DRA driver needs Kubernetes 1.34.0")],
+            [
+                (
+                    "gpu-caas:tenant.kubernetes.version",
+                    "older than 1.34.2, the oldest version DRA driver for NVIDIA GPUs 0.4.0",
+                )
+            ],
             id="dra-old-k8s",
         ),
+        pytest.param(
+            {"dra": {"enabled": True}},
+            "1.34.1",
+            {},
+            [
+                (
+                    "gpu-caas:tenant.kubernetes.version",
+                    "Kubernetes 1.34.1 is older than 1.34.2, the oldest version DRA driver for "
+                    "NVIDIA GPUs 0.4.0 supports",
+                )
+            ],
+            id="dra-driver-needs-1.34.2",
+        ),
+        pytest.param({"dra": {"enabled": True}}, "1.34.2", {}, [], id="dra-on-1.34.2-ok"),
+        pytest.param({}, "1.35.9", {}, [], id="k8s-newest-inside"),
         pytest.param(
             {},
             "1.36.0",
             {},
-            [("gpu-caas:tenant.kubernetes.version", "newer than 1.35")],
+            [
+                (
+                    "gpu-caas:tenant.kubernetes.version",
+                    "Kubernetes 1.36.0 is newer than 1.35, the newest minor Kyverno v1.19.0 "
+                    "supports: Kyverno v1.19.0 supports 1.33-1.35 (https://kyverno.io/",
+                )
+            ],
             id="k8s-too-new",
+        ),
+        pytest.param(
+            {"network": {"enabled": True}},
+            "1.37.1",
+            {},
+            [
+                (
+                    "gpu-caas:tenant.kubernetes.version",
+                    "newer than 1.35, the newest minor NVIDIA Network Operator 26.7.0 and "
+                    "Kyverno v1.19.0 support",
+                )
+            ],
+            id="k8s-too-new-network-operator-named",
+        ),
+        pytest.param(
+            {"enabled": False},
+            "1.36.0",
+            {},
+            [("gpu-caas:tenant.kubernetes.version", "the newest minor Kyverno v1.19.0 supports")],
+            id="k8s-window-checked-with-gpu-platform-off",
         ),
         pytest.param(
             {"operator": {"version": "v24.9.2"}, "network": {"enabled": True}},
@@ -184,8 +235,21 @@ H100_MIG = ("H100-80GB", {"3g.40gb": 2})
             {"operator": {"migManager": False}},
             "1.34.2",
             {"mig": H100_MIG, "plain": H100},
-            [("gpu-caas:tenant.gpu.operator.migManager", "node groups mig use MIG")],
+            [("gpu-caas:tenant.gpu.operator.migManager", "node group mig uses MIG")],
             id="mig-needs-manager",
+        ),
+        pytest.param(
+            {"operator": {"migManager": False}},
+            "1.34.2",
+            {"mig": H100_MIG, "mig2": H100_MIG},
+            [
+                (
+                    "gpu-caas:tenant.gpu.operator.migManager",
+                    "node groups mig, mig2 use MIG; the MIG manager must be enabled to apply "
+                    "their layouts",
+                )
+            ],
+            id="mig-needs-manager-plural",
         ),
         pytest.param(
             {
@@ -239,7 +303,7 @@ H100_MIG = ("H100-80GB", {"3g.40gb": 2})
             {"enabled": False},
             "1.34.2",
             {"mig": H100_MIG, "plain": H100},
-            [("gpu-caas:tenant.gpu.enabled", "node groups mig set a MIG layout")],
+            [("gpu-caas:tenant.gpu.enabled", "node group mig sets a MIG layout")],
             id="mig-layout-with-gpu-platform-off",
         ),
         pytest.param(
@@ -428,3 +492,134 @@ def test_host_driver_skips_the_kernel_module_rule():
         )
         == []
     )
+
+
+# --------------------------------------------------------------------------- #
+# The Kubernetes window of the whole tenant (components/versions.py)
+# --------------------------------------------------------------------------- #
+
+K8S = "gpu-caas:tenant.kubernetes.version"
+
+
+@pytest.mark.parametrize(
+    ("components", "k8s", "fragments"),
+    [
+        pytest.param((versions.GPU_OPERATOR,), "1.36.4", [], id="gpu-operator-only-1.36-ok"),
+        pytest.param(
+            (versions.GPU_OPERATOR,),
+            "1.37.0",
+            ["newer than 1.36, the newest minor NVIDIA GPU Operator v26.7.0 supports"],
+            id="gpu-operator-only-1.37-refused",
+        ),
+        pytest.param(
+            (versions.GPU_OPERATOR, versions.KAMAJI),
+            "1.37.0",
+            ["the newest minor NVIDIA GPU Operator v26.7.0 and Kamaji 26.8.2-edge support"],
+            id="kamaji-named",
+        ),
+        pytest.param(
+            (versions.GPU_OPERATOR, versions.CALICO),
+            "1.36.0",
+            ["the newest minor Calico (Tigera operator) v3.31.0 supports"],
+            id="calico-named",
+        ),
+        pytest.param(
+            (versions.GPU_OPERATOR, versions.DPF),
+            "1.34.2",
+            [],
+            id="dpf-range-not-enforced",
+        ),
+        pytest.param(
+            (versions.GPU_OPERATOR,),
+            "1.33.9",
+            ["older than 1.34.0, the oldest version gpu-caas supports"],
+            id="platform-floor",
+        ),
+    ],
+)
+def test_gpu_platform_rules_use_the_given_components(components, k8s, fragments):
+    problems = gpu_platform_rules(
+        GpuPlatformConfig(), kubernetes_version=k8s, node_groups={}, components=components
+    )
+    assert [path for path, _ in problems] == [K8S] * len(fragments)
+    for (_, message), fragment in zip(problems, fragments, strict=True):
+        assert fragment in message
+
+
+def _names(tenant: TenantConfig) -> set[str]:
+    return {c.name for c in tenant_components(tenant)}
+
+
+@pytest.mark.parametrize(
+    ("changes", "present", "absent"),
+    [
+        pytest.param(
+            {},
+            {"NVIDIA GPU Operator", "Kyverno", "KAI scheduler", "Cilium", "Kamaji"},
+            {"NVIDIA Network Operator", "Karpenter (core APIs)", "Calico (Tigera operator)"},
+            id="ncp-managed-defaults-hosted-kamaji",
+        ),
+        pytest.param(
+            {"gpu": {"network": {"enabled": True}, "nim": {"enabled": True}}},
+            {"NVIDIA Network Operator", "NVIDIA NIM Operator"},
+            set(),
+            id="network-and-nim-when-enabled",
+        ),
+        pytest.param(
+            {"services": {"autoscaling": {"enabled": True}, "cni": {"plugin": "calico"}}},
+            {"Karpenter (core APIs)", "Calico (Tigera operator)"},
+            {"Cilium"},
+            id="autoscaling-and-calico",
+        ),
+        pytest.param(
+            {
+                "services": {
+                    "cni": {"plugin": "external"},
+                    "scheduler": {"enabled": False},
+                    "nodeHealth": {"engine": "nhc"},
+                    "observability": {"prometheus": {"mode": "off"}, "otel": {"enabled": False}},
+                }
+            },
+            {"Node Health Check operator (medik8s)", "Kyverno"},
+            {
+                "Cilium",
+                "Calico (Tigera operator)",
+                "KAI scheduler",
+                "NVIDIA NVSentinel",
+                "kube-prometheus-stack",
+                "OpenTelemetry Collector",
+            },
+            id="services-off",
+        ),
+        pytest.param(
+            {"gpu": {"enabled": False}},
+            {"Kyverno"},
+            {"NVIDIA GPU Operator"},
+            id="gpu-platform-off",
+        ),
+    ],
+)
+def test_tenant_components_follow_the_config(changes, present, absent):
+    raw: dict[str, Any] = _tenant().model_dump(mode="json", by_alias=True, exclude_none=True)
+    for key, value in changes.items():
+        raw[key] = {**raw.get(key, {}), **value}
+    names = _names(TenantConfig.model_validate(raw))
+    assert present <= names
+    assert not absent & names
+
+
+def test_gpu_rules_refuse_a_version_outside_the_tenant_window():
+    # A 1.36 cluster: refused by Kyverno (installed by every config), at kubernetes.version.
+    problems = gpu_rules(_tenant(version="1.36.0"))
+    assert [path for path, _ in problems] == [K8S]
+    assert "the newest minor Kyverno v1.19.0 supports" in problems[0][1]
+    assert gpu_rules(_tenant(version="1.35.4")) == []
+
+
+def test_gpu_warnings_report_the_unenforced_dpf_range():
+    tenant = _tenant(gpu={"dpu": {"enabled": True}})
+    assert gpu_rules(tenant) == []
+    ((path, message),) = gpu_warnings(tenant)
+    assert path == K8S
+    assert "NVIDIA DOCA Platform Framework v24.10.0-rc.6's documented range 1.30 only" in message
+    assert gpu_warnings(_tenant()) == []

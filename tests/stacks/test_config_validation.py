@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from components import versions
 from stacks.config import (
     ConfigError,
     ControlPlaneBackend,
@@ -16,8 +19,10 @@ from stacks.config import (
     TenantConfig,
     parse_tenant,
 )
+from stacks.config.rules import warnings
 from tests.stacks.samples import SECRETS, sample
 
+ROOT = Path(__file__).resolve().parents[2]
 DELETE = object()
 _PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
@@ -44,6 +49,7 @@ def problems(flavor: str, changes: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 T = "gpu-caas:tenant"
+KYVERNO_K8S_SOURCE = versions.KYVERNO.kubernetes.source if versions.KYVERNO.kubernetes else ""
 RAIL_0 = {"rail": "rail-0", "interfaces": ["ens1f0np0"], "ipam": {"subnet": "172.16.0.0/20"}}
 RAIL_1 = {"rail": "rail-1", "interfaces": ["ens2f0np0"], "ipam": {"subnet": "172.16.16.0/20"}}
 
@@ -162,15 +168,21 @@ BAD = [
         [
             (
                 f"{T}.name",
-                "must be a DNS label: <= 63 lowercase alphanumerics or '-', starting and ending "
-                "with an alphanumeric",
+                "'Acme_Corp' must be a DNS label: <= 63 lowercase alphanumerics or '-', starting "
+                "and ending with an alphanumeric",
             )
         ],
     ),
     (
         "tenant-managed",
         {"flavor": "self-managed"},
-        [(f"{T}.flavor", "input should be 'ncp-managed', 'isv-managed' or 'tenant-managed'")],
+        [
+            (
+                f"{T}.flavor",
+                "got 'self-managed'; input should be 'ncp-managed', 'isv-managed' or "
+                "'tenant-managed'",
+            )
+        ],
     ),
     ("tenant-managed", {"kubernetes": DELETE}, [(f"{T}.kubernetes", "is required")]),
     (
@@ -186,7 +198,7 @@ BAD = [
     (
         "tenant-managed",
         {"controlPlane.size": "huge"},
-        [(f"{T}.controlPlane.size", "input should be 'small', 'medium' or 'large'")],
+        [(f"{T}.controlPlane.size", "got 'huge'; input should be 'small', 'medium' or 'large'")],
     ),
     (
         "tenant-managed",
@@ -210,7 +222,7 @@ BAD = [
         [
             (
                 f"{T}.hosts[1].gpu.model",
-                "input should be 'A100-40GB', 'A100-80GB', 'H100-80GB', 'H100-94GB', "
+                "got 'V100'; input should be 'A100-40GB', 'A100-80GB', 'H100-80GB', 'H100-94GB', "
                 "'H200-141GB', 'B200-180GB' or 'GB200-186GB'",
             )
         ],
@@ -258,7 +270,12 @@ BAD = [
     (
         "tenant-managed",
         {"nodeGroups[1].sharing": {"mode": "mps", "mps": {"replicas": 64}}},
-        [(f"{T}.nodeGroups[1].sharing.mps.replicas", "input should be less than or equal to 48")],
+        [
+            (
+                f"{T}.nodeGroups[1].sharing.mps.replicas",
+                "got 64; input should be less than or equal to 48",
+            )
+        ],
     ),
     # A host listed in two node groups.
     (
@@ -275,13 +292,11 @@ BAD = [
         "tenant-managed",
         {"nodeGroups[0].hosts": ["gpu-9"]},
         [
-            (
-                f"{T}.hosts[1].name",
-                "worker host 'gpu-0' is in no node group; list it in nodeGroups[].hosts",
-            ),
+            # gpu-0, which 'gpu-9' looks like a typo of, is not also "in no node group".
             (
                 f"{T}.nodeGroups[0].hosts[0]",
-                "unknown host 'gpu-9'; hosts in the inventory: cp-0, gpu-0, gpu-1",
+                "unknown host 'gpu-9'; did you mean 'gpu-0'? hosts in the inventory: cp-0, "
+                "gpu-0, gpu-1",
             ),
         ],
     ),
@@ -344,7 +359,8 @@ BAD = [
         [
             (
                 f"{T}.controlPlane.kubeadm.endpoint",
-                "give host[:port] without scheme or path, e.g. api.acme.example:6443",
+                "got 'https://api.acme.example'; give host[:port] without scheme or path, e.g. "
+                "api.acme.example:6443",
             )
         ],
     ),
@@ -390,7 +406,13 @@ BAD = [
     (
         "ncp-managed",
         {"controlPlane.hosted.managementKubeconfig": DELETE},
-        [(f"{T}.controlPlane.hosted.managementKubeconfig", "is required")],
+        [
+            (
+                f"{T}.controlPlane.hosted.managementKubeconfig",
+                "is required; set it with `pulumi config set --secret --path "
+                f"'{T}.controlPlane.hosted.managementKubeconfig' -- \"$(cat <kubeconfig file>)\"`",
+            )
+        ],
     ),
     (
         "isv-managed",
@@ -451,8 +473,10 @@ BAD = [
         [
             (
                 f"{T}.kubernetes.version",
-                "Kubernetes 1.36.1 is newer than 1.35, the newest minor that every pinned "
-                "operator (Kyverno 1.19, Network Operator 26.x) supports",
+                "Kubernetes 1.36.1 is newer than 1.35, the newest minor Kyverno v1.19.0 "
+                "supports: Kyverno v1.19.0 supports 1.33-1.35 ("
+                + KYVERNO_K8S_SOURCE
+                + "); use Kubernetes 1.34.0 to 1.35.x",
             )
         ],
     ),
@@ -473,8 +497,8 @@ BAD = [
         [
             (
                 f"{T}.services.autoscaling.enabled",
-                "node groups burst are autoscaled, which needs Karpenter: set "
-                "autoscaling.enabled: true (or give the groups inventory hosts)",
+                "node group burst is autoscaled, which needs Karpenter: set "
+                "autoscaling.enabled: true (or give the group inventory hosts)",
             )
         ],
     ),
@@ -511,7 +535,7 @@ BAD = [
         [
             (
                 f"{T}.hosts[2].address",
-                "'10.0.1.10' is already used by hosts[1]; addresss must be unique",
+                "'10.0.1.10' is already used by hosts[1]; addresses must be unique",
             )
         ],
     ),
@@ -575,10 +599,11 @@ BAD = [
         [
             (
                 f"{T}.hosts[1].topology.rails[{index}]",
-                "must be a label name: 1-63 characters, alphanumerics, '-', '_' or '.', "
+                f"{shown}must be a label name: 1-63 characters, alphanumerics, '-', '_' or '.', "
                 "starting and ending with an alphanumeric",
             )
-            for index in (1, 2, 3)
+            # Values longer than 60 characters are not echoed.
+            for index, shown in ((1, "'rail/1' "), (2, "'' "), (3, ""))
         ],
     ),
     (
@@ -592,7 +617,7 @@ BAD = [
         [
             (
                 f"{T}.gpu.network.rails[0].rail",
-                "must be a label name: 1-63 characters, alphanumerics, '-', '_' or '.', "
+                "'-0' must be a label name: 1-63 characters, alphanumerics, '-', '_' or '.', "
                 "starting and ending with an alphanumeric",
             ),
             (f"{T}.gpu.network.rails[0].interfaces", "is required"),
@@ -608,8 +633,8 @@ BAD = [
         [
             (
                 f"{T}.hosts[1].topology.rails[1]",
-                "rail rail-9 has no network in gpu.network.rails (configured: rail-0); add one "
-                "for it or remove the rail from the host",
+                "rail rail-9 has no network in gpu.network.rails (configured: rail-0); did you "
+                "mean rail-0? add one for it or remove the rail from the host",
             )
         ],
     ),
@@ -667,7 +692,7 @@ BAD = [
         [
             (
                 f"{T}.nodeGroups[0].taints[0].effect",
-                "input should be 'NoSchedule', 'PreferNoSchedule' or 'NoExecute'",
+                "got 'Never'; input should be 'NoSchedule', 'PreferNoSchedule' or 'NoExecute'",
             )
         ],
     ),
@@ -699,7 +724,7 @@ BAD = [
         [
             (
                 f"{T}.hosts[1].topology.rack",
-                "must be a label value: <= 63 characters, alphanumerics, '-', '_' or '.', "
+                "'rack 1' must be a label value: <= 63 characters, alphanumerics, '-', '_' or '.', "
                 "starting and ending with an alphanumeric",
             )
         ],
@@ -722,7 +747,7 @@ BAD = [
     (
         "tenant-managed",
         {"teams[0].gpuQuota": -1},
-        [(f"{T}.teams[0].gpuQuota", "input should be greater than or equal to 0")],
+        [(f"{T}.teams[0].gpuQuota", "got -1; input should be greater than or equal to 0")],
     ),
     (
         "tenant-managed",
@@ -752,6 +777,211 @@ def test_bad_configs_name_the_key_path(
     flavor: str, changes: dict[str, Any], expected: list[tuple[str, str]]
 ) -> None:
     assert problems(flavor, changes) == expected
+
+
+# A reference that does not resolve is reported once, where it is written (with "did you
+# mean"); rules that depend on what it names add nothing (issue 11: "an unknown host also
+# yields a knock-on 'mode 'mig' needs GPUs' error").
+KNOCK_ON = [
+    (
+        "tenant-managed",
+        {"nodeGroups[1].hosts": ["gpu-9"]},
+        [
+            (
+                f"{T}.nodeGroups[1].hosts[0]",
+                "unknown host 'gpu-9'; did you mean 'gpu-1'? hosts in the inventory: cp-0, "
+                "gpu-0, gpu-1",
+            )
+        ],
+    ),
+    # A control-plane host is no GPU worker: its group's GPUs are unknown, not "none".
+    (
+        "tenant-managed",
+        {"nodeGroups[1].hosts": ["cp-0"]},
+        [
+            (
+                f"{T}.hosts[2].name",
+                "worker host 'gpu-1' is in no node group; list it in nodeGroups[].hosts",
+            ),
+            (
+                f"{T}.nodeGroups[1].hosts[0]",
+                "host 'cp-0' has role 'control-plane'; node groups take worker hosts only",
+            ),
+        ],
+    ),
+    # Hosts on an ISV cluster: the sharing mode is not also "needs GPUs".
+    (
+        "isv-managed",
+        {
+            "hosts": [
+                {"name": "gpu-0", "address": "10.0.0.1", "ssh": {"user": "u", "privateKey": "k"}}
+            ],
+            "nodeGroups[0].autoscale": DELETE,
+            "nodeGroups[0].hosts": ["gpu-0"],
+        },
+        [
+            (
+                f"{T}.nodeGroups[0].hosts",
+                "cannot join hosts to an ISV-managed (external) cluster: the ISV platform owns "
+                "its nodes; use `autoscale` or drop the node group",
+            )
+        ],
+    ),
+    # A typo of a rail id: the rail the host meant is not also "unused".
+    (
+        "tenant-managed",
+        {
+            "gpu": {"network": {"enabled": True, "rails": [RAIL_0, RAIL_1]}},
+            "hosts[1].topology.rails": ["rail-0", "rial-1"],
+            "hosts[2].topology": {"rails": ["rail-0"]},
+        },
+        [
+            (
+                f"{T}.hosts[1].topology.rails[1]",
+                "rail rial-1 has no network in gpu.network.rails (configured: rail-0, rail-1); "
+                "did you mean rail-1? add one for it or remove the rail from the host",
+            )
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("flavor", "changes", "expected"), KNOCK_ON)
+def test_unresolved_references_are_reported_once(
+    flavor: str, changes: dict[str, Any], expected: list[tuple[str, str]]
+) -> None:
+    assert problems(flavor, changes) == expected
+
+
+def test_compute_domain_on_a_group_with_unknown_hosts_is_not_called_cpu_only() -> None:
+    document = yaml.safe_load((ROOT / "Pulumi.gb200-baremetal.yaml").read_text())
+    tenant = document["config"][T]
+    group = tenant["nodeGroups"][0]
+    group["hosts"] = [name.replace("gb200", "gb2OO") for name in group["hosts"]]
+    with pytest.raises(ConfigError) as error:
+        parse_tenant(tenant)
+    found = [(p.path, p.message) for p in error.value.problems]
+    assert [path for path, _ in found] == [f"{T}.nodeGroups[0].hosts[{i}]" for i in range(6)]
+    assert found[0][1].startswith("unknown host 'gb2OO-a-00'; did you mean 'gb200-a-00'?")
+
+
+def test_misspelt_compute_domain_node_group_suggests_the_name() -> None:
+    document = yaml.safe_load((ROOT / "Pulumi.gb200-baremetal.yaml").read_text())
+    tenant = document["config"][T]
+    tenant["gpu"]["dra"]["domains"][0]["nodeGroup"] = "nvl27"
+    with pytest.raises(ConfigError) as error:
+        parse_tenant(tenant)
+    assert [(p.path, p.message) for p in error.value.problems] == [
+        (
+            f"{T}.gpu.dra.domains[0].nodeGroup",
+            "no node group named 'nvl27'; did you mean 'nvl72'? node groups: nvl72",
+        )
+    ]
+
+
+# Bad values are shown where the key cannot hold a secret; secrets never are.
+SHOWN = [
+    ({"hosts[1].gpu.count": "eight"}, f"{T}.hosts[1].gpu.count", "'eight' is not an integer"),
+    ({"hosts[1].gpu.count": 2.5}, f"{T}.hosts[1].gpu.count", "2.5 is not an integer"),
+    (
+        {"controlPlane.ha": "maybe"},
+        f"{T}.controlPlane.ha",
+        "'maybe' is not a boolean; use true or false",
+    ),
+    ({"hosts[1].ssh.user": 7}, f"{T}.hosts[1].ssh.user", "7 is not a string; quote it"),
+    (
+        {"hosts[1].ssh.port": 0},
+        f"{T}.hosts[1].ssh.port",
+        "got 0; input should be greater than or equal to 1",
+    ),
+    # The messages of the rules below already name the value: not repeated.
+    (
+        {"kubernetes.version": "latest"},
+        f"{T}.kubernetes.version",
+        "'latest' is not a Kubernetes version; use MAJOR.MINOR[.PATCH], e.g. \"1.34.2\"",
+    ),
+    # Long values (certificates, kubeconfigs) are never echoed.
+    (
+        {"hosts[1].topology.rack": "r" * 64},
+        f"{T}.hosts[1].topology.rack",
+        "must be a label value: <= 63 characters, alphanumerics, '-', '_' or '.', starting and "
+        "ending with an alphanumeric",
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "path", "message"), SHOWN)
+def test_bad_values_are_shown(changes: dict[str, Any], path: str, message: str) -> None:
+    assert problems("tenant-managed", changes) == [(path, message)]
+
+
+@pytest.mark.parametrize(
+    ("changes", "path"),
+    [
+        ({"hosts[1].ssh.privateKey": 42}, f"{T}.hosts[1].ssh.privateKey"),
+        ({"hosts[1].ssh.privateKey": True}, f"{T}.hosts[1].ssh.privateKey"),
+        # A model that holds a secret, given as a string: the string may be the secret.
+        ({"hosts[1].ssh": "SAMPLE-PRIVATE-KEY"}, f"{T}.hosts[1].ssh"),
+        # An unknown key's value is never shown (it may be a misspelt secret key).
+        ({"hosts[1].ssh.privatekey": "SAMPLE-PRIVATE-KEY"}, f"{T}.hosts[1].ssh.privatekey"),
+    ],
+)
+def test_secret_values_are_never_shown(changes: dict[str, Any], path: str) -> None:
+    found = problems("tenant-managed", changes)
+    assert path in [p for p, _ in found]
+    for _, message in found:
+        assert "SAMPLE-PRIVATE-KEY" not in message
+        assert "42" not in message and "true" not in message
+
+
+@pytest.mark.parametrize(
+    ("changes", "path", "message"),
+    [
+        (
+            {"nodeGroupz": []},
+            f"{T}.nodeGroupz",
+            "unknown key; did you mean `nodeGroups`? (allowed keys: name, displayName, flavor, "
+            "kubernetes, controlPlane, hosts, nodeGroups, mirrors, teams, gpu, services, "
+            "isolation)",
+        ),
+        (
+            {"hosts[1].adress": "10.0.0.9"},
+            f"{T}.hosts[1].adress",
+            "unknown key; did you mean `address`? (allowed keys: name, address, ssh, role, gpu, "
+            "dpu, topology)",
+        ),
+    ],
+)
+def test_unknown_keys_suggest_the_closest_key(
+    changes: dict[str, Any], path: str, message: str
+) -> None:
+    assert problems("tenant-managed", changes) == [(path, message)]
+
+
+def test_counts_and_lists_are_in_the_right_number() -> None:
+    data = sample("isv-managed")
+    data["services"] = {}
+    data["nodeGroups"].append({**data["nodeGroups"][0], "name": "serve2"})
+    assert problems_of(data) == [
+        (
+            f"{T}.services.autoscaling.enabled",
+            "node groups serve, serve2 are autoscaled, which needs Karpenter: set "
+            "autoscaling.enabled: true (or give the groups inventory hosts)",
+        )
+    ]
+    one_gpu = sample("tenant-managed")
+    one_gpu["hosts"][1]["gpu"]["count"] = 1
+    del one_gpu["hosts"][2]
+    one_gpu["nodeGroups"] = [{"name": "train", "hosts": ["gpu-0"]}]
+    one_gpu["teams"][0]["gpuQuota"] = 2
+    found = [w.message for w in warnings(parse_tenant(one_gpu))]
+    assert any("the node groups hold at most 1 GPU; not every" in m for m in found), found
+
+
+def problems_of(data: dict[str, Any]) -> list[tuple[str, str]]:
+    with pytest.raises(ConfigError) as error:
+        parse_tenant(data)
+    return [(p.path, p.message) for p in error.value.problems]
 
 
 def test_all_problems_are_reported_at_once() -> None:
@@ -829,7 +1059,7 @@ def test_host_address_is_an_ip_or_dns_name(address: str) -> None:
     assert problems("tenant-managed", {"hosts[1].address": address}) == [
         (
             f"{T}.hosts[1].address",
-            "must be an IP address or DNS name, without scheme, user, port or path",
+            f"{address!r} must be an IP address or DNS name, without scheme, user, port or path",
         )
     ]
 

@@ -10,6 +10,8 @@ import yaml
 from components import versions
 from stacks.compose import mirrors
 from stacks.config import ControlPlaneBackend, Flavor, load_stack_file
+from stacks.config.example_stacks import DEV_PASSPHRASE
+from stacks.config.passphrase import PassphraseCrypter
 
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = sorted(p for p in ROOT.glob("Pulumi.*.yaml"))
@@ -77,14 +79,16 @@ def test_rail_optimized_examples_put_every_gpu_host_on_every_rail(stack: str, ra
         assert config.host_rails(host) == (configured if host.gpu is not None else ()), host.name
 
 
-def _with_dummy_secrets(value: object) -> object:
-    """The stack file's config with every `secure:` value replaced by a dummy secret."""
+def _decrypted(value: object, crypter: PassphraseCrypter, plaintexts: list[str]) -> object:
+    """The stack file's config with every `secure:` value decrypted, as the engine hands
+    it to the program (each plaintext is added to `plaintexts`)."""
     if isinstance(value, dict):
         if set(value) == {"secure"}:
-            return "DUMMY-DECRYPTED-SECRET"
-        return {k: _with_dummy_secrets(v) for k, v in value.items()}
+            plaintexts.append(crypter.decrypt(value["secure"]))
+            return plaintexts[-1]
+        return {k: _decrypted(v, crypter, plaintexts) for k, v in value.items()}
     if isinstance(value, list):
-        return [_with_dummy_secrets(v) for v in value]
+        return [_decrypted(v, crypter, plaintexts) for v in value]
     return value
 
 
@@ -97,7 +101,11 @@ def test_example_program_previews_under_mocks(path: Path, monkeypatch: pytest.Mo
     import stacks
     from tests.support.mocks import RecordingMocks, run
 
-    tenant = _with_dummy_secrets(yaml.safe_load(path.read_text())["config"]["gpu-caas:tenant"])
+    document = yaml.safe_load(path.read_text())
+    crypter = PassphraseCrypter.open(DEV_PASSPHRASE, document["encryptionsalt"])
+    plaintexts: list[str] = []
+    tenant = _decrypted(document["config"]["gpu-caas:tenant"], crypter, plaintexts)
+    assert plaintexts, "every example has secrets"
     exported: dict[str, object] = {}
     monkeypatch.setattr("pulumi.export", lambda key, value: exported.__setitem__(key, value))
     mocks = RecordingMocks()
@@ -107,4 +115,5 @@ def test_example_program_previews_under_mocks(path: Path, monkeypatch: pytest.Mo
     for resource in mocks.resources:
         if resource.custom and not resource.type.startswith(("pulumi:providers:", "pulumi:pulumi")):
             assert resource.provider, f"{resource.type} {resource.name} uses a default provider"
-    assert mocks.leaks("DUMMY-DECRYPTED-SECRET") == []
+    for plaintext in plaintexts:
+        assert mocks.leaks(plaintext) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from typing import Any
 
@@ -107,6 +108,7 @@ def test_flavor_wires_the_cluster_handle_into_every_platform_module(
         "kubernetesVersion",
         "flavor",
         "nodeGroups",
+        "summary",
         "mirrorList",
         "platform_services.install_networkSummary",
         "platform_isolation.installSummary",
@@ -116,7 +118,14 @@ def test_flavor_wires_the_cluster_handle_into_every_platform_module(
     assert outputs["kubeconfig"].secret
     assert outputs["flavor"].value == flavor
     assert outputs["kubernetesVersion"].value == config.kubernetes.version
-    assert outputs["mirrorList"].value == {"charts": [], "images": []}
+    # The platform steps are stubbed: nothing recorded, so the digest of an empty list.
+    assert outputs["mirrorList"].value == {
+        "charts": 0,
+        "images": 0,
+        "sha256": hashlib.sha256(b'{"charts":[],"images":[]}').hexdigest(),
+        "fullList": "python -m stacks mirror-list Pulumi.test.yaml",
+    }
+    assert set(outputs["summary"].value) == {"nodeGroups", "teams"}
     for secret in SECRETS:
         assert mocks.leaks(secret) == [], secret
 
@@ -133,7 +142,10 @@ def test_tenant_managed_resources(platform_calls: list[Any]) -> None:
     nodes = result["resolved"]["nodeGroups"].value
     assert nodes["inference"]["nodes"] == ["gpu-1"]
     assert nodes["inference"]["labels"]["nvidia.com/mig.config"] == "gpu-caas-inference"
-    assert result["resolved"]["apiEndpoint"].value == "https://api.acme.example:6443"
+    # Non-HA kubeadm: the first control-plane host's address, known from the config
+    # (the mocked kubeconfig says api.acme.example; the config decides).
+    assert result["resolved"]["apiEndpoint"].value == "https://10.0.0.10:6443"
+    assert result["resolved"]["apiEndpoint"].known
     token = mocks.one("command:remote:Command", "acme-control-plane-join-token")
     assert token.inputs["triggers"] == ["cp-0", "gpu-0", "gpu-1"]
 

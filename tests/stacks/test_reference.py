@@ -19,5 +19,8 @@ def test_every_top_level_key_is_documented() -> None:
     text = render()
     for name, field in TenantConfig.model_fields.items():
         assert f"| `{field.alias or name}` |" in text, name
-    assert "| `privateKey` | **secret** string | **required** |" in text
+    assert (
+        "| `privateKey` | **secret**: SSH private key (PEM or OpenSSH, unencrypted) "
+        "| **required** |" in text
+    )
     assert re.search(r"\| `version` \| string \| \*\*required\*\* \|", text)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+from pathlib import Path
 
 import pytest
+import yaml
 
 import stacks
+from stacks.config.example_stacks import DEV_PASSPHRASE
+from stacks.config.passphrase import PassphraseCrypter
 from tests.components.cluster.helpers import command_outputs
 from tests.stacks.samples import SECRETS, sample
 from tests.support.mocks import RecordingMocks, run
@@ -52,3 +57,102 @@ def test_valid_config_deploys_and_exports(monkeypatch: pytest.MonkeyPatch) -> No
     assert mocks.one("gpu-caas:cluster:TenantCluster", "acme")
     for secret in SECRETS:
         assert mocks.leaks(secret) == []
+
+
+def test_a_tenant_named_unlike_its_stack_is_warned(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr("stacks.platform.install", lambda handle, config: {})
+    monkeypatch.setattr("pulumi.export", lambda key, value: None)
+    caplog.set_level(logging.WARNING)
+    config = {"gpu-caas:tenant": json.dumps(sample("tenant-managed"))}  # name: acme
+    run(stacks.run, RecordingMocks(command_outputs), config=config, stack="dev")
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(
+        w.startswith("gpu-caas:tenant.name: tenant name 'acme' differs from the stack name 'dev';")
+        for w in warned
+    ), warned
+    caplog.clear()
+    run(stacks.run, RecordingMocks(command_outputs), config=config, stack="acme-prod")
+    assert not any("differs from the stack name" in r.getMessage() for r in caplog.records)
+
+
+def test_a_misspelt_tenant_key_is_suggested(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR)
+    mocks = RecordingMocks()
+    with pytest.raises(SystemExit):
+        run(stacks.run, mocks, config={"gpu-cass:tenant": json.dumps(sample("tenant-managed"))})
+    assert mocks.resources == []
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == [
+        "gpu-cass:tenant: unknown config key; did you mean `gpu-caas:tenant`? (the gpu-caas "
+        "program reads only `gpu-caas:tenant`)"
+    ]
+
+
+def _refused(
+    caplog: pytest.LogCaptureFixture, data: dict[str, object], **options: object
+) -> list[str]:
+    """Run the program on `data`; assert it stops before any resource; its error lines."""
+    mocks = RecordingMocks()
+    caplog.set_level(logging.ERROR)
+    with pytest.raises(SystemExit) as exit_:
+        run(stacks.run, mocks, config={"gpu-caas:tenant": json.dumps(data)}, **options)  # type: ignore[arg-type]
+    assert exit_.value.code == stacks.EXIT_REPORTED
+    assert mocks.resources == []
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    for secret in SECRETS:
+        assert not any(secret in e for e in errors)
+    return errors
+
+
+def test_plaintext_secrets_stop_the_program(caplog: pytest.LogCaptureFixture) -> None:
+    """Without the stack file, a tenant the engine does not mark secret holds its secrets
+    in plain text."""
+    errors = _refused(caplog, sample("tenant-managed"), secret_keys=[])
+    assert len(errors) == 3
+    assert errors[0] == (
+        "gpu-caas:tenant.hosts[0].ssh.privateKey: is plain text, not a Pulumi secret: anyone "
+        "who can read the stack file can read it; set it again with `pulumi config set "
+        "--secret --path 'gpu-caas:tenant.hosts[0].ssh.privateKey' -- \"$(cat <private key "
+        'file>)"`'
+    )
+
+
+def test_secrets_of_the_wrong_shape_stop_the_program(caplog: pytest.LogCaptureFixture) -> None:
+    data = sample("isv-managed")
+    data["controlPlane"]["external"]["kubeconfig"] = "/home/me/.kube/config"
+    errors = _refused(caplog, data)
+    assert errors == [
+        "gpu-caas:tenant.controlPlane.external.kubeconfig: is a file path, not the kubeconfig: "
+        "set the file's contents; it must be a kubeconfig (the file's YAML contents): set it "
+        "with `pulumi config set --secret --path 'gpu-caas:tenant.controlPlane.external."
+        'kubeconfig\' -- "$(cat <kubeconfig file>)"`'
+    ]
+    assert not any("/home/me" in e for e in errors)
+
+
+def test_a_non_example_stack_on_the_dev_passphrase_is_refused(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    data = sample("tenant-managed")
+    salt, crypter = PassphraseCrypter.new(DEV_PASSPHRASE)
+    encrypted = copy.deepcopy(data)
+    for host in encrypted["hosts"]:
+        host["ssh"]["privateKey"] = {"secure": crypter.encrypt(host["ssh"]["privateKey"])}
+    stack_file = {"encryptionsalt": salt, "config": {"gpu-caas:tenant": encrypted}}
+    (tmp_path / "Pulumi.test.yaml").write_text(yaml.safe_dump(stack_file))
+    monkeypatch.chdir(tmp_path)  # the project directory (mocks have no root directory)
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", DEV_PASSPHRASE)
+    monkeypatch.delenv("GPU_CAAS_ALLOW_DEV_PASSPHRASE", raising=False)
+    [error] = _refused(caplog, data)
+    assert error.startswith(
+        "encryptionsalt: stack 'test' is encrypted with the public dev passphrase"
+    )
+    assert error.endswith("for a throwaway test stack only, set GPU_CAAS_ALLOW_DEV_PASSPHRASE=1")
+    # The opt-in lets a throwaway stack run.
+    monkeypatch.setattr("stacks.platform.install", lambda handle, config: {})
+    monkeypatch.setattr("pulumi.export", lambda key, value: None)
+    monkeypatch.setenv("GPU_CAAS_ALLOW_DEV_PASSPHRASE", "1")
+    mocks = RecordingMocks(command_outputs)
+    run(stacks.run, mocks, config={"gpu-caas:tenant": json.dumps(data)})
+    assert mocks.one("gpu-caas:cluster:TenantCluster", "acme")

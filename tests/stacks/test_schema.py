@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -61,3 +62,23 @@ def test_schema_rejects_unknown_keys() -> None:
         }
     }
     assert any("typo" in e.message for e in validator.iter_errors(bad))
+
+
+def test_titles_are_readable() -> None:
+    schema = json.loads(render_schema())
+    defs = schema["$defs"]
+    thresholds = defs["AlertThresholds"]
+    assert thresholds["title"] == "Alert Thresholds"
+    assert thresholds["properties"]["gpuTempCelsius"]["title"] == "GPU Temperature (°C)"
+    assert defs["NimConfig"]["properties"]["ngcApiKey"]["title"] == "NGC API Key"
+    assert defs["GpuPlatformConfig"]["title"] == "GPU Platform"
+    assert defs["CniPlugin"]["title"] == "CNI Plugin"  # enums too
+    # No camelCase key's title is its words run together (pydantic's "Gputempcelsius"),
+    # and no class name is left as is ("CniPlugin").
+    for name, definition in defs.items():
+        assert re.search(r"[a-z][A-Z]", definition["title"].replace("IdP", "")) is None, name
+        for key, prop in definition.get("properties", {}).items():
+            if key != key.lower() and "title" in prop:  # ($ref-only keys have none)
+                assert prop["title"] != key.capitalize(), (name, key)
+                assert " " in prop["title"], (name, key)
+    assert "Gputempcelsius" not in render_schema()

@@ -26,7 +26,7 @@ for that resource (camelCase keys, as the engine would return them).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,11 +188,15 @@ def run(
     config: Mapping[str, str] | None = None,
     project: str = "gpu-caas",
     stack: str = "test",
+    secret_keys: Sequence[str] | None = None,
 ) -> dict[str, Resolved]:
     """Run `program` under fresh recording mocks; return its outputs resolved.
 
     `program` creates resources and may return a mapping of values/Outputs to inspect.
-    After `run` returns, every registration is in `mocks.resources`.
+    After `run` returns, every registration is in `mocks.resources`. `config` holds
+    values as the engine passes them (secrets decrypted); `secret_keys` are the keys
+    the engine marks secret (default: every key, as for a config whose secrets were
+    set with `pulumi config set --secret`).
     """
     recorder = mocks or RecordingMocks()
     pulumi.runtime.set_mocks(
@@ -203,7 +207,9 @@ def run(
         monitor=_RecordingMonitor(recorder),
     )
     # Config is process-global: start from exactly `config`.
-    pulumi.runtime.set_all_config(dict(config or {}))
+    pulumi.runtime.set_all_config(
+        dict(config or {}), list(config or {}) if secret_keys is None else list(secret_keys)
+    )
     results: dict[str, Resolved] = {}
 
     @pulumi.runtime.test

@@ -27,14 +27,18 @@ from typing import Any
 import jsonschema
 import yaml
 
-from sandbox.upstream_copies import crds_root
+from sandbox.upstream import conformance_root, crds_root
 from sandbox.values_schema import FREE_FORM_KEYS as FREE_FORM_KEYS
 from sandbox.values_schema import FREE_FORM_PATHS as FREE_FORM_PATHS
 from sandbox.values_schema import is_leaf, leads_to_allowed
 
 CRDS_ROOT = crds_root()
-"""The upstream reference copies: `$GPU_CAAS_UPSTREAM_DIR`, else `../shared/crds` next to
-the repository (one definition, `sandbox.upstream_copies.crds_root`)."""
+"""The upstream CRDs, values and recipes: `crds/` of the upstream root, which is
+`$GPU_CAAS_UPSTREAM_DIR`, else `../shared` next to the repository, else the `make upstream`
+cache (one definition, `sandbox.upstream.upstream_root`; tests/conftest.py stops the
+session first when that copy does not match upstream.lock.json)."""
+CONFORMANCE_ROOT = conformance_root()
+"""Kubernetes' Pod Security conformance fixtures: `conformance/` beside `CRDS_ROOT`."""
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

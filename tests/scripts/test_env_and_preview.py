@@ -1,0 +1,153 @@
+"""scripts/env.sh sets no passphrase; scripts/preview.sh gives the examples' public
+passphrase to example stacks only and creates no other stack.
+
+Runs in a throwaway copy of the repository (tests/docs/doc_blocks.py) with this
+repository's `.toolchain/env`, as a shell that has not sourced env.sh yet.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from stacks.config.example_stacks import DEV_PASSPHRASE, EXAMPLE_STACKS
+from tests.docs.doc_blocks import ROOT, new_user_env, repo_copy
+
+
+def _shell(repo: Path, home: Path, script: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    env = {**new_user_env(home), **extra}
+    return subprocess.run(
+        ["bash", "-c", script],
+        cwd=repo,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    copy = repo_copy(tmp_path / "repo")
+    (copy / ".toolchain").mkdir()
+    shutil.copyfile(ROOT / ".toolchain/env", copy / ".toolchain/env")
+    (tmp_path / "home").mkdir()
+    return copy
+
+
+def test_env_sh_sets_no_passphrase(repo: Path) -> None:
+    proc = _shell(
+        repo,
+        repo.parent / "home",
+        '. scripts/env.sh && echo "[${PULUMI_CONFIG_PASSPHRASE-unset}]'
+        ' [${PULUMI_CONFIG_PASSPHRASE_FILE-unset}] $PULUMI_BACKEND_URL"',
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["[unset]", "[unset]", f"file://{repo}/.pulumi"]
+
+
+def test_env_sh_keeps_a_passphrase_you_exported(repo: Path) -> None:
+    proc = _shell(
+        repo,
+        repo.parent / "home",
+        '. scripts/env.sh && echo "$PULUMI_CONFIG_PASSPHRASE_FILE"',
+        PULUMI_CONFIG_PASSPHRASE_FILE="/somewhere/acme.passphrase",
+    )
+    assert proc.stdout.strip() == "/somewhere/acme.passphrase", proc.stderr
+
+
+def test_example_stacks_helper_matches_the_python_constants(repo: Path) -> None:
+    proc = _shell(
+        repo,
+        repo.parent / "home",
+        '. scripts/example-stacks.sh && echo "$GPU_CAAS_DEV_PASSPHRASE" && '
+        'echo "$GPU_CAAS_EXAMPLE_STACKS" && gpu_caas_is_example dev && '
+        "! gpu_caas_is_example acme && ! gpu_caas_is_example de && echo classified",
+    )
+    assert proc.returncode == 0, proc.stderr
+    passphrase, stacks, verdict = proc.stdout.splitlines()
+    assert passphrase == DEV_PASSPHRASE
+    assert stacks.split() == sorted(EXAMPLE_STACKS)
+    assert verdict == "classified"
+
+
+FAKE_PULUMI = """#!/bin/sh
+# Stands in for the CLI: every stack exists; preview reports what it was given.
+[ "$1" = stack ] && exit 0
+echo "passphrase=${PULUMI_CONFIG_PASSPHRASE-unset}"
+echo "file=${PULUMI_CONFIG_PASSPHRASE_FILE-unset}"
+echo "args=$*"
+"""
+
+PASSPHRASE_CASES = {
+    # name: (stack, exported, expected passphrase, expected file)
+    "example, nothing exported": ("dev", {}, DEV_PASSPHRASE, "unset"),
+    "example, your tenant's passphrase file exported": (
+        "gb200-baremetal",
+        {"PULUMI_CONFIG_PASSPHRASE_FILE": "/p/acme"},
+        DEV_PASSPHRASE,
+        "unset",
+    ),
+    "example, a passphrase exported": (
+        "dev",
+        {"PULUMI_CONFIG_PASSPHRASE": "mine"},
+        "mine",
+        "unset",
+    ),
+    "your tenant, passphrase file": (
+        "acme",
+        {"PULUMI_CONFIG_PASSPHRASE_FILE": "/p/acme"},
+        "unset",
+        "/p/acme",
+    ),
+    "your tenant, nothing exported": ("acme", {}, "unset", "unset"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PASSPHRASE_CASES))
+def test_preview_sh_gives_the_dev_passphrase_to_example_stacks_only(repo: Path, case: str) -> None:
+    stack, exported, passphrase, passphrase_file = PASSPHRASE_CASES[case]
+    fake_bin = repo.parent / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "pulumi").write_text(FAKE_PULUMI)
+    (fake_bin / "pulumi").chmod(0o755)
+    shutil.copyfile(ROOT / "Pulumi.dev.yaml", repo / "Pulumi.acme.yaml")
+    env = new_user_env(repo.parent / "home")
+    env.update(exported, PATH=f"{fake_bin}:{env['PATH']}")
+    proc = subprocess.run(
+        ["scripts/preview.sh", stack, "--diff"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[:2] == [f"passphrase={passphrase}", f"file={passphrase_file}"]
+    assert lines[2].startswith(f"args=preview --stack {stack} --policy-pack policies/")
+    assert lines[2].endswith(" --diff")  # extra arguments (make preview ARGS=...) go last
+
+
+@pytest.mark.engine
+def test_preview_sh_creates_no_stack_that_is_not_an_example(repo: Path) -> None:
+    """A new tenant's stack is created by its owner with their secrets provider
+    (docs/quickstart.md); preview.sh refuses instead of creating it with a passphrase."""
+    text = (ROOT / "Pulumi.dev.yaml").read_text(encoding="utf-8")
+    (repo / "Pulumi.acme.yaml").write_text(
+        "".join(
+            line for line in text.splitlines(keepends=True) if not line.startswith("encryptionsalt")
+        ),
+        encoding="utf-8",
+    )
+    proc = _shell(repo, repo.parent / "home", ". scripts/env.sh && scripts/preview.sh acme")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "pulumi stack init acme --secrets-provider" in proc.stderr, proc.stderr
+    assert "encryptionsalt" not in (repo / "Pulumi.acme.yaml").read_text(encoding="utf-8")
+    assert not list((repo / ".pulumi").rglob("acme.json*")), "preview.sh created the stack"

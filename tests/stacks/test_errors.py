@@ -1,0 +1,88 @@
+"""stacks/config/errors.py: problems, key paths, plurals and "did you mean"."""
+
+from __future__ import annotations
+
+import pytest
+
+from stacks.config.errors import (
+    ROOT,
+    Problem,
+    closest_match,
+    did_you_mean,
+    key_path,
+    parse_key_path,
+    plural,
+)
+
+
+@pytest.mark.parametrize(
+    ("count", "words", "expected"),
+    [
+        (0, ("host",), "0 hosts"),
+        (1, ("host",), "1 host"),
+        (2, ("host",), "2 hosts"),
+        (1, ("node group",), "1 node group"),
+        (3, ("node group",), "3 node groups"),
+        (1, ("address", "addresses"), "1 address"),
+        (2, ("address", "addresses"), "2 addresses"),
+    ],
+)
+def test_plural(count: int, words: tuple[str, ...], expected: str) -> None:
+    assert plural(count, *words) == expected
+
+
+def test_plural_without_the_count() -> None:
+    assert plural(1, "is", "are", counted=False) == "is"
+    assert plural(2, "is", "are", counted=False) == "are"
+
+
+@pytest.mark.parametrize(
+    ("word", "candidates", "expected"),
+    [
+        ("nodeGroupz", ["name", "nodeGroups", "hosts"], "nodeGroups"),
+        ("adress", ["name", "address"], "address"),
+        ("NODEGROUPS", ["nodeGroups"], "nodeGroups"),  # case slips too
+        ("replicas", ["ha", "size", "backend"], None),  # nothing close
+        ("gpu-9", ["gpu-0", "gpu-1"], "gpu-0"),  # equally close: the first wins
+        ("x", [], None),
+    ],
+)
+def test_closest_match(word: str, candidates: list[str], expected: str | None) -> None:
+    assert closest_match(word, candidates) == expected
+
+
+def test_did_you_mean_quotes_the_match() -> None:
+    assert did_you_mean("adress", ["address"]) == "did you mean 'address'?"
+    assert did_you_mean("adress", ["address"], quote="`") == "did you mean `address`?"
+    assert did_you_mean("zzz", ["address"]) == ""
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        (),
+        ("name",),
+        ("hosts", 3, "gpu", "count"),
+        ("nodeGroups", 1, "labels", "example.com/x"),
+        ("mirrors", "imageRegistries", "nvcr.io"),
+    ],
+)
+def test_parse_key_path_inverts_key_path(parts: tuple[str | int, ...]) -> None:
+    assert parse_key_path(key_path(*parts)) == parts
+
+
+@pytest.mark.parametrize("path", ["gpu-cass:tenant.name", "gpu-caas:tenantx", f"{ROOT}.a..b"])
+def test_parse_key_path_rejects_other_paths(path: str) -> None:
+    assert parse_key_path(path) is None
+
+
+def test_problem_text_and_location() -> None:
+    problem = Problem(f"{ROOT}.name", "is required")
+    assert str(problem) == f"{ROOT}.name: is required"
+    assert problem.location is None
+    located = problem.at("Pulumi.x.yaml", 4, 5)
+    assert str(located) == f"Pulumi.x.yaml:4:5: {ROOT}.name: is required"
+    assert located.text == str(problem)
+    assert str(problem.at("Pulumi.x.yaml")) == f"Pulumi.x.yaml: {ROOT}.name: is required"
+    # A problem of the whole file has no key path.
+    assert str(Problem("", "not valid YAML: x", "f.yaml", 2, 1)) == "f.yaml:2:1: not valid YAML: x"
