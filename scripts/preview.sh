@@ -31,6 +31,10 @@ elif ! err=$(pulumi stack select "$stack" 2>&1 >/dev/null); then
     "or --secrets-provider 'awskms://...' / 'hashivault://...' (docs/quickstart.md, \"Your own tenant\")" >&2
   exit 2
 fi
+# Offline checks first, with the same passphrase: they name the key of a secret the
+# engine cannot decrypt (it only says "cipher: message authentication failed"), a
+# plain-text secret, and every config error at its file:line:column.
+python -m stacks validate "Pulumi.$stack.yaml" || exit 1
 packs=()
 for pack in policies/*/PulumiPolicy.yaml; do
   [ -e "$pack" ] && packs+=(--policy-pack "$(dirname "$pack")")

@@ -84,6 +84,12 @@ echo "file=${PULUMI_CONFIG_PASSPHRASE_FILE-unset}"
 echo "args=$*"
 """
 
+FAKE_PYTHON = """#!/bin/sh
+# Stands in for `python -m stacks validate` (tested on its own in tests/stacks): records
+# what it was asked to check and the passphrase it was given.
+echo "$* passphrase=${PULUMI_CONFIG_PASSPHRASE-unset}" >> "$FAKE_PYTHON_LOG"
+"""
+
 PASSPHRASE_CASES = {
     # name: (stack, exported, expected passphrase, expected file)
     "example, nothing exported": ("dev", {}, DEV_PASSPHRASE, "unset"),
@@ -116,9 +122,12 @@ def test_preview_sh_gives_the_dev_passphrase_to_example_stacks_only(repo: Path, 
     fake_bin.mkdir()
     (fake_bin / "pulumi").write_text(FAKE_PULUMI)
     (fake_bin / "pulumi").chmod(0o755)
+    (fake_bin / "python").write_text(FAKE_PYTHON)
+    (fake_bin / "python").chmod(0o755)
+    log = repo.parent / "validate.log"
     shutil.copyfile(ROOT / "Pulumi.dev.yaml", repo / "Pulumi.acme.yaml")
     env = new_user_env(repo.parent / "home")
-    env.update(exported, PATH=f"{fake_bin}:{env['PATH']}")
+    env.update(exported, PATH=f"{fake_bin}:{env['PATH']}", FAKE_PYTHON_LOG=str(log))
     proc = subprocess.run(
         ["scripts/preview.sh", stack, "--diff"],
         cwd=repo,
@@ -133,6 +142,10 @@ def test_preview_sh_gives_the_dev_passphrase_to_example_stacks_only(repo: Path, 
     assert lines[:2] == [f"passphrase={passphrase}", f"file={passphrase_file}"]
     assert lines[2].startswith(f"args=preview --stack {stack} --policy-pack policies/")
     assert lines[2].endswith(" --diff")  # extra arguments (make preview ARGS=...) go last
+    # The offline checks ran first, on this stack's file, with the same passphrase.
+    assert log.read_text().splitlines() == [
+        f"-m stacks validate Pulumi.{stack}.yaml passphrase={passphrase}"
+    ]
 
 
 @pytest.mark.engine
