@@ -270,6 +270,33 @@ class _TenantLike(Protocol):
     def teams(self) -> Sequence[_Team]: ...
 
 
+# Namespaces every cluster starts with, and the prefix Kubernetes reserves for its own:
+# https://kubernetes.io/docs/concepts/overview/working-with-objects/namespaces/#initial-namespaces
+INITIAL_NAMESPACES = frozenset({"default", "kube-node-lease", "kube-public", "kube-system"})
+RESERVED_NAMESPACE_PREFIX = "kube-"
+
+
+def reserved_namespace(namespace: str) -> str | None:
+    """Why a team may not own `namespace` (Kubernetes creates or reserves it), or None.
+
+    The platform creates each team namespace with its guardrails; a namespace the API
+    server already created would fail `pulumi up` with "already exists", and `kube-*`
+    is reserved for Kubernetes system namespaces.
+    """
+    if namespace in INITIAL_NAMESPACES:
+        return (
+            f"namespace {namespace!r} exists in every cluster (Kubernetes creates it), so the "
+            "platform cannot create it with the team's guardrails; give the team its own "
+            "namespace"
+        )
+    if namespace.startswith(RESERVED_NAMESPACE_PREFIX):
+        return (
+            f"namespace {namespace!r}: the {RESERVED_NAMESPACE_PREFIX}* prefix is reserved for "
+            "Kubernetes system namespaces; give the team a name without it"
+        )
+    return None
+
+
 def isolation_rules(config: _TenantLike) -> list[tuple[str, str]]:
     """Cross-field isolation rules over the validated root config.
 
@@ -281,9 +308,9 @@ def isolation_rules(config: _TenantLike) -> list[tuple[str, str]]:
 
     for i, team in enumerate(config.teams):
         for j, namespace in enumerate(team.effective_namespaces):
+            # A team without `namespaces` gets one named like the team.
+            where = f"namespaces[{j}]" if team.namespaces else "name"
             if namespace in platform:
-                # A team without `namespaces` gets one named like the team.
-                where = f"namespaces[{j}]" if team.namespaces else "name"
                 problems.append(
                     (
                         f"gpu-caas:tenant.teams[{i}].{where}",
@@ -291,6 +318,8 @@ def isolation_rules(config: _TenantLike) -> list[tuple[str, str]]:
                         "own namespace (tenants get no rights in platform namespaces)",
                     )
                 )
+            elif reason := reserved_namespace(namespace):
+                problems.append((f"gpu-caas:tenant.teams[{i}].{where}", reason))
 
     for ns in iso.privileged_namespaces:
         if ns not in platform:

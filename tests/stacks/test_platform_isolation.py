@@ -151,6 +151,26 @@ class TestIsolationRules:
         assert "gpu-caas:tenant.teams[1].name" in [p for p, _ in problems]
         assert all("platform namespace" in m for _, m in problems)
 
+    @pytest.mark.parametrize(
+        ("team", "path", "fragment"),
+        [
+            ({"name": "default"}, "teams[0].name", "exists in every cluster"),
+            ({"name": "x", "namespaces": ["default"]}, "teams[0].namespaces[0]", "exists in"),
+            ({"name": "x", "namespaces": ["ok", "kube-ml"]}, "teams[0].namespaces[1]", "reserved"),
+            ({"name": "kubeflow"}, None, None),
+        ],
+    )
+    def test_team_namespaces_kubernetes_creates_or_reserves(
+        self, team: dict[str, Any], path: str | None, fragment: str | None
+    ) -> None:
+        problems = isolation_rules(config(teams=[team]))
+        if path is None:
+            assert problems == []
+        else:
+            [(where, message)] = problems
+            assert where == f"gpu-caas:tenant.{path}"
+            assert fragment is not None and fragment in message
+
     def test_missing_key_asks_for_key_or_explicit_opt_out(self) -> None:
         [(path, message)] = isolation_rules(config(isolation={}))
         assert path == "gpu-caas:tenant.isolation.imageVerification.publicKey"
