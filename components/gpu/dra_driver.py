@@ -37,6 +37,9 @@ TYPE = "gpu-caas:gpu:DraDriver"
 
 NAMESPACE = "nvidia-dra-driver-gpu"
 COMPUTE_DOMAIN_API_VERSION = "resource.nvidia.com/v1beta1"
+COMPUTE_DOMAIN_REPLACE_ON_CHANGES: tuple[str, ...] = ("spec",)
+"""Fields of a ComputeDomain the API server refuses to update (the CRD's CEL rules,
+checked by tests/components/test_immutable_fields.py): a change replaces it."""
 _IMAGE = "registry.k8s.io/dra-driver-nvidia/dra-driver-nvidia-gpu"
 GPU_OPERATOR_DRIVER_ROOT = "/run/nvidia/driver"
 """Where the GPU Operator's driver container exposes the driver on the host."""
@@ -174,6 +177,10 @@ class DraDriver(pulumi.ComponentResource):
                     parent=self,
                     provider=args.provider,
                     depends_on=[release, *args.domains_depend_on],
+                    # "A computeDomain.spec is immutable" (CRD CEL rule): a change replaces
+                    # the domain; same name, so delete it first.
+                    replace_on_changes=list(COMPUTE_DOMAIN_REPLACE_ON_CHANGES),
+                    delete_before_replace=True,
                 ),
             )
             for domain in (settings.domains if settings.compute_domains else ())

@@ -38,6 +38,12 @@ from components.versions import KARPENTER, KARPENTER_PROVIDER_CHARTS
 TYPE = "gpu-caas:services:Karpenter"
 NAMESPACE = "karpenter"
 NODEPOOL_API_VERSION = "karpenter.sh/v1"
+NODEPOOL_REPLACE_ON_CHANGES: tuple[str, ...] = (
+    "spec.template.spec.nodeClassRef.group",
+    "spec.template.spec.nodeClassRef.kind",
+)
+"""Fields of a NodePool the API server refuses to update (the CRD's CEL rules, checked
+by tests/components/test_immutable_fields.py): a change replaces the NodePool."""
 GPU_RESOURCE = "nvidia.com/gpu"
 
 GPU_PRODUCT_LABELS: dict[str, str] = {
@@ -333,7 +339,15 @@ class Karpenter(pulumi.ComponentResource):
                 kind="NodePool",
                 metadata=cr_metadata(pool_name, args.tenant),
                 spec=spec,
-                opts=child_opts(self, args.provider, *([controller] if controller else [])),
+                opts=pulumi.ResourceOptions.merge(
+                    child_opts(self, args.provider, *([controller] if controller else [])),
+                    # The API server refuses an update of these (CRD CEL rules), so a
+                    # change replaces the NodePool; same name, so delete it first.
+                    pulumi.ResourceOptions(
+                        replace_on_changes=list(NODEPOOL_REPLACE_ON_CHANGES),
+                        delete_before_replace=True,
+                    ),
+                ),
             )
 
         self.node_pool_names = list(pools)
