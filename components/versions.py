@@ -927,7 +927,17 @@ https://developer.nvidia.com/blog/nvidia-transitions-fully-towards-open-source-g
 
 
 def requires_open_kernel_modules(gpu_model: str) -> bool:
-    """True for Grace Hopper / Blackwell models (`B200-180GB`, `GB200-186GB`, ...)."""
+    """True for Grace Hopper / Blackwell models (`B200-180GB`, `GB200-186GB`, ...).
+
+    Catalog models (`components.gpu.catalog`) answer from their architecture (so
+    `RTX-PRO-6000-96GB`, a Blackwell, counts); other names fall back to the family name.
+    """
+    try:
+        gpu = catalog.spec(gpu_model)
+    except ValueError:
+        gpu = None
+    if gpu is not None and gpu.listed:
+        return gpu.open_kernel_modules_only
     normalized = re.sub(r"[^a-z0-9]", "", gpu_model.lower())
     return any(normalized.startswith(family) for family in OPEN_KERNEL_MODULE_GPU_FAMILIES)
 

@@ -108,7 +108,7 @@ def _gfd_labels(model: str, gpus: int, group: NodeGroupGpu) -> dict[str, str]:
         "nvidia.com/gpu.count": str(gpus),
         "nvidia.com/gpu.memory": str(gpu.memory_gb * 1024),
         "nvidia.com/gpu.product": gpu.product_label,
-        "nvidia.com/mig.capable": str(bool(gpu.mig_profiles)).lower(),
+        "nvidia.com/mig.capable": str(gpu.mig_capable).lower(),
     }
     if group.sharing.mode != "exclusive":
         labels["nvidia.com/gpu.replicas"] = str(group.sharing.replicas)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pulumi
 
-from components.gpu.catalog import GpuModel
+from components.gpu.catalog import ModelName
 from components.gpu.catalog import spec as gpu_spec
 from components.naming import (
     LABEL_NVLINK_DOMAIN,
@@ -184,7 +184,7 @@ def kai_args(handle: ClusterHandle, config: TenantConfig) -> KaiSchedulerArgs | 
     )
 
 
-def _gpu_products(model: GpuModel, provider: KarpenterProvider) -> tuple[str, ...]:
+def _gpu_products(model: ModelName, provider: KarpenterProvider) -> tuple[str, ...]:
     """Values of the provider's GPU product label for a GPU model."""
     family = model.value.split("-", 1)[0]  # "H100-80GB" -> "H100"
     if provider is KarpenterProvider.AWS:

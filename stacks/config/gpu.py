@@ -220,17 +220,21 @@ Problem = tuple[str, str]
 def node_group_gpu_model(tenant: Any, group: Any) -> str | None:
     """The GPU model of a node group (`autoscale.gpu.model` or its first host's), or None.
 
+    The model as configured: a `GpuModel`, or a `DeclaredGpuModel` carrying the facts
+    its host stated (both are `str`), so `catalog.spec` of it works for either.
     Mixed models inside one group are reported by the node-group rules
     (stacks/config/rules.py); here the first host decides.
     """
     if getattr(group, "autoscale", None) is not None:
         gpu = group.autoscale.gpu
-        return None if gpu is None else str(gpu.model.value)
+        declared: str | None = None if gpu is None else gpu.model
+        return declared
     hosts = {host.name: host for host in getattr(tenant, "hosts", [])}
     for name in getattr(group, "hosts", []):
         host = hosts.get(name)
         if host is not None and host.gpu is not None:
-            return str(host.gpu.model.value)
+            model: str = host.gpu.model
+            return model
     return None
 
 

@@ -6,11 +6,21 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    ModelWrapValidatorHandler,
+    PlainSerializer,
+    PlainValidator,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
-from components.gpu.catalog import GpuModel
+from components.gpu.catalog import DeclaredGpuModel, GpuModel, ModelName, spec
 from components.naming import is_dns_label, is_label_name
 from stacks.config.base import ConfigModel
+from stacks.config.errors import closest_match
 from stacks.config.secret import SshPrivateKey
 
 _ADDRESS = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.:-]*)$")
@@ -71,13 +81,146 @@ class SshConfig(ConfigModel):
     """SSH port."""
 
 
-class GpuConfig(ConfigModel):
-    """GPUs of one host (or of each autoscaled node)."""
+def _gpu_model(value: Any) -> ModelName:
+    """A catalog `GpuModel`, else a `DeclaredGpuModel` (its facts are added by GpuConfig)."""
+    if isinstance(value, GpuModel | DeclaredGpuModel):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be a GPU model name, e.g. H100-80GB (docs/gpu-platform.md)")
+    try:
+        return GpuModel(value)
+    except ValueError:
+        return DeclaredGpuModel(value)
 
-    model: GpuModel
-    """GPU model (see the catalog in components/gpu/catalog.py)."""
+
+GpuModelName = Annotated[
+    ModelName,
+    PlainValidator(_gpu_model),
+    PlainSerializer(str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "examples": [m.value for m in GpuModel],
+            "description": "A catalog GPU model (docs/gpu-platform.md#gpu-catalog) or, "
+            "with productLabel, memoryGb and mig stated, any other model name.",
+        }
+    ),
+]
+"""`hosts[].gpu.model`: any name; GpuConfig requires facts for names outside the catalog."""
+
+
+class GpuConfig(ConfigModel):
+    """GPUs of one host (or of each autoscaled node).
+
+    A model outside the catalog (components/gpu/catalog.py) is accepted when the host
+    states what the platform needs (`productLabel`, `memoryGb`, `mig`); `validate`
+    then warns which checks are skipped. Stated facts of a catalog model must match it.
+    """
+
+    model: GpuModelName
+    """GPU model: a catalog model (docs/gpu-platform.md#gpu-catalog) or, with
+    `productLabel`, `memoryGb` and `mig` stated, any other name."""
     count: int = Field(ge=1, le=16)
     """GPUs per node."""
+    product_label: str | None = None
+    """`nvidia.com/gpu.product` that GPU Feature Discovery reports: the NVML name with
+    spaces as dashes (`nvidia-smi --query-gpu=name`, e.g. `NVIDIA-H100-80GB-HBM3`).
+    Required for a model outside the catalog (and for H100-96GB, whose name NVIDIA's
+    driver table lacks); for other catalog models it must be one of the model's."""
+    memory_gb: int | None = Field(default=None, ge=1, le=4096)
+    """Memory per GPU in GB. Required for a model outside the catalog; for a catalog
+    model it must be the catalog's."""
+    mig: bool | None = None
+    """Whether the GPU supports MIG. Required for a model outside the catalog (a MIG
+    layout on it is then checked only for profile-name syntax, counts, 7 compute slices
+    and memory); for a catalog model it must be the catalog's."""
+
+    @field_validator("product_label")
+    @classmethod
+    def _label(cls, value: str | None) -> str | None:
+        return None if value is None else check_label_value(value)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _facts(cls, data: Any, handler: ModelWrapValidatorHandler[GpuConfig]) -> GpuConfig:
+        return handler(data).with_facts()
+
+    def with_facts(self) -> GpuConfig:
+        """This config with the stated facts checked and, where the catalog cannot
+        answer, carried by a `DeclaredGpuModel` (so `catalog.spec(model)` uses them).
+
+        Raises:
+            ValueError: facts missing for a model outside the catalog (naming which to
+                add), or stated facts that contradict the catalog.
+        """
+        model = self.model
+        if isinstance(model, DeclaredGpuModel) and not model.listed:
+            missing = [
+                key
+                for key, value in (
+                    (
+                        "productLabel (the nvidia.com/gpu.product its nodes report)",
+                        self.product_label,
+                    ),
+                    ("memoryGb (memory per GPU)", self.memory_gb),
+                    ("mig (true if the GPU supports MIG)", self.mig),
+                )
+                if value is None
+            ]
+            if missing:
+                hint = closest_match(model.value, [m.value for m in GpuModel])
+                return _raise(
+                    f"GPU model {model.value!r} is not in the catalog"
+                    + (f" (did you mean {hint!r}?)" if hint else "")
+                    + "; to use it anyway, add "
+                    + ", ".join(missing)
+                    + "; catalog models: "
+                    + ", ".join(m.value for m in GpuModel)
+                )
+            declared = DeclaredGpuModel(
+                model.value,
+                product_label=self.product_label,
+                memory_gb=self.memory_gb,
+                mig=self.mig,
+            )
+            return self.model_copy(update={"model": declared})
+        gpu = spec(model)
+        name = str(gpu.model)
+        wrong = []
+        labels = gpu.product_labels
+        if self.product_label is not None and labels and self.product_label not in labels:
+            wrong.append(
+                f"productLabel {self.product_label!r} contradicts the catalog: {name} "
+                f"reports {' or '.join(labels)}"
+            )
+        if self.memory_gb is not None and self.memory_gb != gpu.memory_gb:
+            wrong.append(
+                f"memoryGb {self.memory_gb} contradicts the catalog: {name} has {gpu.memory_gb} GB"
+            )
+        if self.mig is not None and self.mig != gpu.mig_capable:
+            wrong.append(
+                f"mig: {str(self.mig).lower()} contradicts the catalog: {name} "
+                + ("supports MIG" if gpu.mig_capable else "does not support MIG")
+            )
+        if wrong:
+            return _raise(
+                "; ".join(wrong) + "; remove the key (the catalog knows it) or fix `model`"
+            )
+        if not gpu.product_labels:
+            if self.product_label is None:
+                return _raise(
+                    f"add productLabel: NVIDIA's driver name table does not list {name}, so "
+                    "the catalog does not know the nvidia.com/gpu.product its nodes report "
+                    "(`nvidia-smi --query-gpu=name`, spaces as dashes)"
+                )
+            declared = DeclaredGpuModel(name, product_label=self.product_label)
+            return self.model_copy(update={"model": declared})
+        return self
+
+
+def _raise(message: str) -> GpuConfig:
+    raise ValueError(message)
 
 
 class TopologyConfig(ConfigModel):

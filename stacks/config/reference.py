@@ -52,9 +52,13 @@ Cross-field rules (checked after the keys below, all reported at once):
   hosts.
 - A node group has one GPU model; `mig`, `time-slicing` and `mps` need GPUs; a MIG
   layout must use profiles of that model, within the per-profile instance limits, the
-  7 compute slices and a valid placement on the 8 memory slices.
+  model's compute slices (7, or 4 on A30 and RTX PRO 6000) and a valid placement on its
+  memory slices (8 or 4). GPUs without MIG (L40S, L4, ...) take no layout.
+- A GPU model outside the catalog (docs/gpu-platform.md#gpu-catalog) needs
+  `productLabel`, `memoryGb` and `mig`; validate warns which checks that skips. Facts
+  stated for a catalog model must match it.
 - Node group labels may not set platform keys (see `components/naming.py`).
-- GB200 hosts need `topology.nvlinkDomain`; other models may not set it.
+- GB200 and GB300 hosts need `topology.nvlinkDomain`; other models may not set it.
 """
 
 
@@ -95,6 +99,9 @@ def _type(annotation: Any) -> tuple[str, type[BaseModel] | None, str]:
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in args if a is not type(None)]
         text, child, suffix = _type(inner[0])
+        if len(inner) > 1 and type(None) not in args:
+            # e.g. `GpuModel | DeclaredGpuModel`: a catalog name or any other string.
+            return " or ".join(_type(a)[0] for a in inner), child, suffix
         return f"{text} (optional)", child, suffix
     if origin is typing.Annotated:
         # e.g. a string with a pattern: document the constraint, not the typing repr.
@@ -125,6 +132,8 @@ def _type(annotation: Any) -> tuple[str, type[BaseModel] | None, str]:
             )
         if annotation is IPv4Network:
             return "IPv4 CIDR", None, ""
+        if issubclass(annotation, str) and annotation is not str:
+            return "another name (string)", None, ""
         return (
             {str: "string", int: "integer", bool: "boolean"}.get(annotation, annotation.__name__),
             None,

@@ -15,7 +15,13 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from components.gpu.catalog import spec, validate_mig_layout
+from components.gpu.catalog import (
+    COMPUTE_SLICES,
+    DeclaredGpuModel,
+    ModelName,
+    spec,
+    validate_mig_layout,
+)
 from components.naming import RESERVED_LABEL_KEYS, RESERVED_LABEL_PREFIXES, is_reserved_label
 from stacks.config.control_plane import ControlPlaneBackend
 from stacks.config.errors import Problem, closest_match, key_path
@@ -273,15 +279,22 @@ def node_group_hosts(config: TenantConfig) -> list[Problem]:
     return problems
 
 
-def _group_gpu(config: TenantConfig, group: NodeGroupConfig) -> tuple[str | None, bool]:
-    """(GPU model of the group or None, whether models are mixed)."""
+def _group_gpu(config: TenantConfig, group: NodeGroupConfig) -> tuple[ModelName | None, bool]:
+    """(GPU model of the group or None, whether models are mixed).
+
+    The model is the configured object (a declared model keeps its stated facts).
+    """
     if group.autoscale is not None:
-        return (group.autoscale.gpu.model.value if group.autoscale.gpu else None), False
+        return (group.autoscale.gpu.model if group.autoscale.gpu else None), False
     gpus = {h.name: h.gpu for h in config.hosts if h.role is HostRole.WORKER}
-    models = {(gpu.model.value if gpu else None) for n, gpu in gpus.items() if n in group.hosts}
+    models = {
+        (gpu.model.value if gpu else None): (gpu.model if gpu else None)
+        for n, gpu in gpus.items()
+        if n in group.hosts
+    }
     if len(models) > 1:
         return None, True
-    return (next(iter(models)) if models else None), False
+    return (next(iter(models.values())) if models else None), False
 
 
 def node_group_gpus(config: TenantConfig) -> list[Problem]:
@@ -373,10 +386,93 @@ def topology(config: TenantConfig) -> list[Problem]:
             problems.append(
                 Problem(
                     key_path("hosts", i, "topology", "nvlinkDomain"),
-                    "only applies to hosts with multi-node NVLink GPUs (GB200-186GB); remove it",
+                    "only applies to hosts with multi-node NVLink GPUs (GB200-186GB, "
+                    "GB300-278GB); remove it",
                 )
             )
     return problems
+
+
+def _declared_gpus(config: TenantConfig) -> list[tuple[str, DeclaredGpuModel]]:
+    """(key path of `gpu.model`, model) of every host and autoscaled group whose GPU
+    model is outside the catalog."""
+    found = [
+        (key_path("hosts", i, "gpu", "model"), host.gpu.model)
+        for i, host in enumerate(config.hosts)
+        if host.gpu is not None and isinstance(host.gpu.model, DeclaredGpuModel)
+    ]
+    found += [
+        (key_path("nodeGroups", i, "autoscale", "gpu", "model"), group.autoscale.gpu.model)
+        for i, group in enumerate(config.node_groups)
+        if group.autoscale is not None
+        and group.autoscale.gpu is not None
+        and isinstance(group.autoscale.gpu.model, DeclaredGpuModel)
+    ]
+    return [(path, model) for path, model in found if not model.listed]
+
+
+def _facts(model: DeclaredGpuModel) -> tuple[str | None, int | None, bool | None]:
+    return model.product_label, model.memory_gb, model.mig
+
+
+def declared_gpu_facts_agree(config: TenantConfig) -> list[Problem]:
+    """Every host (and autoscaled group) naming the same model outside the catalog
+    states the same facts: node groups and MIG checks go by the model name."""
+    problems = []
+    first: dict[str, tuple[str, DeclaredGpuModel]] = {}
+    for path, model in _declared_gpus(config):
+        seen = first.setdefault(model.value, (path, model))
+        if _facts(seen[1]) != _facts(model):
+            label, memory, mig = _facts(seen[1])
+            problems.append(
+                Problem(
+                    path,
+                    f"states other facts for GPU model {model.value!r} than {seen[0]} "
+                    f"(productLabel {label}, memoryGb {memory}, mig {str(mig).lower()}); "
+                    "one model has one set of facts: make them equal, or give the other "
+                    "GPU another model name",
+                )
+            )
+    return problems
+
+
+def declared_gpu_warnings(config: TenantConfig) -> list[Problem]:
+    """A GPU model outside the catalog is accepted with the host's facts: say, at its
+    key, which checks that skips; and at a MIG layout on it, which checks remain."""
+    found = []
+    for path, model in _declared_gpus(config):
+        found.append(
+            Problem(
+                path,
+                f"GPU model {model.value!r} is not in the catalog; accepted with the stated "
+                f"facts (productLabel {model.product_label}, memoryGb {model.memory_gb}, "
+                f"mig {str(model.mig).lower()}). Skipped: checking those facts against "
+                "NVIDIA's data, MIG profile names, instance counts and placements, "
+                "multi-node NVLink (assumed none: no nvlinkDomain, no ComputeDomains) and "
+                "whether it needs the open GPU kernel modules",
+            )
+        )
+    for i, group in enumerate(config.node_groups):
+        group_model, mixed = _group_gpu(config, group)
+        if (
+            mixed
+            or not isinstance(group_model, DeclaredGpuModel)
+            or group_model.listed
+            or group.sharing.mode is not SharingMode.MIG
+            or group.sharing.mig is None
+        ):
+            continue
+        found.append(
+            Problem(
+                key_path("nodeGroups", i, "sharing", "mig", "layout"),
+                f"checked only for profile-name syntax, counts, at most {COMPUTE_SLICES} compute "
+                f"slices and the stated memoryGb: {group_model.value!r} is not in the "
+                "catalog, so its MIG profiles and placements are unknown; mig-manager "
+                "refuses a layout the "
+                "GPU cannot place (node label nvidia.com/mig.config.state=failed)",
+            )
+        )
+    return found
 
 
 def gpu_platform(config: TenantConfig) -> list[Problem]:
@@ -410,6 +506,7 @@ RULES: tuple[Callable[[TenantConfig], list[Problem]], ...] = (
     unique_names,
     node_group_hosts,
     node_group_gpus,
+    declared_gpu_facts_agree,
     labels_and_taints,
     topology,
     # Each platform area owns its cross-field rules next to its models.
@@ -420,6 +517,7 @@ RULES: tuple[Callable[[TenantConfig], list[Problem]], ...] = (
 )
 
 WARNINGS: tuple[Callable[[TenantConfig], list[Problem]], ...] = (
+    declared_gpu_warnings,
     _pairs(services_warnings),
     _pairs(gpu_warnings),
 )

@@ -8,7 +8,9 @@ from components import naming
 from components.gpu.gpu_operator import NodeGroupGpu, Sharing
 from sandbox.cluster import KWOK_NODE_ANNOTATION
 from sandbox.nodes import device_plugin_resources, simulated_nodes
+from stacks.config import parse_tenant
 from stacks.config.loader import load_stack_file
+from tests.stacks.samples import sample
 from tests.support.examples import STACK_FILES
 
 H100 = "H100-80GB"
@@ -109,3 +111,32 @@ def test_mixed_mig_example_advertises_per_profile_resources() -> None:
     }
     assert "nvidia.com/gpu" not in nodes["gpu-1"].capacity
     assert nodes["gpu-0"].capacity["nvidia.com/gpu"] == "8"
+
+
+@pytest.mark.parametrize(
+    ("gpu", "product", "memory", "mig"),
+    [
+        ({"model": "L40S-48GB"}, "NVIDIA-L40S", "49152", "false"),
+        ({"model": "A30-24GB"}, "NVIDIA-A30", "24576", "true"),
+        (
+            {"model": "L20-48GB", "productLabel": "NVIDIA-L20", "memoryGb": 48, "mig": False},
+            "NVIDIA-L20",
+            "49152",
+            "false",
+        ),
+    ],
+)
+def test_gfd_labels_follow_the_catalog_or_the_stated_facts(
+    gpu: dict[str, object], product: str, memory: str, mig: str
+) -> None:
+    data = sample("tenant-managed")
+    data["hosts"][2]["gpu"] = {"count": 4, **gpu}
+    data["nodeGroups"][1]["sharing"] = {"mode": "exclusive"}
+    [node] = [n for n in simulated_nodes(parse_tenant(data)) if n.name == data["hosts"][2]["name"]]
+    labels = node.labels
+    assert (
+        labels["nvidia.com/gpu.product"],
+        labels["nvidia.com/gpu.memory"],
+        labels["nvidia.com/mig.capable"],
+        labels["nvidia.com/gpu.count"],
+    ) == (product, memory, mig, "4")

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from components import versions
+from components.gpu.catalog import GpuModel
 from stacks.config import (
     ConfigError,
     ControlPlaneBackend,
@@ -216,14 +217,17 @@ BAD = [
         {"hosts[1].ssh.privateKey": ""},
         [(f"{T}.hosts[1].ssh.privateKey", "the secret is empty; set a value")],
     ),
+    # A model outside the catalog needs its facts; the message names each missing one.
     (
         "tenant-managed",
         {"hosts[1].gpu.model": "V100"},
         [
             (
-                f"{T}.hosts[1].gpu.model",
-                "got 'V100'; input should be 'A100-40GB', 'A100-80GB', 'H100-80GB', 'H100-94GB', "
-                "'H200-141GB', 'B200-180GB' or 'GB200-186GB'",
+                f"{T}.hosts[1].gpu",
+                "GPU model 'V100' is not in the catalog; to use it anyway, add productLabel "
+                "(the nvidia.com/gpu.product its nodes report), memoryGb (memory per GPU), "
+                "mig (true if the GPU supports MIG); catalog models: "
+                + ", ".join(m.value for m in GpuModel),
             )
         ],
     ),
@@ -714,7 +718,8 @@ BAD = [
         [
             (
                 f"{T}.hosts[1].topology.nvlinkDomain",
-                "only applies to hosts with multi-node NVLink GPUs (GB200-186GB); remove it",
+                "only applies to hosts with multi-node NVLink GPUs (GB200-186GB, GB300-278GB); "
+                "remove it",
             )
         ],
     ),
