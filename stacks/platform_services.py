@@ -11,6 +11,7 @@ its Helm releases depend on `handle.network_ready`, node health also on
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -184,15 +185,29 @@ def kai_args(handle: ClusterHandle, config: TenantConfig) -> KaiSchedulerArgs | 
     )
 
 
+_MEMORY_SUFFIX = re.compile(r"-\d+GB\b.*$")
+
+
+def gpu_family(model: str) -> str:
+    """The GPU family of a catalog model name: the part before its memory size.
+
+    `H100-80GB` -> `H100`, `H200-141GB-NVL` -> `H200`, `RTX-PRO-6000-96GB` ->
+    `RTX-PRO-6000`; a name without a memory size is its own family.
+    """
+    return _MEMORY_SUFFIX.sub("", model)
+
+
 def _gpu_products(model: ModelName, provider: KarpenterProvider) -> tuple[str, ...]:
     """Values of the provider's GPU product label for a GPU model."""
-    family = model.value.split("-", 1)[0]  # "H100-80GB" -> "H100"
+    family = gpu_family(str(model.value))
     if provider is KarpenterProvider.AWS:
         return (family.lower(),)  # karpenter.k8s.aws/instance-gpu-name: h100
     if provider is KarpenterProvider.AZURE:
         return (family,)  # karpenter.azure.com/sku-gpu-name: H100
-    # GPU Feature Discovery's nvidia.com/gpu.product, as the provider advertises it.
-    return (gpu_spec(model).product_label,)
+    # GPU Feature Discovery's nvidia.com/gpu.product, as the provider advertises it:
+    # every NVML name of the model (e.g. both GH200 boards' labels).
+    spec = gpu_spec(model)
+    return tuple(dict.fromkeys(spec.product_labels or (spec.product_label,)))
 
 
 def karpenter_args(handle: ClusterHandle, config: TenantConfig) -> KarpenterArgs | None:

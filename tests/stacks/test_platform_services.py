@@ -403,3 +403,19 @@ def test_an_external_cni_leaves_nothing_to_wait_for(mocks: ServiceMocks) -> None
 
     run(mocks, build)
     assert not mocks.of_type("gpu-caas:services:Cni")
+
+
+@pytest.mark.parametrize(
+    ("model", "family"),
+    [
+        ("H100-80GB", "H100"),
+        ("H200-141GB-NVL", "H200"),
+        ("H100-80GB-PCIe", "H100"),
+        ("RTX-PRO-6000-96GB", "RTX-PRO-6000"),
+        ("L40S-48GB", "L40S"),
+        ("GB300-278GB", "GB300"),
+        ("custom", "custom"),
+    ],
+)
+def test_gpu_family(model: str, family: str) -> None:
+    assert ps.gpu_family(model) == family
