@@ -72,11 +72,13 @@ def _tenant(
     if CHART_MIRROR[mirror] is not None:
         raw["mirrors"] = {**raw.get("mirrors", {}), "defaultChartRepository": CHART_MIRROR[mirror]}
     notebooks = next(g for g in raw["nodeGroups"] if g["name"] == "notebooks")
-    if MIG[mig] is None:
+    layout = MIG[mig]
+    if layout is None:
         notebooks.pop("sharing", None)
     else:
-        notebooks["sharing"] = {"mode": "mig", "mig": {"layout": dict(MIG[mig])}}
-    return raw
+        notebooks["sharing"] = {"mode": "mig", "mig": {"layout": dict(layout)}}
+    tenant: dict[str, Any] = raw
+    return tenant
 
 
 @pytest.mark.parametrize(
