@@ -5,6 +5,12 @@ Measures, for every example stack:
   - a real-engine `pulumi preview` with every policy pack: wall time, resources
     planned, and peak RSS of the largest process (engine, language host, program,
     providers or policy packs).
+  - fleet (bench/fleet.py): `fleet preview` of 20 generated tenants of mixed flavors
+    at --parallel 1, 2 and 4 side by side (throughput ratio against --parallel 1,
+    failures: target 0, peak memory of the whole run), then 100 at the best one.
+  - hosts (bench/hosts_scaling.py): generated tenants of 16, 128, 512 and 2048 GPU
+    hosts previewed with both packs next to a flat program of as many resources:
+    wall time, peak memory, CPU time and the ratio (target <= 1.3 at every size).
 
   - live, for `isv-inference` on the local cluster (sandbox/, the live tests' parts),
     side by side in one run: the first `pulumi up`, a no-op `pulumi up` and a
@@ -127,6 +133,17 @@ def main() -> int:
         f"{'ok' if ok else 'MISSED'}{error and chr(10) + error}"
     )
     passed, failed = (passed + 1, failed) if ok else (passed, failed + 1)
+    from bench.fleet import measure, report
+
+    runs = measure()  # prints each small run as it ends
+    print("\n".join(report(runs)[-1:]))  # the large run
+    fleet_failed = sum(1 for run in runs if run.failures)
+    passed, failed = passed + len(runs) - fleet_failed, failed + fleet_failed
+    # Generated tenants of 16..2048 hosts next to a flat program (bench/hosts_scaling.py).
+    from bench import hosts_scaling
+
+    hosts_passed, hosts_failed = hosts_scaling.run()
+    passed, failed = passed + hosts_passed, failed + hosts_failed
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
 

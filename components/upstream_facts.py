@@ -117,7 +117,8 @@ _KUBERNETES: tuple[Fact, ...] = (
                "components/cluster/kamaji.py", "components/services/kai_scheduler.py",
                _KARPENTER, _NODE_GROUPS),
     _k8s_label("kubernetes.io/arch", "node label (kubelet)", _NODE_GROUPS),
-    _k8s_label("kubernetes.io/os", "node label (kubelet)", _KARPENTER, _NODE_GROUPS),
+    _k8s_label("kubernetes.io/os", "node label (kubelet)", _KARPENTER, _NODE_GROUPS,
+               "components/placement.py", "components/workloads.py"),
     _k8s_label("beta.kubernetes.io/arch", "deprecated node label (kubelet)", _NODE_GROUPS),
     _k8s_label("beta.kubernetes.io/os", "deprecated node label (kubelet)", _NODE_GROUPS),
     _k8s_label("beta.kubernetes.io/instance-type", "deprecated node label", _NODE_GROUPS),
@@ -149,11 +150,12 @@ _KUBERNETES: tuple[Fact, ...] = (
          "staging/src/k8s.io/api/core/v1/well_known_labels.go"),
     Fact("node-role.kubernetes.io/control-plane", "Kubernetes (kubeadm)",
          "control-plane node label and taint key",
-         ("components/cluster/labels.py", _NETWORK_OPERATOR, _NODE_HEALTH),
+         ("components/cluster/labels.py", _NETWORK_OPERATOR, _NODE_HEALTH,
+          "components/placement.py"),
          checked_by=_LABELS_TEST + "test_control_plane_taint_keys_are_the_operators_tolerations",
          upstream="network-operator/values.yaml"),
     Fact("node-role.kubernetes.io/master", "Kubernetes (kubeadm, legacy)",
-         "legacy control-plane taint key", (_NETWORK_OPERATOR,),
+         "legacy control-plane taint key", (_NETWORK_OPERATOR, "components/placement.py"),
          checked_by=_LABELS_TEST + "test_control_plane_taint_keys_are_the_operators_tolerations",
          upstream="network-operator/values.yaml"),
     Fact("kubernetes.io/dockerconfigjson", "Kubernetes", "Secret type", (_NIM,),
@@ -209,7 +211,8 @@ _SCHEDULING_AND_PLATFORM: tuple[Fact, ...] = (
          (_KARPENTER, _NODE_GROUPS),
          checked_by=_LABELS_TEST + "test_karpenter_labels_are_the_node_pool_crds",
          upstream="karpenter/v1.14.1/karpenter.sh_nodepools.yaml"),
-    Fact("karpenter.sh/nodepool", "Karpenter", "node label (set by Karpenter)", (_KARPENTER,),
+    Fact("karpenter.sh/nodepool", "Karpenter", "node label (set by Karpenter)",
+         (_KARPENTER, "components/placement.py", "components/workloads.py"),
          checked_by=_LABELS_TEST + "test_karpenter_labels_are_the_node_pool_crds",
          upstream="karpenter/v1.14.1/karpenter.sh_nodepools.yaml"),
     Fact("karpenter.k8s.aws/instance-gpu-name", "Karpenter AWS provider",
@@ -394,8 +397,32 @@ def _dcgm_facts() -> tuple[Fact, ...]:
     return tuple(facts)
 
 
+_PLACEMENT_DRA_VALUES = (
+    "NVIDIA/k8s-dra-driver-gpu@0540432be8e21852e061da15577f7e2c5694877e:"
+    "deployments/helm/nvidia-dra-driver-gpu/values.yaml"
+)
+_PLACEMENT: tuple[Fact, ...] = (
+    # The placement model (components/placement.py, components/workloads.py).
+    Fact("feature.node.kubernetes.io/pci-10de.present", "Node Feature Discovery",
+         "node label the DRA kubelet plugin's required affinity selects",
+         ("components/placement.py", "components/workloads.py"),
+         citation=_PLACEMENT_DRA_VALUES),
+    Fact("feature.node.kubernetes.io/cpu-model.vendor_id", "Node Feature Discovery",
+         "node label the DRA kubelet plugin's required affinity selects (Tegra)",
+         ("components/placement.py", "components/workloads.py"),
+         citation=_PLACEMENT_DRA_VALUES),
+    Fact("nvidia.com/gpu.present", "NVIDIA GPU Operator (GFD)",
+         "node label the DRA kubelet plugin's required affinity selects",
+         ("components/placement.py", "components/workloads.py"),
+         citation=_PLACEMENT_DRA_VALUES),
+    Fact("node-role.kubernetes.io/controlplane", "csi-driver-nfs",
+         "taint key the NFS CSI controller tolerates by default", ("components/workloads.py",),
+         citation=_CSI_NFS_VALUES),
+)  # fmt: skip
+
 FACTS: tuple[Fact, ...] = (
     *_KUBERNETES,
+    *_PLACEMENT,
     *_NVIDIA_GPU,
     *_SCHEDULING_AND_PLATFORM,
     *_API_VERSIONS,

@@ -25,6 +25,11 @@ DOCUMENTED_VALUES_KEYS: dict[str, tuple[str, ...]] = {
         # ("Use name to ... point to an existing ConfigMap", key `dcgm-metrics.csv`) and a
         # ClusterPolicy field (`spec.dcgmExporter.config.name`, checked in TestClusterPolicy).
         "^dcgmExporter.config.name",
+        # NFD subchart tolerations (kubernetes-sigs/node-feature-discovery
+        # deployment/helm/node-feature-discovery/values.yaml: `master.tolerations`,
+        # `gc.tolerations`); the gpu-operator copy shows only `worker.tolerations`.
+        "^node-feature-discovery.master.tolerations",
+        "^node-feature-discovery.gc.tolerations",
     ),
     "dra-driver-nvidia-gpu": (
         # AICR v0.11.1 ships values for this chart; the keys below are the ones we set that
@@ -34,6 +39,10 @@ DOCUMENTED_VALUES_KEYS: dict[str, tuple[str, ...]] = {
         # `controller.affinity` is a free-form key).
         "^resources.computeDomains",
         "^image.repository",
+        # Upstream chart values.yaml (same file): `controller.tolerations` (control-plane
+        # NoSchedule) and `kubeletPlugin.tolerations` ([]).
+        "^controller.tolerations",
+        "^kubeletPlugin.tolerations",
     ),
     "kai-scheduler": (
         # NVIDIA/KAI-Scheduler deployments/kai-scheduler/values.yaml @0c9db542 (upstream
@@ -55,6 +64,10 @@ DOCUMENTED_VALUES_KEYS: dict[str, tuple[str, ...]] = {
         # charts/prometheus-node-exporter/values.yaml (4.52.0) both have `image.registry`.
         "^kube-state-metrics.image.registry",
         "^prometheus-node-exporter.image.registry",
+        # Subchart `tolerations` (charts/kube-state-metrics/values.yaml and the grafana
+        # chart's values.yaml both have `tolerations: []`).
+        "^kube-state-metrics.tolerations",
+        "^grafana.tolerations",
     ),
 }
 """Chart name -> extra allowed values key patterns, each with its source."""

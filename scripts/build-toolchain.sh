@@ -11,7 +11,8 @@
 # Usage: scripts/build-toolchain.sh [--test-tools]   (called by `make setup`;
 #        `--test-tools` also builds what the tests run, for `make test`: the Kyverno
 #        CLI, and the live test cluster's kube-apiserver, etcd,
-#        kube-controller-manager, kube-scheduler and kwok)
+#        kube-controller-manager, kube-scheduler and kwok, and actionlint for the
+#        GitHub Actions workflows)
 # Env:   GPU_CAAS_CACHE  cache root (default ${XDG_CACHE_HOME:-~/.cache}/gpu-caas)
 #        GPU_CAAS_FORCE_BUILD=1  ignore a matching system `pulumi` and build anyway
 set -euo pipefail
@@ -191,6 +192,19 @@ build_kwok() {
   rm -rf "$work"
 }
 
+# --- 7. actionlint (test tool: lints .github/workflows) -----------------------------
+build_actionlint() {
+  local out=$1 src="$ROOT/scripts/toolchain/actionlint" work
+  work=$(mktemp -d "$CACHE/build.XXXXXX")
+  cp -r "$src/." "$work/"
+  (
+    cd "$work"
+    go build -trimpath -ldflags "-s -w -X github.com/rhysd/actionlint.version=v${ACTIONLINT_VERSION}" \
+      -o "$out.tmp/bin/actionlint" github.com/rhysd/actionlint/cmd/actionlint
+  )
+  rm -rf "$work"
+}
+
 system_kyverno_matches() {
   [ -z "${GPU_CAAS_FORCE_BUILD:-}" ] || return 1
   local k
@@ -291,6 +305,7 @@ main() {
     test_bin="$test_bin:$(ensure etcd "$ETCD_VERSION" "$ROOT/scripts/toolchain/etcd" build_etcd)/bin"
     test_bin="$test_bin:$(ensure kube-controllers "$KUBE_APISERVER_VERSION" "$ROOT/scripts/toolchain/kube-controllers" build_kube_controllers)/bin"
     test_bin="$test_bin:$(ensure kwok "$KWOK_VERSION" "$ROOT/scripts/toolchain/kwok" build_kwok)/bin"
+    test_bin="$test_bin:$(ensure actionlint "$ACTIONLINT_VERSION" "$ROOT/scripts/toolchain/actionlint" build_actionlint)/bin"
     test_bin=${test_bin#:}
   fi
   {

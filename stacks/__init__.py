@@ -57,12 +57,22 @@ def load() -> TenantConfig:
         raise ConfigError(misspelt)
     secret_problems = engine_secret_problems(raw)
     try:
-        config = parse_tenant(raw)
+        config = parse_tenant(raw, _project_directory())
     except ConfigError as error:
         raise ConfigError([*secret_problems, *error.problems]) from None
     if secret_problems:
         raise ConfigError(secret_problems)
     return config
+
+
+def _project_directory() -> Path:
+    """The project root (`pulumi.get_root_directory()`, where `inventory.file` paths
+    start); the working directory outside the engine."""
+    try:
+        root = pulumi.get_root_directory()
+    except Exception:  # noqa: BLE001 - not set outside the engine (mocks)
+        root = None
+    return Path(root) if root else Path.cwd()
 
 
 def _stack_file_directories() -> list[Path]:

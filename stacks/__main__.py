@@ -4,6 +4,7 @@ python -m stacks validate Pulumi.dev.yaml [Pulumi.prod.yaml ...]
 python -m stacks schema [--check]
 python -m stacks reference [--check]
 python -m stacks mirror-list Pulumi.dev.yaml [--json]
+python -m stacks fleet {validate,preview,up,refresh,destroy,operator-manifests} ...
 """
 
 from __future__ import annotations
@@ -158,7 +159,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     mirror_list.add_argument("file", type=Path)
     mirror_list.add_argument("--json", action="store_true", help="as JSON (for scripts)")
+    from stacks.fleet.cli import add_parser as add_fleet
+
+    add_fleet(sub)
     args = parser.parse_args(argv)
+    if args.command == "fleet":
+        from stacks.fleet.cli import run as run_fleet
+
+        return run_fleet(args)
     if args.command == "mirror-list":
         from stacks.mirror_list import run_command
 

@@ -37,6 +37,7 @@ from stacks.config import (
     TenantConfig,
 )
 from stacks.config.gpu import node_group_gpu_model, node_group_mig_layout
+from stacks.config.placement import konnectivity_tolerations
 from stacks.mirror_list import mirror_list_output
 from stacks.platform_handle import ClusterHandle
 from stacks.summary import tenant_summary
@@ -78,9 +79,9 @@ def ssh_host(
     return SshHost(
         name=host.name,
         address=host.address,
-        user=host.ssh.user,
+        user=host.ssh.login(),
         port=host.ssh.port,
-        private_key=private_key if private_key is not None else host.ssh.private_key.output(),
+        private_key=private_key if private_key is not None else host.ssh.key().output(),
         gpu_product=spec(host.gpu.model).product_label if host.gpu else None,
         dpu=host.dpu,
         rack=host.topology.rack,
@@ -103,6 +104,7 @@ def control_plane_args(
             service_type=cp.hosted.service_type.value,
             data_store=cp.hosted.data_store,
             address=cp.hosted.address,
+            konnectivity_tolerations=konnectivity_tolerations(config),
         )
     elif backend is ControlPlaneBackend.KUBEADM:
         settings = cp.kubeadm

@@ -40,6 +40,7 @@ from components.gpu.gpu_operator import (
 from stacks import compose, platform_gpu_network
 from stacks.config import TenantConfig
 from stacks.config.gpu import node_group_gpu_model, node_group_mig_layout
+from stacks.config.placement import gpu_node_tolerations_k8s, system_tolerations_k8s
 from stacks.config.services import PrometheusMode, dcgm_service_monitor
 from stacks.platform_handle import ClusterHandle
 
@@ -157,6 +158,8 @@ def install(
         GpuOperatorArgs(
             provider=handle.provider,
             mirrors=mirrors,
+            tolerations=system_tolerations_k8s(config),
+            gpu_node_tolerations=gpu_node_tolerations_k8s(config),
             settings=gpu_operator_settings(config),
             depends_on=handle.network_ready,
         ),
@@ -171,6 +174,8 @@ def install(
             DraDriverArgs(
                 provider=handle.provider,
                 mirrors=mirrors,
+                tolerations=system_tolerations_k8s(config),
+                gpu_node_tolerations=gpu_node_tolerations_k8s(config),
                 settings=settings,
                 depends_on=(*handle.network_ready, *handle.gpu_ready),
                 domains_depend_on=handle.tenant_ready,

@@ -33,6 +33,7 @@ from components.mirrors import Mirrors
 from stacks import compose
 from stacks.config import TenantConfig
 from stacks.config.gpu_network import DpuConfig, NetworkOperatorConfig, NimConfig
+from stacks.config.placement import gpu_node_tolerations_k8s, system_tolerations_k8s
 from stacks.platform_handle import ClusterHandle
 
 
@@ -67,6 +68,8 @@ def network_operator_args(
     return NetworkOperatorArgs(
         provider=handle.provider,
         mirrors=mirrors,
+        tolerations=system_tolerations_k8s(config),
+        gpu_node_tolerations=gpu_node_tolerations_k8s(config),
         rails=rail_networks(network),
         rdma_mode=network.rdma.value,
         doca_driver=network.doca_driver.enabled,
@@ -151,6 +154,7 @@ def nim_operator_args(
     return NimOperatorArgs(
         provider=handle.provider,
         mirrors=mirrors,
+        tolerations=system_tolerations_k8s(config),
         ngc_api_key=nim.ngc_api_key.output(),
         models=nim_models(nim),
         namespace=nim.namespace,

@@ -30,6 +30,7 @@ from components.isolation.tenant_namespaces import (
 from stacks import compose
 from stacks.config import TenantConfig
 from stacks.config.isolation import IsolationConfig
+from stacks.config.placement import system_tolerations_k8s
 from stacks.platform_gpu import node_group_gpus
 from stacks.platform_handle import ClusterHandle
 
@@ -117,6 +118,7 @@ def kyverno_args(handle: ClusterHandle, config: TenantConfig) -> KyvernoPolicies
         allowed_registries=tuple(iso.allowed_registries),
         verification=_verification(iso),
         mirrors=compose.mirrors(config),
+        tolerations=system_tolerations_k8s(config),
         admission_replicas=iso.kyverno.admission_replicas,
         depends_on=handle.network_ready,
     )

@@ -58,6 +58,7 @@ from components.services.observability import (
 )
 from stacks import compose
 from stacks.config import TenantConfig
+from stacks.config.placement import system_tolerations_k8s
 from stacks.config.services import (
     SCRATCH_PROVISIONERS,
     CniPlugin,
@@ -96,6 +97,7 @@ def cni_args(handle: ClusterHandle, config: TenantConfig) -> CniArgs | None:
     return CniArgs(
         provider=handle.provider,
         mirrors=compose.mirrors(config),
+        tolerations=system_tolerations_k8s(config),
         tenant=config.name,
         plugin=plugin.value,
         pod_cidr=effective_pod_cidr(cni, config.kubernetes.pod_cidr),
@@ -147,6 +149,7 @@ def storage_args(handle: ClusterHandle, config: TenantConfig) -> StorageArgs | N
     return StorageArgs(
         provider=handle.provider,
         mirrors=compose.mirrors(config),
+        tolerations=system_tolerations_k8s(config),
         tenant=config.name,
         nfs=nfs,
         shared_datasets=external_shared,
@@ -167,6 +170,7 @@ def kai_args(handle: ClusterHandle, config: TenantConfig) -> KaiSchedulerArgs | 
     return KaiSchedulerArgs(
         provider=handle.provider,
         mirrors=compose.mirrors(config),
+        tolerations=system_tolerations_k8s(config),
         tenant=config.name,
         teams=tuple(
             TeamQueue(name=team.name, gpu_quota=team_gpu_quota(team)) for team in config.teams
@@ -252,6 +256,7 @@ def karpenter_args(handle: ClusterHandle, config: TenantConfig) -> KarpenterArgs
     return KarpenterArgs(
         provider=handle.provider,
         mirrors=compose.mirrors(config),
+        tolerations=system_tolerations_k8s(config),
         tenant=config.name,
         cloud_provider=autoscaling.provider.value,
         pools=tuple(pools),
@@ -291,6 +296,7 @@ def observability_args(handle: ClusterHandle, config: TenantConfig) -> Observabi
     return ObservabilityArgs(
         provider=handle.provider,
         mirrors=compose.mirrors(config),
+        tolerations=system_tolerations_k8s(config),
         tenant=config.name,
         prometheus_mode=obs.prometheus.mode.value,
         prometheus=PrometheusSettings(

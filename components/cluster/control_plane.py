@@ -157,6 +157,7 @@ def _create_hosted(name: str, args: ControlPlaneArgs, parent: ControlPlane) -> p
             service_cidr=args.service_cidr,
             data_store=hosted.data_store,
             address=hosted.address,
+            konnectivity_tolerations=hosted.konnectivity_tolerations,
         ),
         opts=on_management,
     )

@@ -6,6 +6,7 @@ CRD: kamaji.clastix.io/v1alpha1 TenantControlPlane
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from components.cluster.kubeadm import API_SERVER_PORT
@@ -32,11 +33,15 @@ def tenant_control_plane_spec(
     service_cidr: str,
     data_store: str | None = None,
     address: str | None = None,
+    konnectivity_tolerations: Sequence[Mapping[str, str]] = (),
 ) -> dict[str, Any]:
     """`spec` of the tenant's TenantControlPlane.
 
     `name` is the TCP name; Kamaji labels the control-plane pods
     `kamaji.clastix.io/name=<name>`, which the HA spread constraint selects on.
+    `konnectivity_tolerations` replace the konnectivity agent's default tolerations
+    (`CriticalAddonsOnly` only): a tenant whose nodes are all tainted would otherwise
+    run no agent, and the API server would lose its path to kubelets and webhooks.
     """
     deployment: dict[str, Any] = {
         "replicas": sizing.replicas,
@@ -81,9 +86,20 @@ def tenant_control_plane_spec(
         "addons": {
             "coreDNS": {},
             "kubeProxy": {},
-            "konnectivity": {"server": {"port": KONNECTIVITY_PORT}},
+            "konnectivity": _konnectivity(konnectivity_tolerations),
         },
     }
     if data_store is not None:
         spec["dataStore"] = data_store
     return spec
+
+
+def _konnectivity(tolerations: Sequence[Mapping[str, str]]) -> dict[str, Any]:
+    addon: dict[str, Any] = {"server": {"port": KONNECTIVITY_PORT}}
+    if tolerations:
+        # The CRD defaults the agent as a whole (image, mode), so restate what we keep.
+        addon["agent"] = {
+            "mode": "DaemonSet",
+            "tolerations": [dict(t) for t in tolerations],
+        }
+    return addon

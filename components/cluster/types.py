@@ -112,6 +112,9 @@ class HostedArgs:
     service_type: str = "LoadBalancer"
     data_store: str | None = None
     address: str | None = None
+    konnectivity_tolerations: Sequence[Mapping[str, str]] = ()
+    """Tolerations of Kamaji's konnectivity agent in the tenant cluster (empty: the CRD
+    default, `CriticalAddonsOnly` only)."""
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ pods (AICR recipes/components/nvidia-dra-driver-gpu/values.yaml explains the sam
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,9 +28,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import versions
+from components import workloads as wl
 from components.helm import helm_release
 from components.mirrors import Mirrors
 from components.naming import POD_SECURITY_PRIVILEGED
+from components.placement import apply_tolerations, parse_tolerations, values_tolerations
 from components.versions import HelmChart
 
 TYPE = "gpu-caas:gpu:DraDriver"
@@ -89,9 +91,20 @@ class DraDriverArgs:
     domains_depend_on: Sequence[pulumi.Resource] = ()
     """Resources the ComputeDomains wait for besides the release: their tenant namespaces,
     created after Kyverno's policies (`ClusterHandle.tenant_ready`)."""
+    tolerations: tuple[dict[str, str], ...] = ()
+    """The tenant's system tolerations (`stacks.config.placement.system_tolerations`),
+    added per workload to the chart's own at its values key (`components.workloads`)."""
+    gpu_node_tolerations: tuple[dict[str, str], ...] = ()
+    """Tolerations of the GPU node groups' own taints (`stacks.config.placement.
+    gpu_node_tolerations`): the agents every GPU node needs get them."""
 
 
-def render_dra_driver_values(settings: DraDriverSettings, mirrors: Mirrors) -> dict[str, Any]:
+def render_dra_driver_values(
+    settings: DraDriverSettings,
+    mirrors: Mirrors,
+    tolerations: Sequence[Mapping[str, str]] = (),
+    gpu_node_tolerations: Sequence[Mapping[str, str]] = (),
+) -> dict[str, Any]:
     """Helm values of the dra-driver-nvidia-gpu chart.
 
     Keys are checked in tests against AICR's values for this chart plus the keys
@@ -106,11 +119,18 @@ def render_dra_driver_values(settings: DraDriverSettings, mirrors: Mirrors) -> d
             "computeDomains": {"enabled": settings.compute_domains},
         },
         "image": {"repository": mirrors.image_registry(_IMAGE)},
+        # The chart's kubelet plugin tolerates nothing, so it would never run on GPU
+        # nodes tainted nvidia.com/gpu; the plugin is what publishes their GPUs.
+        "kubeletPlugin": {
+            "tolerations": values_tolerations(
+                wl.DRA_KUBELET_PLUGIN, (), parse_tolerations(gpu_node_tolerations)
+            )
+        },
     }
     if not settings.control_plane_nodes:
         # Same override NVIDIA's AICR recipes use on EKS/AKS/GKE (no control-plane nodes).
         values["controller"] = {"affinity": {"nodeAffinity": None}}
-    return values
+    return apply_tolerations(values, (wl.DRA_CONTROLLER,), parse_tolerations(tolerations))
 
 
 def render_compute_domain_spec(domain: ComputeDomain) -> dict[str, Any]:
@@ -154,7 +174,9 @@ class DraDriver(pulumi.ComponentResource):
         release = helm_release(
             f"{name}-release",
             settings.chart,
-            render_dra_driver_values(settings, args.mirrors),
+            render_dra_driver_values(
+                settings, args.mirrors, args.tolerations, args.gpu_node_tolerations
+            ),
             args.namespace,
             args.mirrors,
             pulumi.ResourceOptions(

@@ -37,9 +37,11 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components import dcgm, naming, versions
+from components import workloads as wl
 from components.gpu import catalog
 from components.helm import helm_release
 from components.mirrors import Mirrors
+from components.placement import apply_tolerations, parse_tolerations
 from components.versions import HelmChart
 
 TYPE = "gpu-caas:gpu:GpuOperator"
@@ -161,6 +163,12 @@ class GpuOperatorArgs:
     depends_on: tuple[pulumi.Resource, ...] = ()
     """Resources the Helm release waits for: the CNI (operands are pods, and Helm waits
     for them to be ready)."""
+    tolerations: tuple[dict[str, str], ...] = ()
+    """The tenant's system tolerations (`stacks.config.placement.system_tolerations`),
+    added per workload to the chart's own at its values key (`components.workloads`)."""
+    gpu_node_tolerations: tuple[dict[str, str], ...] = ()
+    """Tolerations of the GPU node groups' own taints (`stacks.config.placement.
+    gpu_node_tolerations`): the agents every GPU node needs get them."""
 
 
 # --------------------------------------------------------------------------- #
@@ -303,8 +311,13 @@ def render_gpu_operator_values(
     device_plugin_config_map: str = DEVICE_PLUGIN_CONFIG_MAP,
     mig_config_map: str = MIG_CONFIG_MAP,
     dcgm_metrics_config_map: str = DCGM_METRICS_CONFIG_MAP,
+    tolerations: Sequence[Mapping[str, str]] = (),
+    gpu_node_tolerations: Sequence[Mapping[str, str]] = (),
 ) -> dict[str, Any]:
     """Helm values of the gpu-operator chart (keys as in its values.yaml).
+
+    `tolerations` (the tenant's system tolerations) go to the operator (and its
+    CRD-upgrade hook) and NFD's master and garbage collector, after the chart's own.
 
     Every image repository key goes through `mirrors.image_registry`, so an
     air-gapped cluster pulls from the mirror. Image versions are the chart defaults
@@ -389,7 +402,17 @@ def render_gpu_operator_values(
         values["node-feature-discovery"] = {
             "image": {"repository": mirrors.image_registry(_NFD_IMAGE)}
         }
-    return values
+    workloads = (
+        wl.GPU_OPERATOR,
+        wl.GPU_OPERANDS,
+        *((wl.NFD_MASTER, wl.NFD_GC, wl.NFD_WORKER) if settings.nfd else ()),
+    )
+    return apply_tolerations(
+        values,
+        workloads,
+        parse_tolerations(tolerations),
+        parse_tolerations(gpu_node_tolerations),
+    )
 
 
 def driver_branch(version: str) -> str:
@@ -515,7 +538,12 @@ class GpuOperator(pulumi.ComponentResource):
         release = helm_release(
             f"{name}-release",
             settings.chart,
-            render_gpu_operator_values(settings, args.mirrors),
+            render_gpu_operator_values(
+                settings,
+                args.mirrors,
+                tolerations=args.tolerations,
+                gpu_node_tolerations=args.gpu_node_tolerations,
+            ),
             args.namespace,
             args.mirrors,
             pulumi.ResourceOptions(

@@ -39,9 +39,11 @@ from typing import Any, Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import workloads as wl
 from components.helm import helm_release
 from components.mirrors import Mirrors, record_images
 from components.naming import GPU_TAINT_KEY, POD_SECURITY_PRIVILEGED, rail_label
+from components.placement import parse_tolerations, values_tolerations
 from components.versions import DOCA_DRIVER, NETWORK_OPERATOR, HelmChart
 
 TYPE = "gpu-caas:gpu:NetworkOperator"
@@ -126,6 +128,12 @@ class NetworkOperatorArgs:
     depends_on: tuple[pulumi.Resource, ...] = ()
     """E.g. the GPU Operator release: its Node Feature Discovery labels the NICs and
     owns the NodeFeatureRule CRD the Network Operator chart uses."""
+    tolerations: tuple[dict[str, str], ...] = ()
+    """The tenant's system tolerations (`stacks.config.placement.system_tolerations`),
+    added per workload to the chart's own at its values key (`components.workloads`)."""
+    gpu_node_tolerations: tuple[dict[str, str], ...] = ()
+    """Tolerations of the GPU node groups' own taints (`stacks.config.placement.
+    gpu_node_tolerations`): the agents every GPU node needs get them."""
 
 
 def _chart() -> HelmChart:
@@ -201,7 +209,9 @@ def component_images(
     return [f"{NVCR_MELLANOX}/{name}:{tag}" for name in sorted(names)]
 
 
-def render_network_operator_values(mirrors: Mirrors, operator_version: str) -> dict[str, Any]:
+def render_network_operator_values(
+    mirrors: Mirrors, operator_version: str, tolerations: Sequence[Mapping[str, str]] = ()
+) -> dict[str, Any]:
     """Helm values of the network-operator chart (keys checked against its values.yaml).
 
     * NFD is off: the GPU Operator already runs Node Feature Discovery and NVIDIA
@@ -221,7 +231,8 @@ def render_network_operator_values(mirrors: Mirrors, operator_version: str) -> d
         "operator": {
             "repository": mirrors.image_registry(NVCR_CLOUD_NATIVE),
             "image": "network-operator",
-            "tolerations": [*_CONTROL_PLANE_TOLERATIONS, GPU_TOLERATION],
+            # Control plane and GPU nodes, then the tenant's system tolerations.
+            "tolerations": values_tolerations(wl.NETWORK_OPERATOR, parse_tolerations(tolerations)),
             "ofedDriver": {
                 "initContainer": {
                     "enable": True,
@@ -288,6 +299,7 @@ def nic_cluster_policy_spec(
     operator_version: str,
     doca_driver: bool,
     doca_driver_version: str = DOCA_DRIVER.version,
+    gpu_node_tolerations: Sequence[Mapping[str, str]] = (),
 ) -> dict[str, Any]:
     """The `NicClusterPolicy` spec (validated against mellanox.com_nicclusterpolicies.yaml).
 
@@ -342,7 +354,10 @@ def nic_cluster_policy_spec(
         **_image(NVCR_MELLANOX, "nvidia-k8s-ipam", version, mirrors),
         "enableWebhook": False,
     }
-    spec["tolerations"] = [GPU_TOLERATION]
+    # Every GPU node (the rail NICs are there), whatever else its node group is tainted.
+    spec["tolerations"] = values_tolerations(
+        wl.NIC_CLUSTER_POLICY, (), parse_tolerations(gpu_node_tolerations)
+    )
     return spec
 
 
@@ -483,7 +498,7 @@ def _create_release(
     return helm_release(
         f"{name}-release",
         args.chart,
-        render_network_operator_values(args.mirrors, args.operator_version),
+        render_network_operator_values(args.mirrors, args.operator_version, args.tolerations),
         namespace.metadata.name,
         args.mirrors,
         pulumi.ResourceOptions.merge(
@@ -506,6 +521,7 @@ def _create_nic_cluster_policy(
         operator_version=args.operator_version,
         doca_driver=args.doca_driver,
         doca_driver_version=args.doca_driver_version,
+        gpu_node_tolerations=args.gpu_node_tolerations,
     )
     return k8s.apiextensions.CustomResource(
         f"{name}-nic-cluster-policy",

@@ -22,16 +22,18 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import workloads as wl
 from components.helm import helm_release
 from components.mirrors import Mirrors, record_images
 from components.naming import GPU_TAINT_KEY, GPU_TAINT_VALUE
+from components.placement import apply_tolerations, parse_tolerations
 from components.versions import NIM_OPERATOR, HelmChart
 
 TYPE = "gpu-caas:gpu:NimOperator"
@@ -105,6 +107,9 @@ class NimOperatorArgs:
     operator_version: str = NIM_OPERATOR.version
     depends_on: tuple[pulumi.Resource, ...] = ()
     """E.g. the GPU Operator release (NIM pods need its device plugin)."""
+    tolerations: tuple[dict[str, str], ...] = ()
+    """The tenant's system tolerations (`stacks.config.placement.system_tolerations`),
+    added per workload to the chart's own at its values key (`components.workloads`)."""
 
 
 def _chart() -> HelmChart:
@@ -118,14 +123,18 @@ def _chart() -> HelmChart:
 # --------------------------------------------------------------------------- #
 
 
-def render_nim_operator_values(mirrors: Mirrors, operator_version: str) -> dict[str, Any]:
+def render_nim_operator_values(
+    mirrors: Mirrors, operator_version: str, tolerations: Sequence[Mapping[str, str]] = ()
+) -> dict[str, Any]:
     """Helm values of k8s-nim-operator (keys checked against its v3.1.2 values.yaml).
 
     The chart's default image tag is the moving branch tag `release-3.0`; we pin the
     release we install so that upgrades are explicit and the mirror list is exact. The
     admission webhook stays off: it needs cert-manager, which the tenant may not run.
+    `tolerations` (the tenant's system tolerations) go to the operator after the chart's
+    own.
     """
-    return {
+    values: dict[str, Any] = {
         "operator": {
             "image": {
                 "repository": mirrors.image_registry(OPERATOR_IMAGE),
@@ -135,6 +144,7 @@ def render_nim_operator_values(mirrors: Mirrors, operator_version: str) -> dict[
             "admissionController": {"enabled": False},
         }
     }
+    return apply_tolerations(values, (wl.NIM_OPERATOR,), parse_tolerations(tolerations))
 
 
 def model_image(model: NimModel) -> str:
@@ -310,7 +320,7 @@ def _create_operator(
     return helm_release(
         f"{name}-release",
         args.chart,
-        render_nim_operator_values(args.mirrors, args.operator_version),
+        render_nim_operator_values(args.mirrors, args.operator_version, args.tolerations),
         namespace.metadata.name,
         args.mirrors,
         pulumi.ResourceOptions.merge(

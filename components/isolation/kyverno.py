@@ -28,9 +28,11 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import workloads as wl
 from components.helm import helm_release
 from components.mirrors import Mirrors
 from components.naming import LABEL_TENANT
+from components.placement import apply_tolerations, parse_tolerations
 from components.versions import KYVERNO
 
 TYPE = "gpu-caas:isolation:KyvernoPolicies"
@@ -84,6 +86,9 @@ class KyvernoPoliciesArgs:
     depends_on: tuple[pulumi.Resource, ...] = ()
     """Resources the Kyverno release waits for (the CNI: `ClusterHandle.network_ready`).
     Platform operators do not wait for Kyverno: the policies exempt their namespaces."""
+    tolerations: tuple[dict[str, str], ...] = ()
+    """The tenant's system tolerations (`stacks.config.placement.system_tolerations`),
+    added per workload to the chart's own at its values key (`components.workloads`)."""
 
 
 # --------------------------------------------------------------------------- #
@@ -297,8 +302,13 @@ def render_cluster_policies(args: KyvernoPoliciesArgs) -> dict[str, dict[str, An
     return policies
 
 
-def render_values(admission_replicas: int, mirrors: Mirrors) -> dict[str, Any]:
-    """Kyverno chart values (keys checked against the chart's values.yaml in tests)."""
+def render_values(
+    admission_replicas: int, mirrors: Mirrors, tolerations: Sequence[Mapping[str, str]] = ()
+) -> dict[str, Any]:
+    """Kyverno chart values (keys checked against the chart's values.yaml in tests).
+
+    `tolerations` (the tenant's system tolerations) go to every controller and hook Job
+    (`components.workloads.KYVERNO`)."""
     values: dict[str, Any] = {
         # Three replicas keep admission available through a node drain; with
         # failurePolicy Fail an unavailable Kyverno blocks pod creation.
@@ -309,7 +319,7 @@ def render_values(admission_replicas: int, mirrors: Mirrors) -> dict[str, Any]:
     mirrored = mirrors.image_registry(_UPSTREAM_KYVERNO_REGISTRY)
     if mirrored != _UPSTREAM_KYVERNO_REGISTRY:
         values["global"] = {"image": {"registry": mirrored}}
-    return values
+    return apply_tolerations(values, wl.KYVERNO, parse_tolerations(tolerations))
 
 
 # --------------------------------------------------------------------------- #
@@ -359,7 +369,7 @@ def _create_release(
     return helm_release(
         f"{name}-kyverno",
         chart,
-        render_values(args.admission_replicas, args.mirrors),
+        render_values(args.admission_replicas, args.mirrors, args.tolerations),
         NAMESPACE,
         args.mirrors,
         pulumi.ResourceOptions(

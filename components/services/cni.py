@@ -22,8 +22,10 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import workloads as wl
 from components.helm import helm_release
 from components.mirrors import Mirrors
+from components.placement import apply_tolerations, parse_tolerations
 from components.services._common import child_opts, namespace_metadata
 from components.versions import CALICO, CILIUM
 
@@ -51,6 +53,9 @@ class CniArgs:
     api_server_port: int = 6443
     hubble: bool = True
     multus_compatible: bool = True
+    tolerations: tuple[dict[str, str], ...] = ()
+    """The tenant's system tolerations (`stacks.config.placement.system_tolerations`),
+    added per workload to the chart's own at its values key (`components.workloads`)."""
 
 
 def _check_cidr(pod_cidr: str, node_mask_size: int) -> ipaddress.IPv4Network:
@@ -148,7 +153,9 @@ def render_calico_values(args: CniArgs) -> dict[str, Any]:
         # end with "/" (operator API reference).
         installation["registry"] = calico_registry.rstrip("/") + "/"
         values["tigeraOperator"] = {"registry": calico_registry}
-    return values
+    # Installation.controlPlaneTolerations: kube-controllers and Typha (calico-node
+    # tolerates every taint already).
+    return apply_tolerations(values, wl.CALICO, parse_tolerations(args.tolerations))
 
 
 def cilium_images() -> list[str]:

@@ -14,16 +14,18 @@ chart's values.yaml (not in ../shared/crds; see documented_values.py).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import workloads as wl
 from components.helm import helm_release
 from components.mirrors import Mirrors
 from components.naming import LABEL_TENANT
+from components.placement import apply_tolerations, parse_tolerations
 from components.services._common import child_opts
 from components.versions import CSI_DRIVER_NFS
 
@@ -86,6 +88,9 @@ class StorageArgs:
     local_scratch: StorageClassSpec | None = None
     depends_on: tuple[pulumi.Resource, ...] = ()
     """Resources the Helm release waits for (the CNI: `ClusterHandle.network_ready`)."""
+    tolerations: tuple[dict[str, str], ...] = ()
+    """The tenant's system tolerations (`stacks.config.placement.system_tolerations`),
+    added per workload to the chart's own at its values key (`components.workloads`)."""
 
 
 # --------------------------------------------------------------------------- #
@@ -93,12 +98,15 @@ class StorageArgs:
 # --------------------------------------------------------------------------- #
 
 
-def render_nfs_values(mirrors: Mirrors) -> dict[str, Any]:
-    """Values of the csi-driver-nfs chart: HA controller, mirrored images."""
+def render_nfs_values(
+    mirrors: Mirrors, tolerations: Sequence[Mapping[str, str]] = ()
+) -> dict[str, Any]:
+    """Values of the csi-driver-nfs chart: HA controller, mirrored images; the controller
+    gets `tolerations` (the tenant's system tolerations) after the chart's own."""
     image: dict[str, Any] = {"nfs": {"repository": mirrors.image_registry(_NFS_PLUGIN)}}
     for key, repository in _SIDECARS.items():
         image[key] = {"repository": mirrors.image_registry(repository)}
-    return {
+    values: dict[str, Any] = {
         "image": image,
         # Two controller replicas: provisioning must survive a node drain. The chart's
         # default strategy (Recreate) is kept; leader election picks the active one.
@@ -107,6 +115,7 @@ def render_nfs_values(mirrors: Mirrors) -> dict[str, Any]:
         # already run; installing a second one would fight over the CRDs.
         "externalSnapshotter": {"enabled": False},
     }
+    return apply_tolerations(values, wl.CSI_NFS, parse_tolerations(tolerations))
 
 
 def nfs_images() -> list[str]:
@@ -217,7 +226,7 @@ class Storage(pulumi.ComponentResource):
             driver = helm_release(
                 f"{name}-nfs",
                 CSI_DRIVER_NFS.helm,
-                render_nfs_values(args.mirrors),
+                render_nfs_values(args.mirrors, args.tolerations),
                 NFS_NAMESPACE,
                 args.mirrors,
                 child_opts(self, args.provider, *args.depends_on),

@@ -26,8 +26,10 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import workloads as wl
 from components.helm import helm_release
 from components.mirrors import Mirrors
+from components.placement import apply_tolerations, parse_tolerations
 from components.services._common import child_opts, cr_metadata, namespace_metadata
 from components.versions import KAI_SCHEDULER
 
@@ -101,6 +103,9 @@ class KaiSchedulerArgs:
     """Node label keys of the Topology levels, widest first; empty: no Topology."""
     depends_on: tuple[pulumi.Resource, ...] = ()
     """Resources the Helm release waits for (the CNI: `ClusterHandle.network_ready`)."""
+    tolerations: tuple[dict[str, str], ...] = ()
+    """The tenant's system tolerations (`stacks.config.placement.system_tolerations`),
+    added per workload to the chart's own at its values key (`components.workloads`)."""
 
 
 # --------------------------------------------------------------------------- #
@@ -109,10 +114,18 @@ class KaiSchedulerArgs:
 
 
 def render_values(
-    mirrors: Mirrors, *, placement_strategy: str, create_default_queue: bool
+    mirrors: Mirrors,
+    *,
+    placement_strategy: str,
+    create_default_queue: bool,
+    tolerations: Sequence[Mapping[str, str]] = (),
 ) -> dict[str, Any]:
-    """Helm values of the KAI chart (keys from the v0.13.0 chart's values.yaml)."""
-    return {
+    """Helm values of the KAI chart (keys from the v0.13.0 chart's values.yaml).
+
+    `tolerations` (the tenant's system tolerations) go to `global.tolerations`: in
+    v0.13.0 the operator and its CRD-upgrade hook read no other key, and the operator
+    passes them on to the components it deploys."""
+    values: dict[str, Any] = {
         # Air-gap: every KAI image is `<global.registry>/<name>:<tag>`.
         "global": {"registry": mirrors.image_registry(_UPSTREAM_REGISTRY)},
         "scheduler": {"placementStrategy": placement_strategy},
@@ -127,6 +140,7 @@ def render_values(
         "postCleanup": {"enabled": False},
         "defaultQueue": {"createDefaultQueue": create_default_queue},
     }
+    return apply_tolerations(values, wl.KAI_SCHEDULER, parse_tolerations(tolerations))
 
 
 def images() -> list[str]:

@@ -22,16 +22,18 @@ https://karpenter.sh/docs/concepts/disruption/
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import workloads as wl
 from components.helm import helm_release
 from components.mirrors import Mirrors
 from components.naming import GPU_TAINT_KEY, GPU_TAINT_VALUE, LABEL_NODE_GROUP, LABEL_TENANT
+from components.placement import apply_tolerations, parse_tolerations
 from components.services._common import child_opts, cr_metadata, namespace_metadata
 from components.versions import KARPENTER, KARPENTER_PROVIDER_CHARTS
 
@@ -148,6 +150,9 @@ class KarpenterArgs:
     depends_on: tuple[pulumi.Resource, ...] = ()
     """Resources the controller's Helm release waits for (the CNI:
     `ClusterHandle.network_ready`)."""
+    tolerations: tuple[dict[str, str], ...] = ()
+    """The tenant's system tolerations (`stacks.config.placement.system_tolerations`),
+    added per workload to the chart's own at its values key (`components.workloads`)."""
 
 
 # --------------------------------------------------------------------------- #
@@ -277,7 +282,9 @@ def render_node_pool(
     return spec
 
 
-def render_controller_values(settings: ControllerSettings, mirrors: Mirrors) -> dict[str, Any]:
+def render_controller_values(
+    settings: ControllerSettings, mirrors: Mirrors, tolerations: Sequence[Mapping[str, str]] = ()
+) -> dict[str, Any]:
     """Values of the AWS provider chart (`oci://public.ecr.aws/karpenter/karpenter`).
 
     Keys from https://karpenter.sh/docs/reference/settings/ and the chart README; the
@@ -292,7 +299,7 @@ def render_controller_values(settings: ControllerSettings, mirrors: Mirrors) -> 
     }
     if settings.service_account_annotations:
         values["serviceAccount"] = {"annotations": dict(settings.service_account_annotations)}
-    return values
+    return apply_tolerations(values, wl.KARPENTER, parse_tolerations(tolerations))
 
 
 def render_node_pools(args: KarpenterArgs) -> dict[str, dict[str, Any]]:
@@ -380,7 +387,7 @@ def _create_controller(
     return helm_release(
         f"{name}-controller",
         chart,
-        render_controller_values(settings, args.mirrors),
+        render_controller_values(settings, args.mirrors, args.tolerations),
         namespace.metadata.name,
         args.mirrors,
         child_opts(parent, args.provider, namespace, *args.depends_on),

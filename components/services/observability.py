@@ -30,10 +30,12 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import workloads as wl
 from components.dcgm import REQUIRED_DCGM_FIELDS as REQUIRED_DCGM_FIELDS  # re-export
 from components.dcgm import VIOLATION_COUNTER_UNITS_PER_SECOND
 from components.helm import helm_release
 from components.mirrors import Mirrors
+from components.placement import apply_tolerations, parse_tolerations
 from components.services._common import child_opts, cr_metadata, namespace_metadata
 from components.versions import KUBE_PROMETHEUS_STACK, OPENTELEMETRY_COLLECTOR
 
@@ -95,6 +97,9 @@ class ObservabilityArgs:
     thresholds: Thresholds = Thresholds()
     depends_on: tuple[pulumi.Resource, ...] = ()
     """Resources the Helm releases wait for (the CNI: `ClusterHandle.network_ready`)."""
+    tolerations: tuple[dict[str, str], ...] = ()
+    """The tenant's system tolerations (`stacks.config.placement.system_tolerations`),
+    added per workload to the chart's own at its values key (`components.workloads`)."""
 
 
 # --------------------------------------------------------------------------- #
@@ -237,7 +242,7 @@ def render_prometheus_rule(thresholds: Thresholds) -> dict[str, Any]:
 
 
 def render_prometheus_stack_values(
-    settings: PrometheusSettings, mirrors: Mirrors
+    settings: PrometheusSettings, mirrors: Mirrors, tolerations: Sequence[Mapping[str, str]] = ()
 ) -> dict[str, Any]:
     """kube-prometheus-stack values (keys from the chart's values.yaml; see
     documented_values.py in the tests for the list and source)."""
@@ -262,7 +267,7 @@ def render_prometheus_stack_values(
         if settings.storage_class is not None:
             claim["storageClassName"] = settings.storage_class
         prometheus_spec["storageSpec"] = {"volumeClaimTemplate": {"spec": claim}}
-    return {
+    values: dict[str, Any] = {
         "prometheus": {"prometheusSpec": prometheus_spec},
         "alertmanager": {"alertmanagerSpec": {"image": {"registry": quay}}},
         "prometheusOperator": {
@@ -278,9 +283,15 @@ def render_prometheus_stack_values(
             else {"enabled": False}
         ),
     }
+    # The tenant's system tolerations go to every controller (not the node exporter,
+    # which already tolerates every NoSchedule taint).
+    workloads = (*wl.PROMETHEUS_STACK, *((wl.GRAFANA,) if settings.grafana else ()))
+    return apply_tolerations(values, workloads, parse_tolerations(tolerations))
 
 
-def render_otel_values(settings: OtelSettings, mirrors: Mirrors) -> dict[str, Any]:
+def render_otel_values(
+    settings: OtelSettings, mirrors: Mirrors, tolerations: Sequence[Mapping[str, str]] = ()
+) -> dict[str, Any]:
     """opentelemetry-collector chart values: a gateway Deployment that enriches
     telemetry with Kubernetes attributes and forwards it over OTLP/gRPC."""
     values: dict[str, Any] = {
@@ -305,7 +316,7 @@ def render_otel_values(settings: OtelSettings, mirrors: Mirrors) -> dict[str, An
                 }
             },
         }
-    return values
+    return apply_tolerations(values, (wl.OTEL_COLLECTOR,), parse_tolerations(tolerations))
 
 
 # --------------------------------------------------------------------------- #
@@ -349,7 +360,7 @@ class Observability(pulumi.ComponentResource):
             stack = helm_release(
                 f"{name}-prometheus",
                 KUBE_PROMETHEUS_STACK.helm,
-                render_prometheus_stack_values(args.prometheus, args.mirrors),
+                render_prometheus_stack_values(args.prometheus, args.mirrors, args.tolerations),
                 namespace.metadata.name,
                 args.mirrors,
                 child_opts(self, args.provider, namespace, *args.depends_on),
@@ -370,7 +381,7 @@ class Observability(pulumi.ComponentResource):
             helm_release(
                 f"{name}-otel",
                 OPENTELEMETRY_COLLECTOR.helm,
-                render_otel_values(args.otel, args.mirrors),
+                render_otel_values(args.otel, args.mirrors, args.tolerations),
                 namespace.metadata.name,
                 args.mirrors,
                 # No `images=`: the collector's image tag is the chart's appVersion,

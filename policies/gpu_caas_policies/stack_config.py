@@ -16,6 +16,7 @@ How the config reaches a Python pack depends on how the engine starts it:
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -36,8 +37,18 @@ def stack_config() -> Mapping[str, Any] | None:
         return None
     if not raw:
         return None
+    if not isinstance(raw, str):
+        return raw if isinstance(raw, Mapping) else None
+    return _parsed(raw)
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed(raw: str) -> Mapping[str, Any] | None:
+    """`raw` parsed once: rules call `stack_config()` per resource (the Helm source rule
+    per release), and re-parsing the whole tenant each time grew with the config's size
+    times the resources. Callers only read the mapping."""
     try:
-        tenant = json.loads(raw) if isinstance(raw, str) else raw
+        tenant = json.loads(raw)
     except ValueError:
         return None
     return tenant if isinstance(tenant, Mapping) else None

@@ -229,9 +229,13 @@ def node_group_gpu_model(tenant: Any, group: Any) -> str | None:
         gpu = group.autoscale.gpu
         declared: str | None = None if gpu is None else gpu.model
         return declared
-    hosts = {host.name: host for host in getattr(tenant, "hosts", [])}
+    lookup = getattr(tenant, "host", None)  # TenantConfig.host: an indexed lookup
+    hosts = {} if callable(lookup) else {h.name: h for h in getattr(tenant, "hosts", [])}
     for name in getattr(group, "hosts", []):
-        host = hosts.get(name)
+        try:
+            host = lookup(name) if callable(lookup) else hosts.get(name)
+        except KeyError:
+            host = None
         if host is not None and host.gpu is not None:
             model: str = host.gpu.model
             return model

@@ -71,14 +71,108 @@ class HostRole(StrEnum):
 
 
 class SshConfig(ConfigModel):
-    """How to reach a host over SSH."""
+    """How to reach a host over SSH.
 
-    user: str
-    """Login user; needs passwordless sudo unless it is root."""
-    private_key: SshPrivateKey = Field(exclude=True)
-    """SSH private key (secret)."""
+    The key is either the host's own `privateKey` (a secret, in-config hosts only) or
+    the name of a key declared once under `sshKeys` (`privateKeyRef`); with neither,
+    the host gets the `sshKeys` entry scoped to its node group, else to its rack, else
+    the unscoped (tenant-wide) one (`stacks.config.host_resolution`). After
+    `parse_tenant` every host's `privateKey` and `user` are set.
+    """
+
+    user: str | None = None
+    """Login user; needs passwordless sudo unless it is root. Unset: the `user` of the
+    host's `sshKeys` entry."""
+    private_key: SshPrivateKey | None = Field(default=None, exclude=True)
+    """SSH private key of this host alone (secret). For many hosts declare the key once
+    under `sshKeys` and refer to it (`privateKeyRef`) or scope it to racks / node groups."""
+    private_key_ref: str | None = None
+    """Name of an `sshKeys` entry: the key this host uses."""
     port: int = Field(default=22, ge=1, le=65535)
     """SSH port."""
+
+    @model_validator(mode="after")
+    def _one_key(self) -> SshConfig:
+        if self.private_key is not None and self.private_key_ref is not None:
+            raise ValueError(
+                "set privateKey or privateKeyRef, not both: privateKeyRef names a key "
+                "declared under sshKeys"
+            )
+        return self
+
+    def key(self) -> SshPrivateKey:
+        """The host's SSH key once resolved (`parse_tenant` resolves every host).
+
+        Raises:
+            ValueError: the config was validated without `parse_tenant`, so the key a
+                `privateKeyRef` (or a scope) names was never looked up.
+        """
+        if self.private_key is None:
+            raise ValueError(
+                "the host's SSH key is not resolved: load the config with parse_tenant"
+            )
+        return self.private_key
+
+    def login(self) -> str:
+        """The login user once resolved (the host's, else its `sshKeys` entry's).
+
+        Raises:
+            ValueError: the config was validated without `parse_tenant`.
+        """
+        if self.user is None:
+            raise ValueError(
+                "the host's SSH user is not resolved: load the config with parse_tenant"
+            )
+        return self.user
+
+
+class SshKeyConfig(ConfigModel):
+    """An SSH private key declared once (a Pulumi secret) and used by many hosts.
+
+    A host uses it when its `ssh.privateKeyRef` names it; a host without its own key or
+    reference uses the entry whose `nodeGroups` lists its node group, else the entry
+    whose `racks` lists its rack, else the one entry with neither (the tenant's key).
+    """
+
+    name: str
+    """Key name (DNS label), referred to by `hosts[].ssh.privateKeyRef`."""
+    private_key: SshPrivateKey = Field(exclude=True)
+    """The private key (secret): `pulumi config set --secret --path
+    'gpu-caas:tenant.sshKeys[<i>].privateKey' -- "$(cat <key file>)"`."""
+    user: str | None = None
+    """Login user of the hosts that use this key and set no `ssh.user`."""
+    racks: list[str] = []
+    """Racks (`topology.rack`) whose hosts use this key by default."""
+    node_groups: list[str] = []
+    """Node groups whose hosts use this key by default (before any rack key)."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return check_dns_label(value)
+
+
+class InventoryFileConfig(ConfigModel):
+    """Hosts kept outside the stack config, in a YAML or JSON file (docs/inventory.md).
+
+    The file is `{hosts: [<host>, ...]}` with the same keys as `hosts[]` (plus
+    `nodeGroup`), and no secret: hosts name their key with `ssh.privateKeyRef` or get
+    one by scope (`sshKeys`). Its problems are reported as `<file>:<line>:<column>:
+    hosts[<i>].<key>: ...`.
+    """
+
+    file: str
+    """Path of the inventory file, relative to the project directory (the one holding
+    Pulumi.yaml); `.yaml`, `.yml` or `.json`."""
+
+    @field_validator("file")
+    @classmethod
+    def _file(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must be a file path, e.g. inventory/<tenant>.yaml")
+        if not value.endswith((".yaml", ".yml", ".json")):
+            raise ValueError("must be a .yaml, .yml or .json file")
+        return value
 
 
 def _gpu_model(value: Any) -> ModelName:
@@ -275,8 +369,9 @@ class HostConfig(ConfigModel):
     """Host name (DNS label); becomes the Kubernetes node name."""
     address: str
     """IP address or DNS name reachable over SSH."""
-    ssh: SshConfig
-    """SSH access."""
+    ssh: SshConfig = SshConfig()
+    """SSH access (user, port, the key or the name of an `sshKeys` entry); omit it to
+    use the key and user `sshKeys` scope to the host."""
     role: HostRole = HostRole.WORKER
     """`control-plane` (kubeadm backend) or `worker`."""
     gpu: GpuConfig | None = None
@@ -285,6 +380,9 @@ class HostConfig(ConfigModel):
     """The host has a BlueField DPU."""
     topology: TopologyConfig = TopologyConfig()
     """Rack, network rails and NVLink domain (node labels)."""
+    node_group: str | None = None
+    """The node group this worker joins (instead of listing it in `nodeGroups[].hosts`):
+    what an inventory exported from a CMDB says."""
 
     @field_validator("name")
     @classmethod

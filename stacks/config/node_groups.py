@@ -290,7 +290,9 @@ class NodeGroupConfig(ConfigModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> NodeGroupConfig:
-        if bool(self.hosts) == (self.autoscale is not None):
+        # A group with neither is reported once hosts naming it (`hosts[].nodeGroup`,
+        # e.g. from an inventory file) are known: stacks.config.host_resolution.
+        if self.hosts and self.autoscale is not None:
             raise ValueError("set exactly one of `hosts` (a non-empty list) or `autoscale`")
         return self
 

@@ -30,6 +30,7 @@ from stacks.config.gpu_network import network_rules
 from stacks.config.inventory import HostRole
 from stacks.config.isolation import isolation_rules
 from stacks.config.node_groups import NodeGroupConfig, SharingMode
+from stacks.config.placement import placement_problems, placement_warnings
 from stacks.config.services import services_rules, services_warnings
 from stacks.config.tenant import ALLOWED_BACKENDS, TenantConfig
 
@@ -38,10 +39,18 @@ HA_CONTROL_PLANE_HOSTS = 3
 
 
 def check(config: TenantConfig) -> list[Problem]:
-    """All cross-field problems of `config`, sorted by key path."""
+    """All cross-field problems of `config`, sorted by key path.
+
+    The placement check (`PLACEMENT_RULES`) runs only on a config without other
+    problems: on a broken inventory or backend it would report their consequences
+    ("no node for ...") a second time, misleadingly.
+    """
     problems: list[Problem] = []
     for rule in RULES:
         problems.extend(rule(config))
+    if not problems:
+        for rule in PLACEMENT_RULES:
+            problems.extend(rule(config))
     return sorted(problems, key=lambda problem: problem.path)
 
 
@@ -286,12 +295,16 @@ def _group_gpu(config: TenantConfig, group: NodeGroupConfig) -> tuple[ModelName 
     """
     if group.autoscale is not None:
         return (group.autoscale.gpu.model if group.autoscale.gpu else None), False
-    gpus = {h.name: h.gpu for h in config.hosts if h.role is HostRole.WORKER}
-    models = {
-        (gpu.model.value if gpu else None): (gpu.model if gpu else None)
-        for n, gpu in gpus.items()
-        if n in group.hosts
-    }
+    # Per group only its own hosts, each a dict lookup: linear in the hosts overall.
+    models: dict[str | None, ModelName | None] = {}
+    for name in group.hosts:
+        try:
+            host = config.host(name)
+        except KeyError:
+            continue  # reported by node_group_hosts
+        if host.role is HostRole.WORKER:
+            gpu = host.gpu
+            models[gpu.model.value if gpu else None] = gpu.model if gpu else None
     if len(models) > 1:
         return None, True
     return (next(iter(models.values())) if models else None), False
@@ -516,10 +529,14 @@ RULES: tuple[Callable[[TenantConfig], list[Problem]], ...] = (
     _pairs(isolation_rules),
 )
 
+PLACEMENT_RULES: tuple[Callable[[TenantConfig], list[Problem]], ...] = (placement_problems,)
+"""Where the platform's workloads run (stacks/config/placement.py); after `RULES`."""
+
 WARNINGS: tuple[Callable[[TenantConfig], list[Problem]], ...] = (
     declared_gpu_warnings,
     _pairs(services_warnings),
     _pairs(gpu_warnings),
+    placement_warnings,
 )
 """Valid, but probably not what the operator meant: shown, never fatal."""
 
@@ -554,6 +571,8 @@ def warnings(config: TenantConfig, stack: str | None = None) -> list[Problem]:
     """Every warning-level finding of `config` (with `stack`: also `stack_name`)."""
     found: list[Problem] = []
     for rule in WARNINGS:
+        if rule is placement_warnings and any(r(config) for r in RULES):
+            continue  # placement of a broken config is not worth a warning
         found.extend(rule(config))
     if stack is not None:
         found.extend(stack_name(config, stack))

@@ -207,6 +207,28 @@ def _syntax_problem(error: yaml.MarkedYAMLError, file: str) -> Problem:
     return Problem("", message, file, mark.line + 1, mark.column + 1)
 
 
+def node_at(root: Node, parts: Iterable[str | int]) -> Node:
+    """The node of the deepest key of `parts` (a parsed key path) that the document
+    under `root` has: the key itself for a mapping entry, the item for a list index
+    (`root` when not even the first part is there)."""
+    where, value = root, root
+    for part in parts:
+        found = _child(value, part)
+        if found is None:
+            break
+        where, value = found
+    return where
+
+
+def repeated_key_problems(root: Node, file: str) -> list[Problem]:
+    """Keys given twice in one mapping anywhere under `root` (YAML keeps only the last
+    value), located in `file`; paths are dotted from the document's root."""
+    return [
+        Problem(p.path.lstrip("."), p.message, file, line, column)
+        for p, line, column in _repeated_keys(root, [""])
+    ]
+
+
 def _entry(node: Node | None, key: str) -> tuple[Node, Node] | None:
     """The (key node, value node) of `key` in a mapping node, or None."""
     if not isinstance(node, MappingNode):

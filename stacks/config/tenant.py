@@ -11,11 +11,18 @@ from stacks.config.base import ConfigModel
 from stacks.config.control_plane import ControlPlaneBackend, ControlPlaneConfig
 from stacks.config.gpu import GpuPlatformConfig
 from stacks.config.gpu_network import host_rails
-from stacks.config.inventory import HostConfig, HostRole, check_dns_label
+from stacks.config.inventory import (
+    HostConfig,
+    HostRole,
+    InventoryFileConfig,
+    SshKeyConfig,
+    check_dns_label,
+)
 from stacks.config.isolation import IsolationConfig
 from stacks.config.kubernetes import KubernetesConfig
 from stacks.config.mirrors import MirrorsConfig
 from stacks.config.node_groups import NodeGroupConfig
+from stacks.config.placement import SystemCapacityConfig
 from stacks.config.services import ClusterServicesConfig
 from stacks.config.teams import TeamConfig
 
@@ -60,7 +67,14 @@ class TenantConfig(ConfigModel):
     control_plane: ControlPlaneConfig = ControlPlaneConfig()
     """Control plane: availability and size."""
     hosts: list[HostConfig] = []
-    """Host inventory (bare metal or VMs) for kubeadm control planes and node groups."""
+    """Host inventory (bare metal or VMs) for kubeadm control planes and node groups.
+    For large tenants keep it in a file instead (`inventory.file`)."""
+    inventory: InventoryFileConfig | None = None
+    """Hosts from an inventory file (YAML or JSON, e.g. exported from a CMDB) instead of
+    `hosts`, so the stack config stays small at any number of hosts (docs/inventory.md)."""
+    ssh_keys: list[SshKeyConfig] = []
+    """SSH private keys declared once (Pulumi secrets) and used by many hosts: by name
+    (`hosts[].ssh.privateKeyRef`) or by scope (node groups, racks, the whole tenant)."""
     node_groups: list[NodeGroupConfig] = []
     """Node groups: inventory hosts or autoscaled capacity, GPU sharing, labels, taints."""
     mirrors: MirrorsConfig = MirrorsConfig()
@@ -73,6 +87,8 @@ class TenantConfig(ConfigModel):
     """Cluster services (owner: stacks/config/services.py)."""
     isolation: IsolationConfig = Field(default_factory=IsolationConfig)
     """Tenant isolation (owner: stacks/config/isolation.py)."""
+    system_capacity: SystemCapacityConfig = Field(default_factory=SystemCapacityConfig)
+    """Where the platform's own controllers run (owner: stacks/config/placement.py)."""
 
     @field_validator("name")
     @classmethod
@@ -91,11 +107,9 @@ class TenantConfig(ConfigModel):
         return (hosted.namespace if hosted else None) or tenant_namespace(self.name)
 
     def host(self, name: str) -> HostConfig:
-        """The inventory host called `name` (KeyError if absent)."""
-        for host in self.hosts:
-            if host.name == name:
-                return host
-        raise KeyError(name)
+        """The inventory host called `name` (KeyError if absent); a dict lookup, so
+        looking up every host of a large inventory stays linear."""
+        return _hosts_by_name(self.hosts)[name]
 
     def host_rails(self, host: HostConfig) -> tuple[str, ...]:
         """The network rails `host` is on: its `topology.rails`, else (GPU hosts) every
@@ -116,3 +130,23 @@ class TenantConfig(ConfigModel):
     def host_node_groups(self) -> list[NodeGroupConfig]:
         """Node groups made of inventory hosts (joined with kubeadm)."""
         return [g for g in self.node_groups if g.hosts]
+
+
+_HOST_INDEX: dict[int, tuple[list[HostConfig], dict[str, HostConfig]]] = {}
+"""`id(hosts list) -> (the list, name -> host)`: the list is kept so its id is not reused."""
+
+
+def _hosts_by_name(hosts: list[HostConfig]) -> dict[str, HostConfig]:
+    """`name -> host` of an inventory (the first host of a name wins; rules report
+    repeated names), built once per list: configs are frozen, and `model_copy` with new
+    hosts brings a new list."""
+    cached = _HOST_INDEX.get(id(hosts))
+    if cached is not None and cached[0] is hosts:
+        return cached[1]
+    found: dict[str, HostConfig] = {}
+    for host in hosts:
+        found.setdefault(host.name, host)
+    if len(_HOST_INDEX) > 64:
+        _HOST_INDEX.clear()
+    _HOST_INDEX[id(hosts)] = (hosts, found)
+    return found

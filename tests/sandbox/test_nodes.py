@@ -140,3 +140,19 @@ def test_gfd_labels_follow_the_catalog_or_the_stated_facts(
         labels["nvidia.com/mig.capable"],
         labels["nvidia.com/gpu.count"],
     ) == (product, memory, mig, "4")
+
+
+@pytest.mark.parametrize("stack_file", STACK_FILES, ids=[p.name for p in STACK_FILES])
+def test_simulated_nodes_carry_the_taints_the_placement_model_assumes(stack_file: object) -> None:
+    """The live cluster's nodes are tainted like the real ones, so what the placement
+    check accepts is what the real scheduler in the sandbox sees."""
+    from components.placement import Taint
+    from stacks.config.placement import node_pools
+
+    config = load_stack_file(stack_file)  # type: ignore[arg-type]
+    pools = {pool.name: pool for pool in node_pools(config)}
+    for node in simulated_nodes(config):
+        name = "control plane" if node.node_group is None else f"node group {node.node_group!r}"
+        assert tuple(Taint(t["key"], t["value"], t["effect"]) for t in node.taints) == (
+            pools[name].taints
+        ), node.name

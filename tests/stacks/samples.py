@@ -84,8 +84,14 @@ NCP_MANAGED: dict[str, Any] = {
         "size": "medium",
         "hosted": {"managementKubeconfig": MANAGEMENT_KUBECONFIG},
     },
-    "hosts": [_host("gpu-0", "10.0.1.10", gpu={"model": "H200-141GB", "count": 8})],
+    "hosts": [
+        _host("gpu-0", "10.0.1.10", gpu={"model": "H200-141GB", "count": 8}),
+        # CPU capacity for the platform's controllers: a hosted tenant has no
+        # control-plane nodes and GPU nodes are tainted (stacks/config/placement.py).
+        _host("sys-0", "10.0.0.20"),
+    ],
     "nodeGroups": [
+        {"name": "system", "hosts": ["sys-0"]},
         {"name": "train", "hosts": ["gpu-0"]},
         {
             "name": "burst",

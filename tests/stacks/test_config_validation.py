@@ -946,14 +946,14 @@ def test_secret_values_are_never_shown(changes: dict[str, Any], path: str) -> No
             {"nodeGroupz": []},
             f"{T}.nodeGroupz",
             "unknown key; did you mean `nodeGroups`? (allowed keys: name, displayName, flavor, "
-            "kubernetes, controlPlane, hosts, nodeGroups, mirrors, teams, gpu, services, "
-            "isolation)",
+            "kubernetes, controlPlane, hosts, inventory, sshKeys, nodeGroups, mirrors, teams, "
+            "gpu, services, isolation, systemCapacity)",
         ),
         (
             {"hosts[1].adress": "10.0.0.9"},
             f"{T}.hosts[1].adress",
             "unknown key; did you mean `address`? (allowed keys: name, address, ssh, role, gpu, "
-            "dpu, topology)",
+            "dpu, topology, nodeGroup)",
         ),
     ],
 )
@@ -1049,7 +1049,7 @@ def test_derived_values() -> None:
     assert ncp.backend is ControlPlaneBackend.HOSTED
     assert ncp.hosted_namespace == "tenant-acme"
     assert [g.name for g in ncp.autoscaled_node_groups] == ["burst"]
-    assert [g.name for g in ncp.host_node_groups] == ["train"]
+    assert [g.name for g in ncp.host_node_groups] == ["system", "train"]
     tenant = parse_tenant(sample("tenant-managed"))
     assert tenant.backend is ControlPlaneBackend.KUBEADM
     assert [h.name for h in tenant.control_plane_hosts] == ["cp-0"]

@@ -187,7 +187,15 @@ def test_ncp_managed_resources(platform_calls: list[Any]) -> None:
     assert tcp.inputs["spec"]["controlPlane"]["deployment"]["replicas"] == 3
     assert sorted(mocks.names("command:remote:Command")) == [
         "acme-join-token",
+        "acme-system-join-sys-0",
         "acme-train-join-gpu-0",
+    ]
+    # The platform's controllers run on the CPU node group: Kamaji's konnectivity agent
+    # tolerates its default taint and the GPU taint (it must reach every node).
+    agent = tcp.inputs["spec"]["addons"]["konnectivity"]["agent"]
+    assert agent["tolerations"] == [
+        {"key": "CriticalAddonsOnly", "operator": "Exists"},
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
     ]
     burst = result["resolved"]["nodeGroups"].value["burst"]
     assert burst == {

@@ -90,6 +90,7 @@ def test_every_secret_field_has_a_shape() -> None:
         "controlPlane.hosted.managementKubeconfig": Kubeconfig,
         "controlPlane.external.kubeconfig": Kubeconfig,
         "hosts[].ssh.privateKey": SshPrivateKey,
+        "sshKeys[].privateKey": SshPrivateKey,
         "gpu.nim.ngcApiKey": ApiKey,
     }
     assert all(kind is not Secret for kind in fields.values())
@@ -167,7 +168,9 @@ def test_missing_private_key_says_how_to_set_it() -> None:
     assert caught.value.lines() == [
         "gpu-caas:tenant.hosts[0].ssh.privateKey: is required; set it with `pulumi config set "
         "--secret --path 'gpu-caas:tenant.hosts[0].ssh.privateKey' -- \"$(cat <private key "
-        'file>)"`'
+        'file>)"`, or for many hosts declare the key once under sshKeys and refer to it with '
+        "ssh.privateKeyRef or scope it to the host's node group, rack or the whole tenant "
+        "(docs/inventory.md)"
     ]
 
 

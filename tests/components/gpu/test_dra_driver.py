@@ -65,6 +65,12 @@ class TestValues:
                 "repository": "mirror.ncp.internal/k8s/dra-driver-nvidia/dra-driver-nvidia-gpu"
             },
             "controller": {"affinity": {"nodeAffinity": None}},
+            # The chart's plugin tolerates nothing; GPU nodes are tainted nvidia.com/gpu.
+            "kubeletPlugin": {
+                "tolerations": [
+                    {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+                ]
+            },
         }
 
     def test_control_plane_affinity_kept_on_kubeadm(self):
