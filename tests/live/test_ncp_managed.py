@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from sandbox.chart_mirror import ChartMirror
-from tests.live import flavor_checks
+from tests.live import flavor_checks, placement
 from tests.live.conftest import LiveStack, live_stack
 
 pytestmark = [pytest.mark.engine, pytest.mark.live]
@@ -43,6 +43,14 @@ def test_up_through_the_hosted_control_plane(live: LiveStack) -> None:
 
 def test_hosts_joined_with_the_configured_labels_and_taints(live: LiveStack) -> None:
     flavor_checks.nodes_match_config(live)
+
+
+def test_the_scheduler_places_platform_workloads_where_the_model_says(live: LiveStack) -> None:
+    """Every one-node platform workload, as deployed, has a node on the real scheduler
+    (the system node group of CPU hosts: a hosted tenant has no control-plane nodes)."""
+    found = placement.scheduler_agrees_with_the_model(live.cluster, live.services.config)
+    deployed = [p for p in found if p.name.endswith("-deployed")]
+    assert deployed and all(p.fitting_nodes for p in deployed), live.describe()
 
 
 def test_no_perpetual_diff(live: LiveStack) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from sandbox.chart_mirror import ChartMirror
-from tests.live import flavor_checks
+from tests.live import flavor_checks, placement
 from tests.live.conftest import LiveStack, live_stack
 
 pytestmark = [pytest.mark.engine, pytest.mark.live]
@@ -45,6 +45,16 @@ def test_hosts_joined_with_the_configured_labels_and_taints(live: LiveStack) -> 
     joined = {host.name for host in config.hosts} - {first}
     assert {host for host, kind in kinds if kind == "join"} == joined
     flavor_checks.nodes_match_config(live)
+
+
+def test_the_scheduler_places_platform_workloads_where_the_model_says(live: LiveStack) -> None:
+    """Every one-node platform workload, as deployed, has a node on the real scheduler;
+    with the charts' default tolerations alone some would stay Pending on this tenant's
+    tainted control-plane and GPU nodes (issue 15), and the scheduler agrees."""
+    found = placement.scheduler_agrees_with_the_model(live.cluster, live.services.config)
+    deployed = [p for p in found if p.name.endswith("-deployed")]
+    assert deployed and all(p.fitting_nodes for p in deployed), live.describe()
+    assert any(not p.fitting_nodes for p in found if p.name.endswith("-default"))
 
 
 def test_no_perpetual_diff(live: LiveStack) -> None:
