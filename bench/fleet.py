@@ -145,9 +145,11 @@ def fleet_preview(stacks_dir: Path, parallel: int, program: Path = ROOT) -> Run:
 def report(runs: list[Run]) -> list[str]:
     """One line per run: throughput ratio against `--parallel 1` of the same size."""
     base = {r.tenants: r.per_minute for r in runs if r.parallel == 1}
+    first = next(iter(base.values()), 0.0)  # the large run: against the small --parallel 1
     lines = []
     for run in runs:
-        ratio = run.per_minute / base[run.tenants] if run.tenants in base else float("nan")
+        reference = base.get(run.tenants, first)
+        ratio = run.per_minute / reference if reference else float("nan")
         lines.append(
             f"fleet preview {run.tenants} tenants --parallel {run.parallel}: {run.seconds:.0f} s, "
             f"{run.per_minute:.1f} tenants/min, x{ratio:.2f} vs --parallel 1, "
