@@ -241,6 +241,10 @@ _SCHEDULING_AND_PLATFORM: tuple[Fact, ...] = (
     Fact("pulumi.com/skipAwait", "Pulumi Kubernetes provider", "resource annotation",
          ("components/gpu/dpu_operator.py",),
          citation="https://github.com/pulumi/pulumi-kubernetes/pull/417"),
+    Fact("pulumi.com/patchForce", "Pulumi Kubernetes provider",
+         "resource annotation: force server-side apply over other field managers",
+         ("components/isolation/tenant_namespaces.py",),
+         citation="https://www.pulumi.com/registry/packages/kubernetes/how-to-guides/managing-resources-with-server-side-apply/#handle-field-conflicts-on-existing-resources"),
 )  # fmt: skip
 
 _API_VERSIONS: tuple[Fact, ...] = (

@@ -299,6 +299,16 @@ class TenantNamespaces(pulumi.ComponentResource):
         self.register_outputs({"namespaces": self.namespaces})
 
 
+GUARDRAIL_ANNOTATIONS: dict[str, str] = {"pulumi.com/patchForce": "true"}
+"""Annotations of every guardrail object (quota, limits, NetworkPolicies, RoleBindings).
+
+The stack config is their source of truth: when someone edits one with kubectl (the
+drift check names it), the next `pulumi up` takes the fields back instead of failing
+with a server-side apply conflict with that field manager.
+https://www.pulumi.com/registry/packages/kubernetes/how-to-guides/managing-resources-with-server-side-apply/#handle-field-conflicts-on-existing-resources
+"""
+
+
 def _create_namespace(
     name: str, team: TeamNamespace, args: TenantNamespacesArgs, parent: pulumi.Resource
 ) -> k8s.core.v1.Namespace:
@@ -322,6 +332,7 @@ def _create_namespace(
             "name": object_name,
             "namespace": team.namespace,
             "labels": {LABEL_TENANT: args.tenant, LABEL_TEAM: team.team},
+            "annotations": dict(GUARDRAIL_ANNOTATIONS),
         }
 
     policies = render_network_policies(team.namespace, args.dns_namespace, args.dns_pod_labels)

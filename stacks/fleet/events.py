@@ -89,8 +89,13 @@ class Outcome:
         elif (pre := event.resource_pre_event) is not None:
             self._step(pre.metadata.op, pre.metadata.urn, pre.metadata.type)
             self._drift(pre.metadata.op, pre.metadata.urn, pre.metadata.diffs)
-        elif event.res_outputs_event is not None:
+        elif (done := event.res_outputs_event) is not None:
             self.finished += 1
+            # A refresh reports what it found in the outputs event: `update` with the
+            # changed properties (`detailed_diff`), `delete` when the object is gone;
+            # its pre-event only says `refresh`.
+            detailed = list(done.metadata.detailed_diff or {})
+            self._drift(done.metadata.op, done.metadata.urn, done.metadata.diffs or detailed)
         elif (summary := event.summary_event) is not None:
             self.summarized = True
             self.changes = {str(op.value if isinstance(op, OpType) else op): n

@@ -23,6 +23,9 @@ from sandbox.chart_mirror import ChartMirror
 from sandbox.cluster import ADMIN_TOKEN
 from sandbox.workspace import interrupt
 from stacks.config.loader import CONFIG_KEY
+from stacks.fleet.runner import FleetOptions, run_fleet
+from stacks.fleet.selection import TenantStack
+from stacks.fleet.summary import TenantResult
 from tests.live import flavor_checks
 from tests.live.checks import (
     ObjectRef,
@@ -269,6 +272,53 @@ def test_mig_layout_change_updates_only_gpu_configuration(live: LiveStack) -> No
         "get", "resourcequota", "-n", TEAM_A, "-o", "jsonpath={.items[0].spec.hard}"
     )
     assert not [key for key in json.loads(hard.stdout) if "mig-" in key], hard.stdout
+
+
+def test_fleet_drift_check_names_what_changed_outside_pulumi(
+    live: LiveStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`fleet refresh --preview-only` (the scheduled drift check) on the live stack: clean
+    while nothing changed, then the quota someone edited with kubectl is named; `up`
+    puts it back."""
+    workspace = live.workspace
+    # The fleet validates offline in this process first: the throwaway stack's opt-in
+    # to the examples' dev passphrase must be visible here too.
+    for key in ("GPU_CAAS_ALLOW_DEV_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE"):
+        if key in workspace.environment():
+            monkeypatch.setenv(key, workspace.environment()[key])
+
+    def drift_check() -> TenantResult:
+        options = FleetOptions(
+            operation="refresh-preview",
+            work_dir=tmp_path / "fleet",
+            parallel=1,
+            retries=0,
+            env=workspace.environment(),
+            project_dir=workspace.project,
+        )
+        tenant = TenantStack(workspace.stack, workspace.stack_file_path, "isv-managed")
+        [result] = run_fleet([tenant], options).results
+        return result
+
+    clean = drift_check()
+    assert (clean.result, clean.drifted) == ("succeeded", []), (clean.failure, clean.errors)
+    quota = live.cluster.kubectl("get", "resourcequota", "-n", TEAM_A, "-o", "name")
+    assert quota.returncode == 0 and quota.stdout.strip(), quota.stderr
+    edited = live.cluster.kubectl(
+        "patch", quota.stdout.split()[0], "-n", TEAM_A, "--type=json",
+        "-p", '[{"op": "replace", "path": "/spec/hard/requests.nvidia.com~1gpu", "value": "99"}]',
+        "--field-manager", "someone-with-kubectl",
+    )  # fmt: skip
+    assert edited.returncode == 0, edited.stderr
+    drift = drift_check()
+    # Drift fails the check (the scheduled job goes red) and names the resource.
+    assert (drift.result, drift.failure) == ("failed", "drift"), drift.errors
+    assert [urn_type(urn) for urn in drift.drifted] == ["ResourceQuota"], drift.drifted
+    assert TEAM_A in drift.drifted[0]
+    workspace.refresh()
+    _up(live)
+    run = workspace.preview("--expect-no-changes", "--refresh")
+    assert run.returncode == 0, run.describe()
 
 
 def test_sigint_mid_update_converges(live: LiveStack) -> None:
