@@ -70,6 +70,34 @@ def test_refresh_steps_that_found_a_change_are_drift(
     assert (outcome.drifted == ["urn:a"]) is drifted
 
 
+def test_a_refresh_reports_what_it_found_in_the_outputs_event() -> None:
+    """What a real refresh preview sends for an object edited with kubectl (recorded on
+    the live test cluster): the pre-event says only `refresh`, the outputs event says
+    `update` with the changed property in `detailedDiff`."""
+    urn = "urn:pulumi:t::gpu-caas::kubernetes:core/v1:ResourceQuota::q"
+    metadata = {
+        "op": "update",
+        "urn": urn,
+        "type": "kubernetes:core/v1:ResourceQuota",
+        "provider": "",
+        "old": None,
+        "new": None,
+        "detailedDiff": {
+            'spec.hard["requests.nvidia.com/gpu"]': {"diffKind": "update", "inputDiff": False}
+        },
+    }
+    outputs = EngineEvent.from_json(
+        {"sequence": 2, "timestamp": 0, "resOutputsEvent": {"metadata": metadata}}
+    )
+    outcome = fold([_refresh_step("refresh", urn, None), outputs])
+    assert outcome.drifted == [urn]
+    unchanged = {**metadata, "op": "same", "detailedDiff": None}
+    same = EngineEvent.from_json(
+        {"sequence": 2, "timestamp": 0, "resOutputsEvent": {"metadata": unchanged}}
+    )
+    assert fold([_refresh_step("refresh", urn, None), same]).drifted == []
+
+
 def test_a_file_without_events_is_refused(tmp_path: Path) -> None:
     empty = tmp_path / "empty.jsonl"
     empty.write_text("Previewing update (dev):\n")
