@@ -2,20 +2,28 @@
 SHELL := /bin/bash
 STACK ?= dev
 ENV := . scripts/env.sh &&
+# The upstream reference files, checked first by every target that reads them: the
+# system python3 and the standard library only (no .venv yet on a fresh clone), so a
+# clone without them stops here with one message instead of after the tool builds.
+UPSTREAM_CHECK := python3 -m sandbox.upstream check
 
-.PHONY: help setup setup-test preview test test-unit test-engine test-live sandbox sandbox-down lint schema validate bench clean upstream
+.PHONY: help setup setup-test preview test test-unit test-engine test-live sandbox sandbox-down lint schema validate bench clean upstream upstream-check
 
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 setup: ## create .venv and build (or find) the Pulumi CLI, language host and providers
 	@scripts/setup.sh
 
-setup-test: ## setup, plus the test tools (Kyverno CLI, local cluster: etcd, kube-apiserver, controllers, kwok)
+setup-test: ## check the upstream files, then setup plus the test tools (Kyverno CLI, local cluster: etcd, kube-apiserver, controllers, kwok)
+	@$(UPSTREAM_CHECK)
 	@scripts/setup.sh --test-tools
 
 upstream: ## fetch the upstream reference files of upstream.lock.json into ~/.cache/gpu-caas/upstream, hashes verified (needs github.com; not needed beside ../shared)
 	@python3 -m sandbox.upstream fetch
+
+upstream-check: ## which upstream reference files the tests use, verified against upstream.lock.json (test, setup-test and sandbox run it first)
+	@$(UPSTREAM_CHECK)
 
 preview: setup ## pulumi preview of STACK (default dev) with every policy pack; ARGS="--diff ..." go to pulumi preview
 	@$(ENV) scripts/preview.sh $(STACK) $(ARGS)
@@ -23,7 +31,7 @@ preview: setup ## pulumi preview of STACK (default dev) with every policy pack; 
 test: setup-test ## everything: unit, real-engine previews, API-server dry runs and live `pulumi up` tests
 	@$(ENV) python -m pytest -q
 
-test-unit: setup ## unit tests only (no engine)
+test-unit: upstream-check setup ## unit tests only (no engine)
 	@$(ENV) python -m pytest -q -m "not engine"
 
 test-engine: setup-test ## real-engine and Kyverno CLI tests only (live tests included)

@@ -161,7 +161,8 @@ class KubernetesSupport:
     `maximum` the newest supported *minor* (`"1.36"` admits every 1.36.x). None means
     the component publishes no such bound (`source` says where we looked). Entries with
     `enforced=False` are recorded and reported as warnings, never refused (`note` says
-    why).
+    why, as a clause that completes `kubernetes_warnings`' "... and is allowed because
+    ...").
     """
 
     minimum: str | None
@@ -499,10 +500,9 @@ DPF = Component(
         source="NVIDIA/doca-platform@v24.10.0-rc.6 docs/guides/usecases/prerequisites.md "
         "('Kubernetes 1.30')",
         enforced=False,
-        note="Below the platform floor 1.34.0, so enforcing it would refuse every DPU "
-        "config: reported as a warning until DPF is re-pinned (v25.10 supports 1.32-1.34, "
-        "https://docs.nvidia.com/networking/display/dpf25100/Platform-Support) with a "
-        "fresh CRD copy.",
+        note="that range lies below the platform floor 1.34.0, so enforcing it would refuse "
+        "every DPU config until DPF is re-pinned with a fresh CRD copy (DPF v25.10 supports "
+        "1.32-1.34: https://docs.nvidia.com/networking/display/dpf25100/Platform-Support)",
     ),
 )
 
@@ -834,10 +834,13 @@ def _and(names: list[str]) -> str:
 
 
 def kubernetes_warnings(kubernetes: str, components: Iterable[Component]) -> list[str]:
-    """Ranges recorded with `enforced=False` that `kubernetes` is outside of (not fatal)."""
+    """Ranges recorded with `enforced=False` that `kubernetes` is outside of (not fatal),
+    one sentence each: `Kubernetes 1.34.2 is outside the range NVIDIA DOCA Platform
+    Framework v24.10.0-rc.6 documents (1.30 only, per <source>), and is allowed because
+    <note>.`"""
     return [
-        f"Kubernetes {kubernetes} is outside {c.label}'s documented range "
-        f"{k.range_text()} ({k.source}); not refused: {k.note}"
+        f"Kubernetes {kubernetes} is outside the range {c.label} documents "
+        f"({k.range_text()}, per {k.source}), and is allowed because {k.note}."
         for c in components
         if (k := c.kubernetes) is not None and not k.enforced and not k.admits(kubernetes)
     ]

@@ -8,6 +8,11 @@
 the repository: the cluster (`cluster/`, with `kubeconfig` and every component's
 log), the stand-ins' process (`services.log`) and the Pulumi project and state
 (`pulumi/`). Nothing listens anywhere but 127.0.0.1.
+
+`up` checks first, before anything starts, that the upstream reference files
+(`sandbox.upstream`) and the live-cluster tools are there (`preflight`). A start that
+fails stops what it started and leaves only its logs in `.sandbox/` (no marker of a
+running sandbox), so the next `make sandbox` starts afresh.
 """
 
 from __future__ import annotations
@@ -23,14 +28,23 @@ import sys
 import threading
 import time
 
-from sandbox.cluster import ClusterError, LocalCluster, start_cluster, stop_detached
+from sandbox.cluster import (
+    ClusterError,
+    LocalCluster,
+    missing_tools,
+    start_cluster,
+    stop_detached,
+)
 from sandbox.services import Targets, chart_mirror, prepare_stack, stack_services
+from sandbox.upstream import UpstreamError, copy_problem
 from sandbox.workspace import POLICY_PACKS, ROOT, StackWorkspace
 from stacks.config import TenantConfig
 from stacks.config.loader import load_stack_file
 
 STATE = ROOT / ".sandbox"
 DEFAULT_EXAMPLE = "isv-inference"
+MARKERS = ("sandbox.json", "services.json", "services.json.tmp", "services.pid")
+"""Files in `STATE` that say a sandbox runs (or is starting); logs are not among them."""
 
 
 def _say(message: str) -> None:
@@ -87,6 +101,27 @@ def _wait_for_services(process: subprocess.Popen[bytes], timeout: float = 300) -
     raise ClusterError(f"the sandbox stand-ins did not start:\n{log}")
 
 
+def preflight() -> str | None:
+    """Why a sandbox cannot start, checked before anything starts; None when it can.
+
+    The upstream reference files first (the chart mirror ships their CRDs and values
+    files): `sandbox.upstream.copy_problem()`'s message, the one `make test` stops
+    with. Then the live-cluster tools on PATH (`sandbox.cluster.missing_tools`)."""
+    try:
+        problem = copy_problem()
+    except UpstreamError as error:
+        problem = str(error)
+    if problem:
+        return problem
+    missing = missing_tools()
+    if missing:
+        return (
+            f"not on PATH: {', '.join(missing)}. `make setup-test` builds the live-cluster "
+            "tools and `. scripts/env.sh` puts them on PATH; kubectl is your own."
+        )
+    return None
+
+
 def up(example: str) -> int:
     """Start the cluster and stand-ins (unless running) and `pulumi up` the example."""
     stack_file = ROOT / f"Pulumi.{example}.yaml"
@@ -95,7 +130,10 @@ def up(example: str) -> int:
         _say(f"no example {example!r}; choose one of {', '.join(examples)}")
         return 2
     if (STATE / "sandbox.json").is_file() and not (STATE / "services.json").is_file():
-        _say("an earlier `make sandbox` did not finish starting; run `make sandbox-down` first")
+        _say(
+            "an earlier `make sandbox` is still starting, or was killed while starting: wait "
+            "for it, or run `make sandbox-down` to stop what it started"
+        )
         return 2
     if (STATE / "sandbox.json").is_file() and _example() != example:
         running = _example()
@@ -106,11 +144,23 @@ def up(example: str) -> int:
         return 2
     config = load_stack_file(stack_file)
     if not (STATE / "sandbox.json").is_file():
+        problem = preflight()
+        if problem is not None:
+            print(problem, file=sys.stderr)
+            return 2
+        if STATE.exists():
+            _say("removing .sandbox/, the logs of an earlier start that failed")
+            _stop_everything()  # nothing should run; make sure before deleting its PIDs
+            shutil.rmtree(STATE)
         try:
             cluster, workspace = _start(example, config)
         except BaseException:
-            _say("starting failed; stopping what did start (logs are kept in .sandbox/)")
-            _stop_everything()
+            _say("starting failed; stopping what did start (its logs stay in .sandbox/)")
+            stopped = _stop_everything()
+            _forget_start()
+            _say(
+                f"stopped {', '.join(stopped) or 'nothing'}; the next `make sandbox` starts afresh"
+            )
             raise
     else:
         cluster = LocalCluster.attach(STATE / "cluster")
@@ -126,6 +176,7 @@ def up(example: str) -> int:
         print("  kubectl get namespaces,resourcequotas -A")
         print("  . scripts/env.sh && python -m sandbox pulumi stack output   # any pulumi command")
         print(f"  day-2: edit {stack_file} (the sandbox's copy), then `make sandbox`")
+        print(f"  python -m stacks mirror-list {stack_file}   # every chart and image it needs")
         print("  make sandbox-down   # destroy and stop everything")
     return code
 
@@ -155,13 +206,22 @@ def _start(example: str, config: TenantConfig) -> tuple[LocalCluster, StackWorks
 
 
 def _stop_everything() -> list[str]:
-    """Stop the stand-ins' process and the cluster (no destroy)."""
+    """Stop the stand-ins' process and the cluster (no destroy); returns what was stopped."""
+    stopped = []
     pid_file = STATE / "services.pid"
     if pid_file.is_file():
         with contextlib.suppress(ProcessLookupError):
             os.kill(int(pid_file.read_text()), signal.SIGTERM)
+            stopped.append("the stand-ins")
         pid_file.unlink()
-    return stop_detached(STATE / "cluster")
+    return stopped + stop_detached(STATE / "cluster")
+
+
+def _forget_start() -> None:
+    """Remove the files that say a sandbox runs (`MARKERS`), keeping the logs: after a
+    failed start nothing runs, and the next `up` must not refuse as if it did."""
+    for name in MARKERS:
+        (STATE / name).unlink(missing_ok=True)
 
 
 def _pulumi(workspace: StackWorkspace, args: list[str]) -> int:

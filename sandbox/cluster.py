@@ -67,6 +67,22 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+LIVE_CLUSTER_TOOLS = (
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok",
+    "kubectl",
+)
+"""What a live cluster runs (`make setup-test` builds them; `kubectl` is the user's)."""
+
+
+def missing_tools(names: Iterable[str] = LIVE_CLUSTER_TOOLS) -> list[str]:
+    """The tools of `names` that are not on PATH, in order."""
+    return [name for name in names if shutil.which(name) is None]
+
+
 def binary(name: str) -> str:
     """Path of a test tool on PATH; `ClusterError` saying how to build it otherwise."""
     path = shutil.which(name)

@@ -29,14 +29,17 @@ base, default `${XDG_CACHE_HOME:-~/.cache}/gpu-caas/upstream`), `GPU_CAAS_UPSTRE
 from __future__ import annotations
 
 import argparse
+import errno
 import functools
 import hashlib
 import http.client
 import json
 import os
 import re
+import socket
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -70,6 +73,11 @@ _SHA1 = re.compile(r"^[0-9a-f]{40}$")
 
 class UpstreamError(Exception):
     """A lock, a copy or a fetch that cannot be used; the message lists every file."""
+
+
+class UnreachableError(UpstreamError):
+    """The source host cannot be resolved or connected to: no file can be fetched, so
+    `fetch` stops at the first such failure with one message instead of one per file."""
 
 
 @dataclass(frozen=True)
@@ -527,10 +535,38 @@ def _write_atomically(target: Path, data: bytes) -> None:
         raise
 
 
+_UNREACHABLE_ERRNOS = {
+    errno.ENETUNREACH: "network unreachable",
+    errno.EHOSTUNREACH: "host unreachable",
+    errno.ECONNREFUSED: "connection refused",
+}
+
+
+def unreachable_reason(error: BaseException) -> str | None:
+    """Why no request to the host can succeed, when `error` says so; None for errors
+    that may concern one file or pass (HTTP statuses, a reset or a timeout while reading).
+
+    Host-level: the name does not resolve (`socket.gaierror`), the connection is refused
+    or the network/host is unreachable, or connecting timed out (urllib wraps errors of
+    the connect phase in `URLError`; a read timeout comes unwrapped and is retried)."""
+    if isinstance(error, urllib.error.HTTPError):
+        return None
+    reason = error.reason if isinstance(error, urllib.error.URLError) else error
+    if isinstance(reason, socket.gaierror):
+        return f"cannot resolve the host name: {reason.strerror or reason}"
+    if isinstance(reason, OSError) and reason.errno in _UNREACHABLE_ERRNOS:
+        return _UNREACHABLE_ERRNOS[reason.errno]
+    if isinstance(error, urllib.error.URLError) and isinstance(reason, TimeoutError):
+        return "connecting timed out"
+    return None
+
+
 def _download(url: str, attempts: int, timeout: float, backoff: float) -> bytes:
     """GET `url`; transport errors and 5xx/429 are retried `attempts` times in all.
 
     Raises:
+        UnreachableError: at once, when the host cannot be resolved or reached
+            (`unreachable_reason`).
         UpstreamError: with the last error.
     """
     last = ""
@@ -545,23 +581,39 @@ def _download(url: str, attempts: int, timeout: float, backoff: float) -> bytes:
             if error.code < 500 and error.code != 429:
                 break
         except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
+            reason = unreachable_reason(error)
+            if reason is not None:
+                raise UnreachableError(reason) from error
             last = str(getattr(error, "reason", error))
     raise UpstreamError(last)
 
 
 def _fetch_one(
-    locked: LockedFile, root: Path, base_url: str, attempts: int, timeout: float, backoff: float
+    locked: LockedFile,
+    root: Path,
+    base_url: str,
+    attempts: int,
+    timeout: float,
+    backoff: float,
+    stop: threading.Event,
 ) -> tuple[str, str | None]:
-    """`(status, error)`: status `present` or `fetched`; error names repo/path/commit."""
+    """`(status, error)`: status `present`, `fetched`, `failed` (error names
+    repo/path/commit), `unreachable` (error is the reason; sets `stop`) or `skipped`
+    (`stop` was set: the host is unreachable, no request made)."""
     target = root / locked.local
     try:
         if git_blob_sha1(target.read_bytes()) == locked.blob:
             return "present", None
     except OSError:
         pass
+    if stop.is_set():
+        return "skipped", None
     url = file_url(base_url, locked)
     try:
         data = _download(url, attempts, timeout, backoff)
+    except UnreachableError as error:
+        stop.set()
+        return "unreachable", str(error)
     except UpstreamError as error:
         return "failed", f"{locked.local}: fetching {locked.origin()} failed ({error}): {url}"
     blob = git_blob_sha1(data)
@@ -573,6 +625,19 @@ def _fetch_one(
         )
     _write_atomically(target, data)
     return "fetched", None
+
+
+def unreachable_message(base_url: str, reason: str, total: int, fetched: int, present: int) -> str:
+    """The one message of a `make upstream` whose source host cannot be reached."""
+    host = urllib.parse.urlsplit(base_url).netloc or base_url
+    return (
+        f"make upstream: cannot reach {base_url} ({reason}); stopped at the first failure "
+        f"({fetched} of {total} files fetched, {present} already there). Either\n"
+        f"  * allow network access to {host} (or set {BASE_URL_ENV} to a mirror with its "
+        "layout) and run `make upstream` again; or\n"
+        f"  * set {UPSTREAM_DIR_ENV}=<path> to an existing copy: the directory holding "
+        "crds/ and conformance/ (on the project's machines, ../shared)."
+    )
 
 
 def render_sources(lock: Lock, sources: str) -> str:
@@ -635,22 +700,32 @@ def fetch(
     are kept, so an interrupted run resumes.
 
     Raises:
+        UnreachableError: at the first failure that concerns the host rather than a
+            file (`unreachable_reason`: no DNS, connection refused, ...): no further
+            request is made, and the one message names `base_url` and both ways out
+            (network access to its host, or `GPU_CAAS_UPSTREAM_DIR`).
         UpstreamError: listing every file that failed (repository, path, commit, and
             the HTTP error or the hash that came back instead); the files that did
             verify are kept.
     """
+    stop = threading.Event()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(
             pool.map(
-                lambda locked: _fetch_one(locked, root, base_url, attempts, timeout, backoff),
+                lambda locked: _fetch_one(locked, root, base_url, attempts, timeout, backoff, stop),
                 lock.files,
             )
         )
-    errors = [error for _, error in results if error]
     fetched = tuple(
         f.local for f, (status, _) in zip(lock.files, results, strict=True) if status == "fetched"
     )
     present = sum(status == "present" for status, _ in results)
+    unreachable = next((error for status, error in results if status == "unreachable"), None)
+    if unreachable is not None:
+        raise UnreachableError(
+            unreachable_message(base_url, unreachable, len(lock.files), len(fetched), present)
+        )
+    errors = [error for _, error in results if error]
     if errors:
         raise UpstreamError(
             f"{len(errors)} of {len(lock.files)} upstream files could not be fetched into "

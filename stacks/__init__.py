@@ -47,9 +47,11 @@ def load() -> TenantConfig:
     Raises:
         ConfigError: every problem of the config; config keys the program would
             ignore (a misspelt `gpu-caas:tenant`, other `gpu-caas:` keys) are named
-            with "did you mean"; secrets in plain text, of the wrong shape, or a
-            non-example stack on the public dev passphrase (`engine_secret_problems`).
+            with "did you mean"; secrets in plain text, of the wrong shape, or a stack
+            on the public dev passphrase (not an example) or on an empty passphrase
+            (`engine_secret_problems`). Fix commands name the stack (`--stack <name>`).
     """
+    stack = pulumi.get_stack()
     raw: Any = pulumi.runtime.get_config(ROOT)
     keys = {**pulumi.runtime.config.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
     misspelt = [p for p in config_key_problems(keys) if p.path != ROOT]
@@ -59,9 +61,9 @@ def load() -> TenantConfig:
     try:
         config = parse_tenant(raw, _project_directory())
     except ConfigError as error:
-        raise ConfigError([*secret_problems, *error.problems]) from None
+        raise ConfigError([*secret_problems, *error.problems]).for_stack(stack) from None
     if secret_problems:
-        raise ConfigError(secret_problems)
+        raise ConfigError(secret_problems).for_stack(stack)
     return config
 
 
@@ -103,8 +105,9 @@ def engine_secret_problems(raw: Any) -> list[Problem]:
     Plain-text values at secret fields of the stack file (read from the project
     directory; without it, a `gpu-caas:tenant` the engine does not mark secret while a
     secret field is set), a non-example stack run with the public dev passphrase
-    (unless `GPU_CAAS_ALLOW_DEV_PASSPHRASE=1`), and the shape of every decrypted secret
-    (`stacks.config.secret_checks`). Messages never contain a secret value.
+    (unless `GPU_CAAS_ALLOW_DEV_PASSPHRASE=1`), any stack run with an empty passphrase,
+    and the shape of every decrypted secret (`stacks.config.secret_checks`). Messages
+    never contain a secret value.
     """
     try:
         tenant = json.loads(raw) if isinstance(raw, str) else raw
@@ -112,15 +115,16 @@ def engine_secret_problems(raw: Any) -> list[Problem]:
         return []  # parse_tenant reports it
     if not isinstance(tenant, Mapping):
         return []
+    stack = pulumi.get_stack()
     problems = secret_checks.engine_secret_problems(
-        pulumi.get_stack(),
+        stack,
         tenant,
         pulumi.runtime.is_config_secret(ROOT),
         _stack_file_directories(),
         os.environ,
     )
     reported = {problem.path for problem in problems}
-    shapes = secret_checks.decrypted_shape_problems(tenant)
+    shapes = secret_checks.decrypted_shape_problems(tenant, stack)
     return [*problems, *(p for p in shapes if p.path not in reported)]
 
 
@@ -145,7 +149,8 @@ def run() -> None:
         for line in error.lines():
             pulumi.log.error(line)
         sys.exit(EXIT_REPORTED)
-    for warning in warnings(config, stack=pulumi.get_stack()):
-        pulumi.log.warn(str(warning))
+    stack = pulumi.get_stack()
+    for warning in warnings(config, stack=stack):
+        pulumi.log.warn(str(warning.for_stack(stack)))
     for key, value in deploy(config).items():
         pulumi.export(key, value)

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from stacks.config import ConfigError, Problem, TenantConfig, load_stack_file
-from stacks.config.errors import ROOT, plural
+from stacks.config.errors import ROOT, in_reading_order, plural
 from stacks.config.loader import stack_file_warnings
 from stacks.config.secret_checks import SecretReport, check_stack_document, stack_name_of
 from stacks.config.stack_file import StackFile, read_stack_file
@@ -88,34 +88,43 @@ def _secret_report(path: Path) -> SecretReport:
 
 
 def _locate(stack_file: StackFile, problems: list[Problem]) -> list[Problem]:
-    """Key-path problems at their key's line; stack-level ones (secrets provider,
-    passphrase) at the file."""
+    """Key-path and config-key problems at their key's line; stack-level ones (secrets
+    provider, passphrase) at the file."""
     return [
-        stack_file.locate(p) if p.path.startswith(ROOT) else p.at(str(stack_file.path))
+        stack_file.locate(p)
+        if p.path.startswith(ROOT) or p.path in stack_file.config
+        else p.at(str(stack_file.path))
         for p in problems
     ]
+
+
+def _print_warnings(path: Path, warnings: list[Problem]) -> None:
+    for warning in in_reading_order(warnings):
+        print(f"{warning.location or path}: warning: {warning.text}", file=sys.stderr)
+
+
+def _print_errors(path: Path, problems: list[Problem]) -> None:
+    # In reading order; problems from the file carry `file:line:column`, say the file
+    # for others.
+    for problem in in_reading_order(problems):
+        print(problem if problem.file else f"{path}: {problem}", file=sys.stderr)
 
 
 def _validate(paths: list[Path]) -> int:
     failed = False
     for path in paths:
         secrets = _secret_report(path)
-        for warning in secrets.warnings:
-            print(f"{warning.location or path}: warning: {warning.text}", file=sys.stderr)
         try:
             config = load_stack_file(path)
         except ConfigError as error:
             failed = True
-            # Problems from the file carry `file:line:column`; say the file for others.
-            for problem in [*error.problems, *secrets.errors]:
-                print(problem if problem.file else f"{path}: {problem}", file=sys.stderr)
+            _print_warnings(path, secrets.warnings)
+            _print_errors(path, [*error.problems, *secrets.errors])
             continue
-        for warning in stack_file_warnings(path, config):
-            print(f"{warning.location or path}: warning: {warning.text}", file=sys.stderr)
+        _print_warnings(path, [*secrets.warnings, *stack_file_warnings(path, config)])
         if secrets.errors:
             failed = True
-            for problem in secrets.errors:
-                print(problem if problem.file else f"{path}: {problem}", file=sys.stderr)
+            _print_errors(path, secrets.errors)
             continue
         print(
             f"{path}: ok ({config.flavor.value}, backend {config.backend.value}, "

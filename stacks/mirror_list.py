@@ -28,11 +28,36 @@ from stacks.config.secret import Secret
 
 PROJECT = "gpu-caas"
 COMMAND = "python -m stacks mirror-list"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+"""Where `python -m stacks` runs (the repository root)."""
+SANDBOX_PROJECT = Path(".sandbox") / "pulumi" / "project"
+"""Where `make sandbox` keeps its stack files, relative to the repository root."""
 
 
 def stack_file_name(stack: str) -> str:
     """`Pulumi.<stack>.yaml`."""
     return f"Pulumi.{stack}.yaml"
+
+
+def stack_file_argument(stack: str, project: Path | None = None, root: Path | None = None) -> str:
+    """The stack file as `python -m stacks mirror-list` takes it from the repository
+    root: `Pulumi.<stack>.yaml` for a program run in the root (or anywhere outside it),
+    the path relative to the root for a project below it (`make sandbox`:
+    `.sandbox/pulumi/project/Pulumi.sandbox-<example>.yaml`).
+
+    Args:
+        stack: the stack name.
+        project: the program's directory (default: the working directory, where the
+            engine runs the program).
+        root: the repository root (default `REPO_ROOT`).
+    """
+    directory = Path.cwd() if project is None else project
+    name = stack_file_name(stack)
+    try:
+        below = directory.resolve().relative_to((root or REPO_ROOT).resolve())
+    except ValueError:
+        return name
+    return (below / name).as_posix()
 
 
 def digest(listing: MirrorList) -> str:
@@ -49,14 +74,15 @@ def mirror_list_output(listing: MirrorList, stack: str) -> dict[str, object]:
     """The short `mirrorList` stack output:
     `{"charts": int, "images": int, "sha256": str, "fullList": str}`.
 
-    `fullList` is the command that prints the whole list; its `sha256` line equals
-    this digest when the list is the same.
+    `fullList` is the command that prints the whole list, run from the repository root
+    (`stack_file_argument`); its `sha256` line equals this digest when the list is the
+    same.
     """
     return {
         "charts": len(listing.charts),
         "images": len(listing.images),
         "sha256": digest(listing),
-        "fullList": f"{COMMAND} {stack_file_name(stack)}",
+        "fullList": f"{COMMAND} {stack_file_argument(stack)}",
     }
 
 
@@ -167,7 +193,8 @@ def run_command(
     path: Path, as_json: bool, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
     """`python -m stacks mirror-list <stack file> [--json]`; returns the exit code
-    (0 listed, 1 invalid config, 2 not a stack file). `out`/`err` default to the
+    (0 listed, 1 invalid config, 2 not a stack file, or a sandbox stack's file named
+    without its `.sandbox/pulumi/project/` path). `out`/`err` default to the
     process's stdout/stderr."""
     out = out or sys.stdout
     err = err or sys.stderr
@@ -175,6 +202,14 @@ def run_command(
         stack = stack_name_of(path)
     except ValueError as error:
         print(error, file=err)
+        return 2
+    sandbox_copy = SANDBOX_PROJECT / path.name
+    if not path.exists() and (REPO_ROOT / sandbox_copy).is_file():
+        print(
+            f"{path}: no such file; the sandbox's stack file is {sandbox_copy} (from the "
+            f"repository root: {COMMAND} {sandbox_copy})",
+            file=err,
+        )
         return 2
     try:
         config = load_stack_file(path)

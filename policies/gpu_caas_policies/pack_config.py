@@ -15,14 +15,18 @@ let two mistakes through:
 
 Here every policy's config refuses unknown keys (`policy_config_schema` adds
 `additionalProperties: false`; `pack_config_schema` is the whole file's schema) and
-`config_problems` names each unknown policy (listing the valid ones) and each unknown
-key (listing the policy's keys). `install_pack_config_check` runs it in the pack, at
+`config_problems` names each unknown policy (listing the valid ones, or the pack of
+this repository it belongs to) and each unknown key (listing the policy's keys); a file
+whose policies all belong to another pack is reported once, as the config of that pack
+given to the wrong `--policy-pack`. `install_pack_config_check` runs it in the pack, at
 two points:
 
-* `GetAnalyzerInfo`, the engine's first call, before it reads the config: the
-  `--policy-pack-config` file given for this pack on the `pulumi` command line is read
-  and checked (Linux `/proc`; elsewhere this step finds nothing and is skipped), so
-  even an unknown policy without `enforcementLevel` is reported by name;
+* `GetAnalyzerInfo`, the engine's first call, before it reads the config: every
+  `--policy-pack-config` file on the `pulumi` command line that goes with a pack of this
+  repository (`KNOWN_PACKS`) is read and checked (Linux `/proc`; elsewhere this step
+  finds nothing and is skipped), so even an unknown policy without `enforcementLevel` is
+  reported by name, and the problems of every file come at once (the engine stops at the
+  first pack that fails to start);
 * `Configure`, which receives the config however it was given (file, Pulumi Cloud,
   ESC): unknown keys and unknown policies that carry an `enforcementLevel`.
 
@@ -32,6 +36,7 @@ Either way the pack answers with an error the engine prints as `error: <message>
 from __future__ import annotations
 
 import difflib
+import importlib
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -49,6 +54,31 @@ ENVIRONMENTS = "environments"
 CLI_CHECK_ENV = "GPU_CAAS_PACK_CONFIG_CLI_CHECK"
 """Set to `off` to skip reading the config file from the `pulumi` command line (tests
 use it to exercise the `Configure` check alone)."""
+
+
+REPO = Path(__file__).resolve().parents[2]
+KNOWN_PACKS: dict[str, tuple[str, str]] = {
+    "platform-safety": ("gpu-caas-platform-safety", "policies.gpu_caas_policies.platform_safety"),
+    "tenant-isolation": (
+        "gpu-caas-tenant-isolation",
+        "policies.gpu_caas_policies.tenant_isolation",
+    ),
+}
+"""The packs of this repository: directory under `policies/` -> (pack name, module whose
+`POLICIES` are the pack's policies)."""
+
+
+def known_pack(pack_dir: Path) -> tuple[str, Sequence[Policy]] | None:
+    """`(pack name, policies)` of the pack of this repository in `pack_dir`, or None."""
+    for directory, (name, module) in KNOWN_PACKS.items():
+        if pack_dir.resolve() == (REPO / "policies" / directory).resolve():
+            return name, importlib.import_module(module).POLICIES
+    return None
+
+
+def known_packs() -> dict[str, Sequence[Policy]]:
+    """Every pack of this repository: name -> policies."""
+    return {name: importlib.import_module(module).POLICIES for name, module in KNOWN_PACKS.values()}
 
 
 class PackConfigError(ValueError):
@@ -122,17 +152,43 @@ def pack_config_schema(policies: Sequence[Policy]) -> dict[str, Any]:
 
 
 def config_problems(
-    pack: str, policies: Sequence[Policy], config: Mapping[str, Any], source: str
+    pack: str,
+    policies: Sequence[Policy],
+    config: Mapping[str, Any],
+    source: str,
+    other_packs: Mapping[str, Sequence[Policy]] | None = None,
+    *,
+    what: str = "this file",
 ) -> list[str]:
-    """Every unknown policy name and unknown config key in `config`, one message each.
+    """Every unknown policy name and unknown config key in `config`, one message each;
+    one message in all when every policy it names belongs to one of `other_packs` (the
+    config of that pack, paired with the wrong `--policy-pack`).
 
     Args:
         pack: the pack's name, for messages.
         policies: the pack's policies.
         config: the parsed config: policy name -> enforcement level string or object.
         source: where the config came from (a file path), prefixed to each message.
+        other_packs: other packs' names -> policies, to say whose policy a name is.
+        what: how the swapped-config message names `config` ("this file").
     """
     by_name = {policy.name: policy for policy in policies}
+    owners = {
+        policy.name: other
+        for other, other_policies in (other_packs or {}).items()
+        if other != pack
+        for policy in other_policies
+    }
+    named = [name for name in config if name not in (ENVIRONMENTS, ALL_POLICIES)]
+    foreign = {owners.get(name) for name in named if name not in by_name}
+    if named and not any(name in by_name for name in named) and len(foreign) == 1:
+        (other,) = foreign
+        if other is not None:
+            return [
+                f"{source}: {what} looks like the config of pack {other} (it configures "
+                f"{_listed(named)}), not of {pack}; paired with the wrong --policy-pack? The "
+                "n-th --policy-pack-config goes with the n-th --policy-pack."
+            ]
     problems: list[str] = []
     for name, value in config.items():
         if name == ENVIRONMENTS:
@@ -142,9 +198,13 @@ def config_problems(
         elif name in by_name:
             allowed = policy_keys(by_name[name])
         else:
+            hint = (
+                f" (it is a policy of pack {owners[name]})"
+                if name in owners
+                else _did_you_mean(name, by_name)
+            )
             problems.append(
-                f"{source}: {name!r} is not a policy of pack {pack}"
-                f"{_did_you_mean(name, by_name)}; its policies: "
+                f"{source}: {name!r} is not a policy of pack {pack}{hint}; its policies: "
                 f"{', '.join(sorted(by_name))} (or {ALL_POLICIES!r} for every policy)"
             )
             continue
@@ -157,6 +217,11 @@ def config_problems(
                     f"{name} takes: {', '.join(allowed)}"
                 )
     return problems
+
+
+def _listed(names: Sequence[str], limit: int = 3) -> str:
+    shown = ", ".join(names[:limit])
+    return f"{shown} and {len(names) - limit} more" if len(names) > limit else shown
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -178,20 +243,23 @@ def check_config(
 # --------------------------------------------------------------------------- #
 
 
-def config_file_for(argv: Sequence[str], cwd: Path, pack_dir: Path) -> Path | None:
-    """The `--policy-pack-config` file that `argv` (a `pulumi preview/up` command line,
-    run in `cwd`) gives for the pack in `pack_dir`, or None.
+def config_pairs(argv: Sequence[str], cwd: Path) -> list[tuple[Path, Path]]:
+    """`(pack directory, config file)` for every `--policy-pack-config` that `argv` (a
+    `pulumi preview/up` command line, run in `cwd`) gives, in command-line order.
 
     The engine pairs the n-th `--policy-pack-config` with the n-th `--policy-pack`
     (each flag may repeat, take `=value`, or hold comma-separated values).
     """
     packs = _flag_values(argv, "--policy-pack")
     configs = _flag_values(argv, "--policy-pack-config")
+    return [(cwd / pack, cwd / config) for pack, config in zip(packs, configs, strict=False)]
+
+
+def config_file_for(argv: Sequence[str], cwd: Path, pack_dir: Path) -> Path | None:
+    """The `--policy-pack-config` file that `argv` (run in `cwd`) gives for the pack in
+    `pack_dir`, or None (`config_pairs`)."""
     target = pack_dir.resolve()
-    for pack, config in zip(packs, configs, strict=False):
-        if (cwd / pack).resolve() == target:
-            return cwd / config
-    return None
+    return next((c for p, c in config_pairs(argv, cwd) if p.resolve() == target), None)
 
 
 def _flag_values(argv: Sequence[str], flag: str) -> list[str]:
@@ -239,24 +307,48 @@ def _pulumi_command_line(max_depth: int = 4) -> tuple[list[str], Path] | None:
 
 
 def command_line_problems(pack: str, policies: Sequence[Policy], pack_dir: Path) -> list[str]:
-    """`config_problems` of the config file the `pulumi` command line gives this pack;
-    empty when there is none (or it cannot be found or parsed: then the engine
-    reports, or the `Configure` check catches what reaches the pack)."""
+    """The problems of every config file the `pulumi` command line gives a pack of this
+    repository or this pack (`files_problems`); empty when there is none or the command
+    line cannot be read (then the `Configure` check catches what reaches the pack)."""
     found = _pulumi_command_line()
     if found is None:
         return []
     argv, cwd = found
-    path = config_file_for(argv, cwd, pack_dir)
-    if path is None:
-        return []
-    try:
-        config = json.loads(path.read_text(encoding="utf-8") or "{}")
-    except (OSError, ValueError):
-        return []
-    if not isinstance(config, Mapping):
-        return []
-    shown = str(path.relative_to(cwd)) if path.is_relative_to(cwd) else str(path)
-    return config_problems(pack, policies, config, shown)
+    return files_problems(config_pairs(argv, cwd), cwd, (pack, policies, pack_dir))
+
+
+def files_problems(
+    pairs: Sequence[tuple[Path, Path]],
+    cwd: Path,
+    this: tuple[str, Sequence[Policy], Path] | None = None,
+) -> list[str]:
+    """`config_problems` of each `(pack directory, config file)` pair whose pack is one
+    of this repository's (`KNOWN_PACKS`) or `this` (`(name, policies, directory)`), in
+    order, every file's problems at once; a file that cannot be read or is not a JSON
+    object is one problem. Pairs of other packs are left to the engine."""
+    others = {**known_packs(), **({this[0]: this[1]} if this is not None else {})}
+    problems: list[str] = []
+    for pack_dir, path in pairs:
+        if this is not None and pack_dir.resolve() == this[2].resolve():
+            pack, policies = this[0], this[1]
+        else:
+            found = known_pack(pack_dir)
+            if found is None:
+                continue
+            pack, policies = found
+        shown = str(path.relative_to(cwd)) if path.is_relative_to(cwd) else str(path)
+        try:
+            config = json.loads(path.read_text(encoding="utf-8") or "{}")
+        except (OSError, ValueError) as error:
+            problems.append(f"{shown}: cannot read the config of pack {pack}: {error}")
+            continue
+        if not isinstance(config, Mapping):
+            problems.append(
+                f"{shown}: the config of pack {pack} must be a JSON object keyed by policy name"
+            )
+            continue
+        problems += config_problems(pack, policies, config, shown, others)
+    return problems
 
 
 # --------------------------------------------------------------------------- #
@@ -300,7 +392,12 @@ def install_pack_config_check(pack: str, policies: Sequence[Policy], pack_dir: P
 
     def configure(self: Any, request: Any, context: Any) -> Any:
         problems = config_problems(
-            pack, policies, configure_request_config(request), "policy pack config"
+            pack,
+            policies,
+            configure_request_config(request),
+            "policy pack config",
+            known_packs(),
+            what="this config",
         )
         if problems:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "\n".join(problems))

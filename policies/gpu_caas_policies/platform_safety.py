@@ -28,6 +28,7 @@ from pulumi_policy import (
 from components.naming import LABEL_NODE_GROUP, LABEL_TENANT
 from components.versions import Version
 from policies.gpu_caas_policies import defaults, secrets, stack_config
+from policies.gpu_caas_policies import report as pack_report
 from policies.gpu_caas_policies._props import (
     K8S_PROVIDER_TYPE,
     config_list,
@@ -177,11 +178,24 @@ def _at_least(version: str, floor: str) -> bool | None:
 
 
 def _gpu_operator_release(args: ResourceValidationArgs) -> bool:
+    """True for a Helm release of the GPU Operator; any other release is noted as one
+    the policy does not apply to (the preview report does not count it)."""
     if args.resource_type not in HELM_TYPES:
         return False
     chart = get(args.props, "chart")
     names = config_list(args.get_config(), "gpuOperatorCharts", ("gpu-operator",))
-    return isinstance(chart, str) and _chart_name(chart) in names
+    if isinstance(chart, str) and _chart_name(chart) in names:
+        return True
+    pack_report.note_not_applicable()
+    return False
+
+
+def _versus(what: str, version: object, floor: str, ok: bool | None) -> str:
+    """`GPU Operator v26.7.0 >= 25.3.1` (or `<`, or `... is not a version`), for the
+    preview report."""
+    if ok is None:
+        return f"{what} {version!r} is not a version (floor {floor})"
+    return f"{what} {version} {'>=' if ok else '<'} {floor}"
 
 
 @preview_tolerant
@@ -192,6 +206,7 @@ def gpu_operator_floor_validator(args: ResourceValidationArgs, report: ReportVio
     floor = str(config_value(args.get_config(), "minVersion", defaults.GPU_OPERATOR_MIN_VERSION))
     version = get(args.props, "version")
     ok = _at_least(version, floor) if isinstance(version, str) else None
+    pack_report.note_outcome(_versus("GPU Operator", version, floor, ok))
     if not ok:
         report(
             f"{_describe(args)} installs GPU Operator {version!r}, below {floor} (container "
@@ -209,11 +224,14 @@ def toolkit_floor_validator(args: ResourceValidationArgs, report: ReportViolatio
     toolkit = get(args.props, "values", "toolkit", default={}) or {}
     version = get(toolkit, "version")
     if version is None:
-        return  # the chart's default toolkit; the chart floor covers it
+        # The chart's default toolkit; the chart floor covers it.
+        pack_report.note_outcome("the chart's default toolkit, covered by gpu-operator-cve-floor")
+        return
     floor = str(
         config_value(args.get_config(), "minVersion", defaults.CONTAINER_TOOLKIT_MIN_VERSION)
     )
     ok = _at_least(str(version), floor)
+    pack_report.note_outcome(_versus("toolkit", version, floor, ok))
     if not ok:
         report(
             f"{_describe(args)} sets toolkit.version {version!r}, below {floor} or not a "
@@ -245,7 +263,11 @@ def kubernetes_version_validator(args: StackValidationArgs, report: ReportViolat
     floor = str(config_value(args.get_config(), "minVersion", defaults.KUBERNETES_MIN_VERSION))
     for resource in args.resources:
         version = _kubernetes_version(resource.resource_type, resource.props)
-        if version is None or _at_least(version, floor):
+        if version is None:
+            continue
+        ok = _at_least(version, floor)
+        pack_report.note_outcome(_versus("Kubernetes", version, floor, ok))
+        if ok:
             continue
         kind = resource.resource_type.rsplit(":", 1)[-1]
         report(
@@ -444,7 +466,13 @@ def ownership_validator(args: StackValidationArgs, report: ReportViolation) -> N
     """Every node group and host belongs to this stack's tenant."""
     tenant = _stack_tenant(args)
     owners = config_value(args.get_config(), "hostOwners", {}) or {}
-    for urn, name, group_tenant, hosts in _node_groups(args):
+    groups = _node_groups(args)
+    if groups:
+        names = ", ".join(name for _, name, _, _ in groups)
+        pack_report.note_outcome(f"tenant {tenant or 'unknown'}: node groups {names}")
+    if any(hosts for *_, hosts in groups) and not (isinstance(owners, Mapping) and owners):
+        pack_report.note_skipped("the host inventory check", "hostOwners")
+    for urn, name, group_tenant, hosts in groups:
         # A group that registers no tenant (neither the `tenant` prop nor the
         # gpu-caas.io/tenant label output) cannot be judged: no report rather than a
         # false positive. gpu-caas' NodeGroup registers both (docs/policies.md).

@@ -5,28 +5,43 @@ whether a policy checked ten resources or none, or skipped a check because a val
 was unknown at preview. `install_report_hook` makes a pack count, per policy:
 
 * resource policies: the resources it *checked* (it read one of their properties or
-  their provider: a resource of a type the policy ignores is not counted), those it
+  their provider: a resource of a type the policy ignores is not counted, nor one the
+  validator read only to find it does not apply, `note_not_applicable`), those it
   *deferred* (a value it needed was unknown at preview: `_props.preview_tolerant`
   skipped the check; it runs again during `pulumi up`, before the resource is
   created), and those it checked with some values unknown and not scanned;
-* stack policies: the resources they judged, and the unknown values they skipped
-  (`_props.known` / `walk_strings` return no value for them);
+* stack policies: the resources they judged (whose properties they read), the unknown
+  values they skipped (`_props.known` / `walk_strings` return no value for them), and
+  the resources they looked into but found without properties: at a preview the engine
+  hands stack policies each resource's *outputs*, which a resource the update creates
+  does not have yet (the Kubernetes objects of a first preview; gpu-caas components
+  register theirs, so they are there); stack policies judge those after `pulumi up`;
+* what decided the outcome where a count says too little (`note_outcome`: the version
+  found against a floor) and the parts of a policy that did not run for want of
+  configuration (`note_skipped`: the config key that enables them);
 * violations reported.
 
 At the end of a preview (the engine's `AnalyzeStack` call, after every resource) the
-pack prints `render(...)` to stdout; the engine shows a pack's output as info
-diagnostics, under "Diagnostics: pulumi:pulumi:Stack" in `pulumi preview` (and as
-`diagnosticEvent`s with severity `info` in `--json` / streaming output).
+pack sends `render(...)` to the engine as ONE info diagnostic (`Engine.Log` at the
+address the engine started the pack with, `engine_address`). The engine shows it once,
+under "Diagnostics: pulumi:pulumi:Stack" in `pulumi preview` (the resource list shows
+only its first line, and `--diff` prints it single-spaced, on stderr as it does every
+diagnostic), and as one `diagnosticEvent`
+of severity `info` in `--json` / streaming output. Printing to stdout instead (the
+fallback when no engine address is found) makes every line a diagnostic of its own:
+the non-interactive resource list then repeats each line on the stack's row and
+`--diff` double-spaces them.
 
 `note_deferred` / `note_unknown` are called by `_props`; a validator that judges
 something other than the resource's properties (the stack config, say) calls
 `note_checked()`. Outside an evaluation (unit tests calling validators directly) they
-do nothing.
+all do nothing.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
@@ -57,6 +72,18 @@ class _Evaluation:
     """Resource name -> property paths whose unknown values were skipped."""
     resource: str | None = None
     """Resource being read (stack policies: the last one whose props were read)."""
+    read: list[str] = field(default_factory=list)
+    """Stack policies: resources whose props were read, in order, each once."""
+    empty: list[str] = field(default_factory=list)
+    """Resources whose props the validator looked into and found empty: at a preview
+    the engine hands stack policies the *outputs* of each resource, and a resource
+    this update creates has none yet."""
+    applies: bool = True
+    """False when the validator found the resource is not one it applies to."""
+    outcomes: list[str] = field(default_factory=list)
+    """What decided the outcome (`note_outcome`)."""
+    skipped: list[str] = field(default_factory=list)
+    """Parts that did not run, with the config key that enables them (`note_skipped`)."""
 
 
 _CURRENT: ContextVar[_Evaluation | None] = ContextVar("gpu_caas_policy_evaluation", default=None)
@@ -77,6 +104,32 @@ def note_unknown(error: UnknownValueError) -> None:
         evaluation.unknown.setdefault(name, set()).add(_path(error))
 
 
+def note_not_applicable() -> None:
+    """The resource being validated is not one the policy applies to, although the
+    validator read its properties to find out (a Helm release that is not the GPU
+    Operator, for a GPU Operator floor): it is not counted as checked."""
+    evaluation = _CURRENT.get()
+    if evaluation is not None:
+        evaluation.applies = False
+
+
+def note_outcome(text: str) -> None:
+    """What decided the check, in a few words, for the report: e.g. `GPU Operator
+    v26.7.0 >= 25.3.1`. Equal outcomes of several resources are listed once."""
+    evaluation = _CURRENT.get()
+    if evaluation is not None and text not in evaluation.outcomes:
+        evaluation.outcomes.append(text)
+
+
+def note_skipped(part: str, key: str) -> None:
+    """A part of the policy did not run because its config key `key` is not set; the
+    report says `skipped <part> (no <key> in the pack config)`."""
+    evaluation = _CURRENT.get()
+    text = f"skipped {part} (no {key} in the pack config)"
+    if evaluation is not None and text not in evaluation.skipped:
+        evaluation.skipped.append(text)
+
+
 def _path(error: UnknownValueError) -> str:
     return "." + ".".join(str(p) for p in error.props) if error.props else "a value"
 
@@ -93,7 +146,19 @@ class PolicyTally:
     """`Kind name` -> the unknown property that deferred its check to `pulumi up`."""
     unknown: dict[str, set[str]] = field(default_factory=dict)
     """`Kind name` -> unknown property paths skipped while checking it."""
+    unavailable: list[str] = field(default_factory=list)
+    """Stack policies: `Kind name` of resources looked into but without properties at
+    preview (created by the update: no outputs yet), each once."""
+    outcomes: list[str] = field(default_factory=list)
+    """What decided the checks (`note_outcome`), each once, in the order noted."""
+    skipped: list[str] = field(default_factory=list)
+    """Parts of the policy that did not run, and why (`note_skipped`), each once."""
     violations: int = 0
+
+    def add_notes(self, evaluation: _Evaluation) -> None:
+        """Take over an evaluation's outcomes and skipped parts (each once)."""
+        self.outcomes += [o for o in evaluation.outcomes if o not in self.outcomes]
+        self.skipped += [s for s in evaluation.skipped if s not in self.skipped]
 
 
 @dataclass
@@ -138,13 +203,21 @@ class _Tracked(Mapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         self._evaluation.touched = True
         self._evaluation.resource = self._name
+        if self._name not in self._evaluation.read:
+            self._evaluation.read.append(self._name)
         return self._inner[key]
 
     def __iter__(self) -> Iterator[str]:
+        self._note_if_empty()
         return iter(self._inner)
 
     def __len__(self) -> int:
+        self._note_if_empty()
         return len(self._inner)
+
+    def _note_if_empty(self) -> None:
+        if len(self._inner) == 0 and self._name not in self._evaluation.empty:
+            self._evaluation.empty.append(self._name)
 
     def __contains__(self, key: object) -> bool:
         return key in self._inner
@@ -211,12 +284,16 @@ def instrument(policy: Policy, report: PackReport) -> None:
                     evaluation.deferred = _path(error)
                     raise
                 finally:
-                    if evaluation.deferred is not None:
+                    if not evaluation.applies:
+                        pass  # read only to find the policy does not apply
+                    elif evaluation.deferred is not None:
                         tally.deferred[name] = evaluation.deferred
                     elif evaluation.touched:
                         tally.checked.append(name)
-                    for unknown_name, paths in evaluation.unknown.items():
-                        tally.unknown.setdefault(unknown_name, set()).update(paths)
+                    if evaluation.applies:
+                        for unknown_name, paths in evaluation.unknown.items():
+                            tally.unknown.setdefault(unknown_name, set()).update(paths)
+                        tally.add_notes(evaluation)
                 return result
             assert isinstance(args, StackValidationArgs)
             for resource in args.resources:
@@ -232,9 +309,11 @@ def instrument(policy: Policy, report: PackReport) -> None:
                 if evaluation.deferred is not None:
                     tally.deferred["the stack"] = evaluation.deferred
                 else:
-                    tally.checked.extend(describe(r.resource_type, r.name) for r in args.resources)
+                    tally.checked.extend(evaluation.read)
+                    tally.unavailable += [n for n in evaluation.empty if n not in tally.unavailable]
                 for unknown_name, paths in evaluation.unknown.items():
                     tally.unknown.setdefault(unknown_name, set()).update(paths)
+                tally.add_notes(evaluation)
             return result
         finally:
             _CURRENT.reset(token)
@@ -258,20 +337,40 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+def _outcomes(tally: PolicyTally) -> str:
+    """` (outcome, outcome and N more)`, or "" when none was noted."""
+    return f" ({_names(tally.outcomes)})" if tally.outcomes else ""
+
+
 def policy_line(tally: PolicyTally) -> str | None:
-    """One policy's line, or None when it had nothing to check."""
+    """One policy's line, or None when it had nothing to check.
+
+    `checked N` / `judged N resources` count the resources the policy applies to,
+    followed by what decided the outcome (`note_outcome`) in parentheses; then what was
+    deferred, not scanned or skipped, and the violations."""
     parts: list[str] = []
     if tally.stack:
         if "the stack" in tally.deferred:
             parts.append(
                 f"deferred to `pulumi up`: {tally.deferred['the stack']} unknown at preview"
             )
+        elif not (
+            tally.checked or tally.unknown or tally.skipped or tally.violations or tally.unavailable
+        ):
+            return None
         else:
-            parts.append(f"judged {_plural(len(set(tally.checked)), 'resource')}")
+            parts.append(f"judged {_plural(len(set(tally.checked)), 'resource')}{_outcomes(tally)}")
+            if tally.unavailable:
+                kinds = sorted({name.split(" ", 1)[0] for name in tally.unavailable})
+                more = " kinds" if len(kinds) > MAX_NAMED else ""
+                parts.append(
+                    f"{_plural(len(tally.unavailable), 'resource')} without properties until "
+                    f"`pulumi up` creates them, judged then: {_names(kinds)}{more}"
+                )
     else:
         if not tally.checked and not tally.deferred:
             return None
-        parts.append(f"checked {len(set(tally.checked))}")
+        parts.append(f"checked {len(set(tally.checked))}{_outcomes(tally)}")
         if tally.deferred:
             deferred = sorted(tally.deferred)
             paths = sorted(set(tally.deferred.values()))
@@ -287,6 +386,7 @@ def policy_line(tally: PolicyTally) -> str | None:
             f"not scanned in {_plural(len(skipped), 'resource')} (unknown at preview: "
             f"{shown}): {_names(skipped)}"
         )
+    parts += tally.skipped
     if tally.violations:
         parts.append(_plural(tally.violations, "violation"))
     kind = " (stack)" if tally.stack else ""
@@ -337,12 +437,54 @@ def is_dry_run() -> bool:
     return os.environ.get("PULUMI_DRY_RUN", "true").lower() != "false"
 
 
+_ADDRESS = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):[0-9]{1,5}$")
+"""`host:port` (or `[v6]:port`): how the engine passes its gRPC address to a plugin."""
+
+
+def engine_address(argv: Sequence[str]) -> str | None:
+    """The engine's gRPC address among a pack's arguments (`argv[1:]`), or None.
+
+    Started through the Python language host's `RunPlugin` the pack gets
+    `[<pack dir>, <engine address>, ...]`; through the legacy
+    `pulumi-analyzer-policy-python` shim `<engine address> . -flags`. Paths and flags
+    never look like `host:port`."""
+    return next((arg for arg in argv[1:] if _ADDRESS.match(arg)), None)
+
+
+def log_to_engine(address: str, message: str, timeout: float = 10.0) -> bool:
+    """Send `message` (several lines) to the engine at `address` as one info diagnostic
+    on the stack (`Engine.Log`); False when the engine cannot be reached."""
+    import grpc  # type: ignore[import-untyped]
+    from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc
+
+    request = engine_pb2.LogRequest(severity=engine_pb2.INFO, message=message, urn="")
+    try:
+        with grpc.insecure_channel(address) as channel:
+            engine_pb2_grpc.EngineStub(channel).Log(request, timeout=timeout)
+    except grpc.RpcError:
+        return False
+    return True
+
+
+def emit(text: str, argv: Sequence[str] | None = None, out: TextIO | None = None) -> None:
+    """Show a report once: as one engine diagnostic when the engine's address is among
+    `argv` (default `sys.argv`) and it answers, else on `out` (default stdout), where
+    the engine turns each line into a diagnostic of its own (module docstring)."""
+    address = engine_address(sys.argv if argv is None else argv)
+    if address is not None and log_to_engine(address, text.rstrip("\n")):
+        return
+    stream = out or sys.stdout
+    stream.write(text)
+    stream.flush()
+
+
 def install_report_hook(
     pack: str, policies: Sequence[Policy], out: TextIO | None = None
 ) -> PackReport:
-    """Count what every policy of the pack decides and print `render(...)` after the
-    stack policies ran at a preview (module docstring). Called by each pack's
-    `__main__.py` before it builds the `PolicyPack`; returns the report."""
+    """Count what every policy of the pack decides and show `render(...)` once after the
+    stack policies ran at a preview (`emit`; module docstring). Called by each pack's
+    `__main__.py` before it builds the `PolicyPack`; returns the report. `out`: write
+    the report there instead (tests)."""
     from pulumi_policy import policy as sdk
 
     report = PackReport.for_policies(pack, policies)
@@ -356,9 +498,11 @@ def install_report_hook(
     def analyze_stack(self: Any, request: Any, context: Any) -> Any:
         response = original(self, request, context)
         if is_dry_run():
-            stream = out or sys.stdout
-            stream.write(render(report))
-            stream.flush()
+            if out is not None:
+                out.write(render(report))
+                out.flush()
+            else:
+                emit(render(report))
         report.reset()
         return response
 

@@ -53,7 +53,8 @@ def plaintext_secret_problems(
     directories: Sequence[Path],
 ) -> list[Problem]:
     """Secret fields of `tenant` (as the engine sent it) held in plain text, with the
-    `pulumi config set --secret --path` command that fixes each."""
+    command that fixes each (`pulumi config set --stack <stack> --secret --path '<key>'
+    < <file>`, naming `stack`)."""
     return engine_secret_problems(
         stack, tenant, ROOT in secret_keys, directories, {}, check_passphrase=False
     )

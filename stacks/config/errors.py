@@ -28,6 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from stacks.config.commands import name_stack
 from stacks.config.secret import Secret
 
 ROOT = "gpu-caas:tenant"
@@ -70,6 +71,11 @@ class Problem:
         """This problem, located in `file` (at 1-based `line`/`column`, if known)."""
         return replace(self, file=file, line=line, column=column)
 
+    def for_stack(self, stack: str | None) -> Problem:
+        """This problem with the `--stack <stack>` placeholder of its fix commands
+        naming `stack` (`stacks.config.commands.name_stack`; unchanged for None)."""
+        return replace(self, message=name_stack(self.message, stack))
+
     @property
     def text(self) -> str:
         """`<key path>: <message>` (just the message for a problem of the whole file)."""
@@ -90,6 +96,27 @@ class ConfigError(Exception):
     def lines(self) -> list[str]:
         """One line per problem: `[<file>:<line>:<column>: ]<key path>: <message>`."""
         return [str(p) for p in self.problems]
+
+    def for_stack(self, stack: str | None) -> ConfigError:
+        """The same problems, their fix commands naming `stack` (`Problem.for_stack`)."""
+        return ConfigError([p.for_stack(stack) for p in self.problems])
+
+
+def in_reading_order(problems: Iterable[Problem]) -> list[Problem]:
+    """`problems` grouped by file (in the order the files first appear), each file's by
+    line then column; problems of the whole file (no line) first, problems read from no
+    file last. Stable: problems at the same place keep their order."""
+    problems = list(problems)
+    files: dict[str | None, int] = {}
+    for problem in problems:
+        files.setdefault(problem.file, len(files))
+    if None in files:
+        files[None] = len(files)
+
+    def key(problem: Problem) -> tuple[int, int, int]:
+        return (files[problem.file], problem.line or 0, problem.column or 0)
+
+    return sorted(problems, key=key)
 
 
 def plural(
@@ -179,17 +206,18 @@ def problems_from_validation_error(
         shown = _shown_value(model, loc, item.get("input"), item["type"])
         path = key_path(*loc, root=root)
         message = _message(item["type"], item["msg"], model, loc, shown)
-        if item["type"] == "missing":
-            message += _missing_secret_hint(model, loc, path)
+        if item["type"] in ("missing", "value_error"):
+            message += _secret_hint(model, loc, path)
         problems.append(Problem(path, message))
     return problems
 
 
-def _missing_secret_hint(model: type[BaseModel], loc: tuple[str | int, ...], path: str) -> str:
-    """`; set it with <pulumi config set --secret ...>` when `loc` is a secret field."""
+def _secret_hint(model: type[BaseModel], loc: tuple[str | int, ...], path: str) -> str:
+    """`; set it with <pulumi config set --stack <stack> --secret ...>` when `loc` is a
+    secret field (missing, or not a secret string)."""
     annotation = _annotation_at(model, loc)
     if isinstance(annotation, type) and issubclass(annotation, Secret):
-        return f"; set it with `{annotation.set_command(path)}`"
+        return f"; set it with {annotation.set_hint(path)}"
     return ""
 
 

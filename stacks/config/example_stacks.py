@@ -2,7 +2,8 @@
 
 The example stack files (`Pulumi.<stack>.yaml` in the repository root) hold dummy
 secrets encrypted with `DEV_PASSPHRASE`, which the README prints. It is for those
-stacks only: a real tenant's keys encrypted with it are readable by anyone.
+stacks only: a real tenant's keys encrypted with it are readable by anyone. (The empty
+passphrase is as public, and allowed for no stack: `stacks.config.secret_checks`.)
 """
 
 from __future__ import annotations

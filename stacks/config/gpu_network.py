@@ -611,7 +611,7 @@ def nim_rules(nim: NimConfig, max_gpus: int | None = None) -> list[Problem]:
                 key_path("gpu", "nim", "ngcApiKey"),
                 "the NIM Operator is enabled but ngcApiKey is missing (it pulls NIM images "
                 "and model weights); set it with "
-                f"`{ApiKey.set_command(key_path('gpu', 'nim', 'ngcApiKey'))}`",
+                f"{ApiKey.set_hint(key_path('gpu', 'nim', 'ngcApiKey'))}",
             )
         )
     if not nim.models:

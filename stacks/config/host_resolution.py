@@ -159,7 +159,7 @@ def _resolve_host(
                 problems.append(
                     Problem(
                         path,
-                        f"is required; set it with `{SshPrivateKey.set_command(path)}`, or for "
+                        f"is required; set it with {SshPrivateKey.set_hint(path)}, or for "
                         "many hosts declare the key once under sshKeys and refer to it with "
                         "ssh.privateKeyRef or scope it to the host's node group, rack or the "
                         "whole tenant (docs/inventory.md)",

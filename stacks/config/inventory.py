@@ -137,8 +137,8 @@ class SshKeyConfig(ConfigModel):
     name: str
     """Key name (DNS label), referred to by `hosts[].ssh.privateKeyRef`."""
     private_key: SshPrivateKey = Field(exclude=True)
-    """The private key (secret): `pulumi config set --secret --path
-    'gpu-caas:tenant.sshKeys[<i>].privateKey' -- "$(cat <key file>)"`."""
+    """The private key (secret): `pulumi config set --stack <stack> --secret --path
+    'gpu-caas:tenant.sshKeys[<i>].privateKey' < <key file>`."""
     user: str | None = None
     """Login user of the hosts that use this key and set no `ssh.user`."""
     racks: list[str] = []

@@ -39,6 +39,7 @@ from yaml.nodes import Node
 from stacks.config.base import ConfigModel
 from stacks.config.errors import ROOT, ConfigError, Problem, parse_key_path
 from stacks.config.inventory import HostConfig
+from stacks.config.secret import SshPrivateKey
 
 try:  # libyaml: an order of magnitude faster on thousands of hosts
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
@@ -168,9 +169,9 @@ def _secret_problems(raw: Mapping[str, Any]) -> list[Problem]:
                 Problem(
                     f"hosts[{i}].{'.'.join(path)}",
                     "an inventory file holds no secret (it is not encrypted): remove this "
-                    "key, declare the key once as a Pulumi secret with `pulumi config set "
-                    "--secret --path 'gpu-caas:tenant.sshKeys[<i>].privateKey' -- \"$(cat "
-                    '<key file>)"` (and sshKeys[<i>].name), and refer to it with '
+                    "key, declare the key once as a Pulumi secret with "
+                    f"{SshPrivateKey.set_hint(f'{ROOT}.sshKeys[<i>].privateKey')} "
+                    "(and sshKeys[<i>].name), and refer to it with "
                     "ssh.privateKeyRef or scope it to racks or node groups; if this file "
                     "held a real key, rotate it",
                 )

@@ -13,6 +13,7 @@ from stacks.config import rules
 from stacks.config.errors import ROOT, ConfigError, Problem, problems_from_validation_error
 from stacks.config.host_resolution import resolve_hosts
 from stacks.config.inventory_file import InventoryFile, in_file, project_directory, read_inventory
+from stacks.config.secret_checks import stack_name_of
 from stacks.config.stack_file import read_stack_file
 from stacks.config.tenant import TenantConfig
 
@@ -81,15 +82,19 @@ def load_stack_file(path: Path) -> TenantConfig:
     Raises:
         ConfigError: the file is unreadable, not valid YAML, lacks the key, or the
             config is invalid; every problem is located at `file:line:column` of
-            its key (`Problem.location`), in the inventory file for its hosts.
+            its key (`Problem.location`), in the inventory file for its hosts; fix
+            commands name the stack of `Pulumi.<stack>.yaml` (`--stack <stack>`).
     """
-    stack_file = read_stack_file(path)
+    stack = stack_name_of(path)
+    try:
+        stack_file = read_stack_file(path)
+    except ConfigError as error:
+        raise error.for_stack(stack) from None
     try:
         return parse_tenant(stack_file.config[CONFIG_KEY], project_directory(path.parent))
     except ConfigError as error:
-        raise ConfigError(
-            [p if p.file is not None else stack_file.locate(p) for p in error.problems]
-        ) from None
+        located = [p if p.file is not None else stack_file.locate(p) for p in error.problems]
+        raise ConfigError(located).for_stack(stack) from None
 
 
 def stack_file_warnings(path: Path, config: TenantConfig) -> list[Problem]:
@@ -104,4 +109,5 @@ def stack_file_warnings(path: Path, config: TenantConfig) -> list[Problem]:
         directory = project_directory(path.parent)
         inventory = InventoryFile(directory / config.inventory.file, config.inventory.file, [])
         found = in_file(found, inventory, {})
-    return [p if p.file is not None else stack_file.locate(p) for p in found]
+    stack = stack_name_of(path)
+    return [(p if p.file is not None else stack_file.locate(p)).for_stack(stack) for p in found]

@@ -10,9 +10,13 @@ The format, from pulumi/pulumi v3.259.0 (`pkg/secrets/passphrase/manager.go`,
 * each `secure:` value is `v1:<base64 12-byte nonce>:<base64 AES-256-GCM ciphertext+tag>`
   (no associated data).
 
-The passphrase comes from `PULUMI_CONFIG_PASSPHRASE` (even when empty), else from the
-file `PULUMI_CONFIG_PASSPHRASE_FILE` names (surrounding whitespace stripped), as the
-CLI reads them. Nothing here prints a passphrase, a key or a plaintext.
+The passphrase comes from `PULUMI_CONFIG_PASSPHRASE` (even when empty, and even when
+`PULUMI_CONFIG_PASSPHRASE_FILE` is set too), else from the file
+`PULUMI_CONFIG_PASSPHRASE_FILE` names (surrounding whitespace stripped), as the CLI reads
+them (tests/engine/test_passphrase_cli.py checks that precedence against the CLI). The
+empty passphrase is a valid key here, as in the CLI; `stacks.config.secret_checks`
+refuses a stack encrypted with it. Nothing here prints a passphrase, a key or a
+plaintext.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from components.gpu.catalog import (
     validate_mig_layout,
 )
 from components.naming import RESERVED_LABEL_KEYS, RESERVED_LABEL_PREFIXES, is_reserved_label
+from stacks.config.commands import config_set_command
 from stacks.config.control_plane import ControlPlaneBackend
 from stacks.config.errors import Problem, closest_match, key_path
 from stacks.config.gpu import gpu_rules, gpu_warnings
@@ -562,7 +563,8 @@ def stack_name(config: TenantConfig, stack: str) -> list[Problem]:
             f"tenant name {config.name!r} differs from the stack name {stack!r}; cluster, "
             "resource and namespace names come from the tenant name, so a stack file "
             "copied from another tenant collides with it: set `name` to the tenant of "
-            "this stack (or name the stack after the tenant)",
+            f"this stack (`{config_set_command(key_path('name'), stack, stack)}`), or "
+            "name the stack after the tenant",
         )
     ]
 

@@ -16,6 +16,8 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
+from stacks.config.commands import stack_option
+
 REDACTED = "[secret]"
 
 
@@ -36,8 +38,10 @@ class Secret:
 
     what: ClassVar[str] = "a secret"
     """What the value is, for messages (`is not <what>`)."""
-    value_argument: ClassVar[str] = "'<value>'"
-    """The value argument of the `pulumi config set` fix command (a placeholder)."""
+    value_file: ClassVar[str] = "<file holding the value>"
+    """The file the fix command reads the value from (`< <file>`, a placeholder). Never
+    an argument: a command line is visible to every user of the machine and lands in
+    shell history."""
 
     def __init__(self, value: str | None, *, encrypted: str | None = None) -> None:
         self._value = value
@@ -69,10 +73,25 @@ class Secret:
         return self._value
 
     @classmethod
-    def set_command(cls, path: str) -> str:
+    def set_command(cls, path: str, stack: str | None = None) -> str:
         """The command that sets this secret at `path` (a full key path such as
-        `gpu-caas:tenant.hosts[0].ssh.privateKey`), with a placeholder value."""
-        return f"pulumi config set --secret --path '{path}' -- {cls.value_argument}"
+        `gpu-caas:tenant.hosts[0].ssh.privateKey`) of `stack` (None: the `--stack
+        <stack>` placeholder, see `stacks.config.commands`), the value on stdin:
+
+        `pulumi config set --stack acme --secret --path '<path>' < <private key file>`
+
+        With no value argument, `pulumi config set` reads the value from stdin when
+        stdin is not a terminal (all of it but one final `\\n`; CLI v3.259.0) and prompts
+        for it without echo when it is.
+        """
+        return (
+            f"pulumi config set {stack_option(stack)} --secret --path '{path}' < {cls.value_file}"
+        )
+
+    @classmethod
+    def set_hint(cls, path: str, stack: str | None = None) -> str:
+        """`set_command` in backticks, as messages quote it."""
+        return f"`{cls.set_command(path, stack)}`"
 
     def __repr__(self) -> str:
         return REDACTED
@@ -94,7 +113,7 @@ class Secret:
             return value
         if isinstance(value, str):
             if not value:
-                raise ValueError("the secret is empty; set a value")
+                raise ValueError("the secret is empty")
             return cls(value)
         if (
             isinstance(value, dict)
@@ -102,10 +121,7 @@ class Secret:
             and isinstance(value["secure"], str)
         ):
             return cls(None, encrypted=value["secure"])
-        raise ValueError(
-            "expected a secret string; set it with "
-            "`pulumi config set --secret --path '<key path>' <value>`"
-        )
+        raise ValueError("expected a secret string (a `secure:` value)")
 
     @classmethod
     def __get_pydantic_core_schema__(
@@ -125,8 +141,9 @@ class Secret:
     ) -> JsonSchemaValue:
         return {
             "description": (
-                "A secret. Set it with `pulumi config set --secret --path ...`; the "
-                "stack file then holds `secure: v1:...`."
+                "A secret. Set it with `pulumi config set --stack <stack> --secret "
+                "--path '<key path>' < <file>`; the stack file then holds "
+                "`secure: v1:...`."
             ),
             "anyOf": [
                 {"type": "string", "minLength": 1},
@@ -145,7 +162,7 @@ class SshPrivateKey(Secret):
 
     __slots__ = ()
     what = "an SSH private key (PEM or OpenSSH, unencrypted)"
-    value_argument = '"$(cat <private key file>)"'
+    value_file = "<private key file>"
 
 
 class Kubeconfig(Secret):
@@ -154,12 +171,29 @@ class Kubeconfig(Secret):
 
     __slots__ = ()
     what = "a kubeconfig (the file's YAML contents)"
-    value_argument = '"$(cat <kubeconfig file>)"'
+    value_file = "<kubeconfig file>"
 
 
 class ApiKey(Secret):
-    """An API key or token: one line, no whitespace."""
+    """An API key or token: one line, no whitespace.
+
+    Line breaks at its end are dropped: they are not part of a key. (`pulumi config set
+    ... < <file>` drops one final `\\n`, but not the `\\r` of a CRLF file or a second
+    newline.)
+    """
 
     __slots__ = ()
     what = "an API key (one line, no whitespace)"
-    value_argument = "'<API key>'"
+    value_file = "<file holding the key>"
+
+    def __init__(self, value: str | None, *, encrypted: str | None = None) -> None:
+        super().__init__(None if value is None else api_key_text(value), encrypted=encrypted)
+
+
+def api_key_text(value: str) -> str:
+    """An API key's text as used: without the line breaks at its end.
+
+    >>> api_key_text("nvapi-abc\\n")
+    'nvapi-abc'
+    """
+    return value.rstrip("\r\n")

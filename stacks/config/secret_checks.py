@@ -11,10 +11,13 @@ program and the platform-safety pack run on a stack's secrets.
 * Shape: a decrypted SSH key, kubeconfig or API key must look like one
   (`stacks.config.secret_shapes`).
 * The public dev passphrase (`stacks.config.example_stacks.DEV_PASSPHRASE`) is for the
-  example stacks only.
+  example stacks only; an empty passphrase is for no stack.
+* The passphrase provider itself is worth a warning for a stack that is not an example,
+  unless the stack file accepts it (`gpu-caas:secretsProviderAcknowledged: passphrase`).
 
-Every problem names the key path and the exact `pulumi config set --secret --path`
-command that fixes it. No message ever contains a secret value.
+Every problem names the key path and the exact command that fixes it, with the stack
+named (`--stack`) and the value on stdin, never on the command line. No message ever
+contains a secret value.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
+from stacks.config.commands import stack_option
 from stacks.config.errors import ROOT, Problem, key_path
 from stacks.config.example_stacks import (
     ALLOW_DEV_PASSPHRASE_ENV,
@@ -46,18 +50,21 @@ from stacks.config.passphrase import (
 )
 from stacks.config.secret import Secret
 from stacks.config.secret_shapes import shape_problem
+from stacks.config.stack_file import SECRETS_PROVIDER_ACK_KEY
 from stacks.config.tenant import TenantConfig
 
 SALT_KEY = "encryptionsalt"
 PROVIDER_KEY = "secretsprovider"
 PRODUCTION_PROVIDERS = (
-    "`pulumi stack init <stack> --secrets-provider <provider>` (or, for an existing stack, "
-    "`pulumi stack change-secrets-provider <provider>`) with awskms://alias/<key>, "
-    "azurekeyvault://<vault>.vault.azure.net/keys/<key>, "
-    "gcpkms://projects/<p>/locations/<l>/keyRings/<r>/cryptoKeys/<key> or "
-    "hashivault://<key>"
+    "awskms://alias/<key>, azurekeyvault://<vault>.vault.azure.net/keys/<key>, "
+    "gcpkms://projects/<p>/locations/<l>/keyRings/<r>/cryptoKeys/<key> or hashivault://<key>"
 )
-"""The secrets providers to recommend for a real tenant, as a command."""
+"""The secrets providers to recommend for a real tenant (KMS and Vault keys)."""
+SECRETS_PROVIDERS_DOC = "docs/quickstart.md#secrets-providers"
+"""Where the quickstart explains secrets providers, re-keying and the acknowledgement."""
+ACKNOWLEDGED_PASSPHRASE = "passphrase"
+"""The value of `gpu-caas:secretsProviderAcknowledged` that accepts the passphrase
+provider."""
 
 _STACK_FILE = re.compile(r"^Pulumi\.(?P<stack>[^/]+)\.ya?ml$")
 
@@ -190,20 +197,23 @@ def secret_fields(model: type[BaseModel] = TenantConfig) -> dict[str, type[Secre
 # --------------------------------------------------------------------------- #
 
 
-def plaintext_problem(value: SecretValue) -> Problem:
-    """The problem of a secret field holding plain text (the value is not shown)."""
+def plaintext_problem(value: SecretValue, stack: str | None = None) -> Problem:
+    """The problem of a secret field holding plain text (the value is not shown); the
+    fix command names `stack` (None: the `--stack <stack>` placeholder)."""
     return Problem(
         value.path,
-        "is plain text, not a Pulumi secret: anyone who can read the stack file can read "
-        f"it; set it again with `{value.kind.set_command(value.path)}`",
+        "is plain text, not a Pulumi secret: it has been readable in the stack file (and "
+        "in git history, if the file was committed), so treat it as leaked: rotate it (a "
+        "new key, the old one revoked) and set the new one with "
+        f"{value.kind.set_hint(value.path, stack)}",
     )
 
 
-def plaintext_problems(raw_tenant: Any) -> list[Problem]:
+def plaintext_problems(raw_tenant: Any, stack: str | None = None) -> list[Problem]:
     """One problem per `Secret` field of a stack file's raw `gpu-caas:tenant` that holds
     a plain string instead of `{secure: ...}` (empty strings are left to the schema)."""
     return [
-        plaintext_problem(value)
+        plaintext_problem(value, stack)
         for value in secret_values(raw_tenant)
         if isinstance(value.value, str) and value.value
     ]
@@ -214,8 +224,9 @@ def plaintext_problems(raw_tenant: Any) -> list[Problem]:
 # --------------------------------------------------------------------------- #
 
 
-def shape_problems(values: Sequence[SecretValue]) -> list[Problem]:
-    """Shape problems of the plain (decrypted) string values among `values`."""
+def shape_problems(values: Sequence[SecretValue], stack: str | None = None) -> list[Problem]:
+    """Shape problems of the plain (decrypted) string values among `values`; the fix
+    commands name `stack` (None: the `--stack <stack>` placeholder)."""
     problems = []
     for value in values:
         if not isinstance(value.value, str):
@@ -226,7 +237,7 @@ def shape_problems(values: Sequence[SecretValue]) -> list[Problem]:
                 Problem(
                     value.path,
                     f"{problem}; it must be {value.kind.what}: set it with "
-                    f"`{value.kind.set_command(value.path)}`",
+                    f"{value.kind.set_hint(value.path, stack)}",
                 )
             )
     return problems
@@ -250,13 +261,42 @@ def uses_passphrase_provider(document: Mapping[str, Any]) -> bool:
     return isinstance(document.get(SALT_KEY), str) and provider in (None, "", "passphrase")
 
 
+def rekey_commands(stack: str | None, passphrase: str) -> str:
+    """How to re-key a stack now encrypted with `passphrase` (public or empty, so it is
+    shown): to a passphrase of one's own, or to a KMS or Vault key.
+
+    `pulumi stack change-secrets-provider` opens the stack with `PULUMI_CONFIG_PASSPHRASE`
+    (else `PULUMI_CONFIG_PASSPHRASE_FILE`) and, for `passphrase`, reads the new passphrase
+    at its prompt: from stdin when stdin is not a terminal (CLI v3.259.0; it has no
+    variable or flag for the new one). Without a terminal and without stdin the new
+    passphrase is empty: hence the `< <new passphrase file>`.
+    """
+    # Tools never print a passphrase, not even the public one (a CI log or PR comment
+    # would carry it); the empty one is shown as it is.
+    current = "''" if passphrase == "" else "<current passphrase>"
+    change = (
+        f"PULUMI_CONFIG_PASSPHRASE={current} pulumi stack "
+        f"change-secrets-provider {stack_option(stack)}"
+    )
+    return (
+        f"re-key it to a passphrase of your own with `{change} passphrase < <new "
+        "passphrase file>` (then `unset PULUMI_CONFIG_PASSPHRASE; export "
+        "PULUMI_CONFIG_PASSPHRASE_FILE=<new passphrase file>`) or, for production, to a KMS "
+        f"or Vault key with `{change} <provider>` ({PRODUCTION_PROVIDERS}); see "
+        f"{SECRETS_PROVIDERS_DOC}"
+    )
+
+
+def _stack_name(stack: str | None) -> str:
+    return f"stack '{stack}'" if stack else "this stack"
+
+
 def dev_passphrase_problem(stack: str | None, allowed: bool) -> Problem:
     """The problem of a non-example stack encrypted with the public dev passphrase."""
-    name = f"stack '{stack}'" if stack else "this stack"
     message = (
-        f"{name} is encrypted with the public dev passphrase of the example stacks (it is "
-        "printed in the README), so anyone can read its secrets; re-key it with a secrets "
-        f"provider of your own: {PRODUCTION_PROVIDERS}, then rotate any real secret it held"
+        f"{_stack_name(stack)} is encrypted with the public dev passphrase of the example "
+        "stacks (it is printed in the README), so anyone can read its secrets; "
+        f"{rekey_commands(stack, DEV_PASSPHRASE)}, then rotate any real secret it held"
     )
     if allowed:
         return Problem(SALT_KEY, f"{message} (allowed for a throwaway stack by "
@@ -267,15 +307,54 @@ def dev_passphrase_problem(stack: str | None, allowed: bool) -> Problem:
     )
 
 
+def empty_passphrase_problem(stack: str | None) -> Problem:
+    """The problem of a stack encrypted with an empty passphrase (no opt-in)."""
+    return Problem(
+        SALT_KEY,
+        f"{_stack_name(stack)} is encrypted with an empty passphrase (an empty "
+        f"{PASSPHRASE_ENV} or passphrase file, or `pulumi stack change-secrets-provider "
+        "passphrase` run without a terminal), so anyone can read its secrets; "
+        f"{rekey_commands(stack, '')}, then rotate any real secret it held",
+    )
+
+
 def passphrase_provider_warning(stack: str | None) -> Problem:
-    """The warning for a non-example stack on the passphrase provider."""
-    name = f"stack '{stack}'" if stack else "this stack"
+    """The one-line warning for a non-example stack on the passphrase provider that
+    its stack file does not acknowledge."""
     return Problem(
         PROVIDER_KEY,
-        f"{name} uses the passphrase secrets provider: its secrets are as safe as a "
-        "passphrase every operator must share; for a production tenant use a KMS or Vault "
-        f"provider: {PRODUCTION_PROVIDERS}",
+        f"{_stack_name(stack)} uses the passphrase secrets provider, as safe as a passphrase "
+        f"shared by every operator: for production use a KMS or Vault key "
+        f"({SECRETS_PROVIDERS_DOC}), or accept it with `pulumi config set "
+        f"{stack_option(stack)} {SECRETS_PROVIDER_ACK_KEY} {ACKNOWLEDGED_PASSPHRASE}`",
     )
+
+
+def acknowledgement_problems(
+    config: Mapping[str, Any], passphrase_stack: bool
+) -> tuple[bool, list[Problem], list[Problem]]:
+    """`(accepted, errors, warnings)` of a stack file's `gpu-caas:secretsProviderAcknowledged`.
+
+    `passphrase` accepts the passphrase provider; any other value is an error; the key on
+    a stack with another provider is a warning (it acknowledges nothing).
+    """
+    if SECRETS_PROVIDER_ACK_KEY not in config:
+        return False, [], []
+    if config[SECRETS_PROVIDER_ACK_KEY] != ACKNOWLEDGED_PASSPHRASE:
+        wrong = Problem(
+            SECRETS_PROVIDER_ACK_KEY,
+            f"must be `{ACKNOWLEDGED_PASSPHRASE}` (the secrets provider this stack uses and "
+            "its owners accept), or be removed",
+        )
+        return False, [wrong], []
+    if not passphrase_stack:
+        stale = Problem(
+            SECRETS_PROVIDER_ACK_KEY,
+            "accepts the passphrase secrets provider, but this stack uses another one: "
+            "remove the key",
+        )
+        return False, [], [stale]
+    return True, [], []
 
 
 def _encrypted_values(config: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
@@ -310,25 +389,33 @@ def check_stack_document(
     """Every secret check `python -m stacks validate` runs on one stack file.
 
     Errors: plain-text secrets; a non-example stack encrypted with the dev passphrase
-    (a warning with `GPU_CAAS_ALLOW_DEV_PASSPHRASE=1`); a passphrase from `env` that does
-    not open the stack's `encryptionsalt`; `secure:` values that do not decrypt with this
-    stack's key; decrypted secrets of the wrong shape. Warnings: a non-example stack on
-    the passphrase provider; secrets left unchecked because no passphrase is set.
+    (a warning with `GPU_CAAS_ALLOW_DEV_PASSPHRASE=1`); any stack encrypted with an empty
+    passphrase; a passphrase from `env` that does not open the stack's `encryptionsalt`
+    (saying so when `PULUMI_CONFIG_PASSPHRASE` hides `PULUMI_CONFIG_PASSPHRASE_FILE`);
+    `secure:` values that do not decrypt with this stack's key; decrypted secrets of the
+    wrong shape; a `gpu-caas:secretsProviderAcknowledged` other than `passphrase`.
+    Warnings: a non-example stack on the passphrase provider that its stack file does
+    not acknowledge; secrets left unchecked because no passphrase is set.
 
     Decryption needs the passphrase provider and a passphrase (`env`, or the dev
-    passphrase, which is always tried: it is public). Other providers (KMS, Vault) are
-    not contacted: their stacks get the plain-text check only.
+    passphrase and the empty one, which are tried when `env` has none that opens the
+    stack: both are public). Other providers (KMS, Vault) are not contacted: their stacks
+    get the plain-text check only. Fix commands name `stack` (None: `--stack <stack>`).
     """
     report = SecretReport()
     config = document.get("config")
     config = config if isinstance(config, Mapping) else {}
     raw_tenant = config.get(ROOT)
-    report.errors += plaintext_problems(raw_tenant)
-    if not uses_passphrase_provider(document):
+    report.errors += plaintext_problems(raw_tenant, stack)
+    passphrase_stack = uses_passphrase_provider(document)
+    accepted, ack_errors, ack_warnings = acknowledgement_problems(config, passphrase_stack)
+    report.errors += ack_errors
+    report.warnings += ack_warnings
+    if not passphrase_stack:
         return report
     salt = str(document[SALT_KEY])
     example = stack is not None and is_example_stack(stack)
-    if not example:
+    if not example and not accepted:
         report.warnings.append(passphrase_provider_warning(stack))
     env_source = PASSPHRASE_ENV if PASSPHRASE_ENV in env else PASSPHRASE_FILE_ENV
     try:
@@ -343,21 +430,22 @@ def check_stack_document(
         dev_crypter = _try_open(DEV_PASSPHRASE, salt)
     else:
         dev_crypter = None
+    if passphrase == "":
+        empty_crypter = env_crypter
+    elif env_crypter is None and dev_crypter is None:
+        empty_crypter = _try_open("", salt)  # ~0.5 s, only when nothing else opened it
+    else:
+        empty_crypter = None
     if dev_crypter is not None and not example:
         allowed = env.get(ALLOW_DEV_PASSPHRASE_ENV) == "1"
         (report.warnings if allowed else report.errors).append(
             dev_passphrase_problem(stack, allowed)
         )
+    if empty_crypter is not None:
+        report.errors.append(empty_passphrase_problem(stack))
+    crypter = env_crypter or dev_crypter or empty_crypter
     if passphrase is not None and env_crypter is None and not (example and dev_crypter):
-        report.errors.append(
-            Problem(
-                SALT_KEY,
-                f"{env_source} does not open this stack's encryptionsalt: it is not this "
-                "stack's passphrase (preview would fail); set the passphrase the stack was "
-                "created with. Secrets were not checked",
-            )
-        )
-    crypter = env_crypter or dev_crypter
+        report.errors.append(wrong_passphrase_problem(env_source, env, checked=bool(crypter)))
     encrypted = list(_encrypted_values(config))
     if crypter is None:
         if encrypted and passphrase is None:
@@ -375,12 +463,12 @@ def check_stack_document(
         try:
             decrypted[path] = crypter.decrypt(ciphertext)
         except DecryptionError:
-            command = kinds.get(path, Secret).set_command(path)
+            hint = kinds.get(path, Secret).set_hint(path, stack)
             report.errors.append(
                 Problem(
                     path,
                     "does not decrypt with this stack's key: it was encrypted for another "
-                    f"stack (copied from one?); set it again: `{command}`",
+                    f"stack (copied from one?); set it again: {hint}",
                 )
             )
     report.errors += shape_problems(
@@ -388,9 +476,30 @@ def check_stack_document(
             SecretValue(value.path, value.kind, decrypted[value.path])
             for value in secret_values(raw_tenant)
             if value.path in decrypted
-        ]
+        ],
+        stack,
     )
     return report
+
+
+def wrong_passphrase_problem(
+    source: str, env: Mapping[str, str], *, checked: bool = False
+) -> Problem:
+    """The problem of a passphrase (from the variable `source`) that does not open the
+    stack; when `PULUMI_CONFIG_PASSPHRASE` is set, it also says that it overrides
+    `PULUMI_CONFIG_PASSPHRASE_FILE` if that is set too (as the CLI reads them).
+    `checked`: the secrets were checked anyway (the stack opened with a public
+    passphrase)."""
+    message = (
+        f"{source} does not open this stack's encryptionsalt: it is not this stack's "
+        "passphrase (preview would fail); set the passphrase the stack was created with"
+    )
+    if source == PASSPHRASE_ENV and env.get(PASSPHRASE_FILE_ENV):
+        message += (
+            f"; {PASSPHRASE_ENV} is set and overrides {PASSPHRASE_FILE_ENV} (as it does for "
+            f"pulumi): `unset {PASSPHRASE_ENV}` to use the file"
+        )
+    return Problem(SALT_KEY, message if checked else f"{message}. Secrets were not checked")
 
 
 # --------------------------------------------------------------------------- #
@@ -446,57 +555,62 @@ def engine_secret_problems(
     *,
     check_passphrase: bool = True,
 ) -> list[Problem]:
-    """Plain-text secrets (and, with `check_passphrase`, the dev passphrase) of a stack
-    the engine runs, before any resource is registered.
+    """Plain-text secrets (and, with `check_passphrase`, the dev or an empty passphrase)
+    of a stack the engine runs, before any resource is registered.
 
     Args:
-        stack: the stack name.
+        stack: the stack name (fix commands name it).
         engine_tenant: `gpu-caas:tenant` as the engine sent it (secrets decrypted).
         tenant_is_secret: whether the engine marks `gpu-caas:tenant` secret
             (`PULUMI_CONFIG_SECRET_KEYS`, `config_secret_keys`): true as soon as one
             value in it is `secure:`.
         directories: where to look for `Pulumi.<stack>.yaml` (the project directory).
-        env: the environment (`PULUMI_CONFIG_PASSPHRASE`, `GPU_CAAS_ALLOW_DEV_PASSPHRASE`).
-        check_passphrase: refuse a non-example stack run with the dev passphrase.
+        env: the environment (`PULUMI_CONFIG_PASSPHRASE`, `PULUMI_CONFIG_PASSPHRASE_FILE`,
+            `GPU_CAAS_ALLOW_DEV_PASSPHRASE`).
+        check_passphrase: refuse a non-example stack run with the dev passphrase, and
+            any stack whose passphrase is empty.
 
     With the stack file, it decides field by field, and a stack on the passphrase
     provider run with `PULUMI_CONFIG_PASSPHRASE` (or `_FILE`) equal to the dev passphrase
-    is refused. Without it (config from elsewhere, or unit tests under mocks), a tenant
-    that the engine does not mark secret while a `Secret` field is set holds that
-    secret in plain text, and the secrets provider is unknown, so the passphrase is not
-    judged.
+    is refused, as is one whose passphrase is empty (checked against its
+    `encryptionsalt`, ~0.5 s, only when the passphrase is empty). Without it (config
+    from elsewhere, or unit tests under mocks), a tenant that the engine does not mark
+    secret while a `Secret` field is set holds that secret in plain text, and the
+    secrets provider is unknown, so the passphrase is not judged.
     """
     document = find_stack_document(stack, directories, engine_tenant)
     if document is not None:
-        problems = plaintext_problems(document["config"].get(ROOT))
+        problems = plaintext_problems(document["config"].get(ROOT), stack)
         passphrase_stack = uses_passphrase_provider(document)
     else:
         problems = (
             []
             if tenant_is_secret
             else [
-                plaintext_problem(value)
+                plaintext_problem(value, stack)
                 for value in secret_values(engine_tenant)
                 if isinstance(value.value, str) and value.value
             ]
         )
         passphrase_stack = False  # provider unknown (no stack file): not judged
+    if not (check_passphrase and passphrase_stack and document is not None):
+        return problems
+    try:
+        passphrase = passphrase_from_env(env)
+    except PassphraseError:
+        passphrase = None
     if (
-        check_passphrase
-        and passphrase_stack
+        passphrase == DEV_PASSPHRASE
         and not is_example_stack(stack)
         and env.get(ALLOW_DEV_PASSPHRASE_ENV) != "1"
     ):
-        try:
-            passphrase = passphrase_from_env(env)
-        except PassphraseError:
-            passphrase = None
-        if passphrase == DEV_PASSPHRASE:
-            problems.append(dev_passphrase_problem(stack, allowed=False))
+        problems.append(dev_passphrase_problem(stack, allowed=False))
+    if passphrase == "" and _try_open("", str(document[SALT_KEY])) is not None:
+        problems.append(empty_passphrase_problem(stack))
     return problems
 
 
-def decrypted_shape_problems(engine_tenant: Any) -> list[Problem]:
+def decrypted_shape_problems(engine_tenant: Any, stack: str | None = None) -> list[Problem]:
     """Shape problems of the secrets in `gpu-caas:tenant` as the engine sent it
-    (decrypted strings)."""
-    return shape_problems(secret_values(engine_tenant))
+    (decrypted strings); the fix commands name `stack`."""
+    return shape_problems(secret_values(engine_tenant), stack)

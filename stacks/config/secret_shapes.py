@@ -17,13 +17,13 @@ from cryptography.hazmat.primitives.serialization import (
     load_ssh_private_key,
 )
 
-from stacks.config.secret import ApiKey, Kubeconfig, Secret, SshPrivateKey
+from stacks.config.secret import ApiKey, Kubeconfig, Secret, SshPrivateKey, api_key_text
 
 _PEM_BEGIN = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
 _PUBLIC_KEY_PREFIXES = ("ssh-", "ecdsa-sha2-", "sk-ssh-", "sk-ecdsa-")
 # One line that names a file rather than holding its contents.
 _PATH_LIKE = re.compile(
-    r"^(~|\.{1,2}/|/|[A-Za-z]:\\|\$HOME|\$\{HOME\})|\.(pem|key|pub|ya?ml|conf)$"
+    r"^(~|\.{1,2}/|/|[A-Za-z]:\\|\$HOME|\$\{HOME\})|\.(pem|key|pub|ya?ml|conf|txt)$"
 )
 
 
@@ -108,12 +108,28 @@ def kubeconfig_problem(value: str) -> str | None:
 
 def api_key_problem(value: str) -> str | None:
     """What is wrong with an API key or token, or None: it must be one non-empty line
-    without whitespace (a trailing newline from a file breaks authentication)."""
-    if not value.strip():
+    without whitespace, and not a file path (`~/.ngc/key.txt`, `/home/me/ngc-key`).
+
+    Line breaks at its end (a CRLF key file's `\\r`, an extra newline) are dropped when
+    the key is used (`stacks.config.secret.api_key_text`), so they are fine; any other
+    whitespace would be sent as part of the key and break authentication.
+    """
+    text = api_key_text(value)
+    if not text.strip():
         return "is empty"
-    if any(char.isspace() for char in value):
+    if _looks_like_api_key_path(text):
+        return "is a file path, not the key: set the key itself (the file's contents)"
+    if any(char.isspace() for char in text):
         return "contains whitespace or a line break: set the key alone, on one line"
     return None
+
+
+def _looks_like_api_key_path(text: str) -> bool:
+    """A file path given as an API key. A key (`nvapi-...`, base64) may contain `/` but
+    starts with one rarely, and then is not a path with two or more `/`-separated parts."""
+    if not _looks_like_path(text):
+        return False
+    return not text.startswith("/") or text.count("/") >= 2
 
 
 def shape_problem(kind: type[Secret], value: str) -> str | None:

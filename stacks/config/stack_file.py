@@ -32,6 +32,13 @@ from stacks.config.errors import (
 PROJECT = ROOT.split(":", 1)[0]
 """The project's config namespace (`gpu-caas`): every key in it is read by the program."""
 
+SECRETS_PROVIDER_ACK_KEY = f"{PROJECT}:secretsProviderAcknowledged"
+"""Config key by which a stack's owners accept its secrets provider: `passphrase`
+silences validate's passphrase-provider warning (`stacks.config.secret_checks`)."""
+
+PROJECT_KEYS = frozenset({ROOT, SECRETS_PROVIDER_ACK_KEY})
+"""The config keys of the project's namespace that are read (any other is a problem)."""
+
 _NEAR_ROOT = 0.8
 """difflib ratio from which another config key is taken for a misspelt `gpu-caas:tenant`
 (stricter than for keys inside the tenant: other namespaces' keys are legitimate)."""
@@ -162,21 +169,24 @@ def read_stack_file(path: Path) -> StackFile:
 def config_key_problems(config: Mapping[str, Any]) -> list[Problem]:
     """Config keys the program would silently ignore, and `gpu-caas:tenant` missing.
 
-    A key in the project namespace other than `gpu-caas:tenant`, or one that looks
+    A key in the project namespace other than `PROJECT_KEYS`, or one that looks
     like a misspelt `gpu-caas:tenant` (`gpu-cass:tenant`, `tenant`), is a problem at
     that key ("did you mean"). Without `gpu-caas:tenant` and without such a key, the
     problem is the missing key. Each problem's path is the config key itself.
     """
     problems = []
     for key in config:
-        if key == ROOT or not isinstance(key, str):
+        if key in PROJECT_KEYS or not isinstance(key, str):
             continue
         namespace, _, name = key.rpartition(":")
         if namespace == PROJECT or name == ROOT.split(":", 1)[1] or _near_root(key):
+            ack = closest_match(key, [ROOT, SECRETS_PROVIDER_ACK_KEY]) == SECRETS_PROVIDER_ACK_KEY
             problems.append(
                 Problem(
                     key,
-                    f"unknown config key; did you mean `{ROOT}`? (the {PROJECT} program "
+                    f"unknown config key; did you mean `{SECRETS_PROVIDER_ACK_KEY}`?"
+                    if ack
+                    else f"unknown config key; did you mean `{ROOT}`? (the {PROJECT} program "
                     f"reads only `{ROOT}`)",
                 )
             )

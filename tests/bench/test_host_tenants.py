@@ -110,8 +110,9 @@ def test_a_plaintext_shared_key_is_reported_once_at_its_key_path(tmp_path: Path)
     )
     problems = plaintext_secret_problems("bench", tenant, frozenset(), [tmp_path])
     assert [p.path for p in problems] == [f"{ROOT}.sshKeys[0].privateKey"]
-    assert "pulumi config set --secret --path 'gpu-caas:tenant.sshKeys[0].privateKey'" in (
-        problems[0].message
+    assert (
+        "pulumi config set --stack bench --secret --path 'gpu-caas:tenant.sshKeys[0].privateKey'"
+        in (problems[0].message)
     )
     assert PRIVATE_KEY.splitlines()[2] not in problems[0].message
 

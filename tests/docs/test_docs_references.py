@@ -81,6 +81,25 @@ def test_every_make_target_the_doc_mentions_exists(doc: str) -> None:
     assert not unknown, f"{doc} tells the reader to run make targets the Makefile lacks: {unknown}"
 
 
+@pytest.mark.parametrize("doc", DOCS)
+def test_documented_test_commands_run_with_the_tools_on_path(doc: str) -> None:
+    """A documented `pytest` command runs after `. scripts/env.sh` in its block (or via
+    `make`): tests that run the Pulumi or Kyverno CLI fail without them on PATH, and
+    `.venv/bin/python` alone does not put them there."""
+    wrong = []
+    for block in blocks(doc):
+        if block.lang not in ("sh", "bash", "shell", "console"):
+            continue
+        sourced = False
+        for number, line in enumerate(block.text.splitlines(), block.line + 1):
+            command = line.split("#", 1)[0]
+            if re.search(r"(^|[;&|]\s*|\s)\. scripts/env\.sh", command):
+                sourced = True
+            if "pytest" in command and not command.lstrip().startswith("make ") and not sourced:
+                wrong.append(f"{doc}:{number}: {line.strip()}")
+    assert not wrong, f"pytest without `. scripts/env.sh` first: {wrong}"
+
+
 def test_the_runnable_blocks_are_marked() -> None:
     """The engine tests run exactly these blocks; a marker lost in an edit would make
     them test nothing."""

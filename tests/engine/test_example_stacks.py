@@ -17,8 +17,8 @@ STACKS = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in ROOT.glob("Pulum
 
 # Warnings an example may print, each explained in README "the warnings you may see".
 EXPLAINED_WARNINGS: tuple[str, ...] = (
-    # gb200-baremetal: DPF's pinned release documents Kubernetes 1.30 only.
-    "NVIDIA DOCA Platform Framework v24.10.0-rc.6's documented range",
+    # gb200-baremetal: DPF's pinned release documents Kubernetes 1.30 only (README).
+    "outside the range NVIDIA DOCA Platform Framework v24.10.0-rc.6 documents (1.30 only",
 )
 
 pytestmark = pytest.mark.engine

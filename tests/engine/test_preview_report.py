@@ -1,7 +1,8 @@
 """What a reviewer reads in the dev tenant's preview, on the real engine with both packs:
 the short `mirrorList` (equal to `python -m stacks mirror-list`), the `summary`, a
-known `apiEndpoint`, each pack's report of what it checked and deferred; and pack
-configuration mistakes failing with the key named."""
+known `apiEndpoint`, each pack's report of what it checked, decided, deferred and
+skipped, shown once (also with `--diff`); and pack configuration mistakes failing with
+the key named, every file's at once."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from policies.gpu_caas_policies import platform_safety, tenant_isolation
+from sandbox.workspace import engine_environment
 from stacks.config import load_stack_file
 from stacks.mirror_list import digest, mirror_list_output, offline_mirror_list
 from stacks.summary import tenant_summary
@@ -88,10 +90,93 @@ def test_each_pack_reports_what_it_checked(dev: PreviewResult) -> None:
     # Policies that looked at something say how much; Helm policies saw the 8 releases.
     assert "  helm-chart-exact-version: checked 8" in text, text
     assert "  kubernetes-explicit-provider: checked " in text, text
-    assert "  tenant-namespace-guardrails (stack): judged " in text, text
+    # What decided, where a count says too little: only the GPU Operator's release is
+    # checked by its CVE floor, and the versions found are given against the floors.
+    assert "  gpu-operator-cve-floor: checked 1 (GPU Operator v26.7.0 >= 25.3.1)\n" in text
+    assert "  container-toolkit-cve-floor: checked 1 (toolkit v1.20.0 >= 1.17.8)\n" in text
+    assert (
+        "  kubernetes-minimum-version (stack): judged 2 resources (Kubernetes 1.34.2 >= 1.34.0)\n"
+        in text
+    ), text
+    # A half that did not run is named with the key that enables it.
+    assert (
+        "  hosts-belong-to-tenant (stack): judged 3 resources (tenant dev: node groups "
+        "notebooks, train); skipped the host inventory check (no hostOwners in the pack "
+        "config)\n" in text
+    ), text
+    # At a first preview the engine hands stack policies no properties of the Kubernetes
+    # objects the update creates: said, instead of "judged 55 resources".
+    assert "  tenant-namespace-guardrails (stack): judged 0 resources; " in text, text
+    assert " without properties until `pulumi up` creates them, judged then: " in text, text
     # What was not looked at is said, not hidden behind the green tick.
     assert "not scanned in" in text, text
     assert "no matching resource: " in text, text
+    # Each pack's report is one diagnostic, not one per line.
+    headers = [info for info in dev.infos if " policies over " in info]
+    assert len(headers) == 2 and all(info.count("\n") >= 5 for info in headers), headers
+
+
+def _text_preview(backend: Path, *extra: str) -> str:
+    """`pulumi preview` of dev with both packs as a user sees it in a terminal (no
+    `--json`; stdout and stderr together: `--diff` writes diagnostics to stderr)."""
+    pulumi = require_pulumi()
+    env = engine_environment(backend)
+    env.pop("PULUMI_ENABLE_STREAMING_JSON_PREVIEW", None)
+    backend.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [pulumi, "stack", "select", "dev", "--create", "--secrets-provider", "passphrase"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    packs = [arg for pack in POLICY_PACKS for arg in ("--policy-pack", str(pack))]
+    proc = subprocess.run(
+        [pulumi, "preview", "--stack", "dev", "--non-interactive", *packs, *extra],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        timeout=900, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def dev_text(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The dev preview's text output, plain and with `--diff`."""
+    backend = tmp_path_factory.mktemp("dev-text") / "backend"
+    return {"plain": _text_preview(backend), "diff": _text_preview(backend, "--diff")}
+
+
+PACK_POLICIES = {
+    "gpu-caas-platform-safety": platform_safety.POLICIES,
+    "gpu-caas-tenant-isolation": tenant_isolation.POLICIES,
+}
+
+
+@pytest.mark.parametrize("mode", ["plain", "diff"])
+def test_each_report_is_shown_once_and_single_spaced(dev_text: dict[str, str], mode: str) -> None:
+    """Printed to stdout, every report line became a diagnostic of its own: the
+    non-interactive resource list repeated each on the stack's row (22 extra lines) and
+    `--diff` double-spaced them. Sent as one diagnostic, the row shows the pack's header
+    only (plain), the body appears once, and `--diff` prints it as it is."""
+    text = dev_text[mode]
+    lines = text.splitlines()
+    for pack, policies in PACK_POLICIES.items():
+        header = f"{pack}: {len(policies)} policies over 55 resources at preview"
+        on_row = [line for line in lines if line.endswith(f" create {header}")]
+        assert len(on_row) == (1 if mode == "plain" else 0), text
+        (at,) = [i for i, line in enumerate(lines) if line.strip() == header]
+        indent = lines[at][: len(lines[at]) - len(lines[at].lstrip())] + "  "
+        body = []
+        for line in lines[at + 1 :]:  # the block right below the header, no blank lines
+            if not line.startswith(indent):
+                break
+            body.append(line.strip())
+        idle = next((b for b in body if b.startswith("no matching resource: ")), None)
+        named = {b.split(":")[0].removesuffix(" (stack)") for b in body}
+        covered = [p.name for p in policies if p.name in named]
+        covered += idle.removeprefix("no matching resource: ").split(", ") if idle else []
+        assert sorted(covered) == sorted(p.name for p in policies), (body, text)
+        assert [line for line in body if text.count(line) != 1] == [], text
+    # No report line on the stack's row of the plan (it showed every one before).
+    assert not [line for line in lines if "pulumi:pulumi:Stack gpu-caas-dev create   " in line]
 
 
 def _config_error(tmp_path: Path, configs: Mapping[str, object], **env: str) -> str:
@@ -131,6 +216,35 @@ def test_a_misspelled_key_is_named_with_the_policy_keys(tmp_path: Path) -> None:
     assert "tenant-namespace-guardrails.platfromNamespaces: unknown key" in text, text
     assert "(did you mean 'platformNamespaces'?)" in text
     assert "tenant-namespace-guardrails takes: enforcementLevel, managementProviders" in text
+
+
+def test_every_config_files_problems_come_at_once(tmp_path: Path) -> None:
+    """The engine stops at the first pack that fails to start; that pack reports the
+    problems of both packs' files, so the second mistake does not wait for a fix of the
+    first."""
+    configs = {
+        "platform-safety": {"helm-chart-exact-versoin": {}},
+        "tenant-isolation": {"tenant-namespace-guardrails": {"platfromNamespaces": ["x"]}},
+    }
+    text = _config_error(tmp_path, configs)
+    first = "platform-safety.json: 'helm-chart-exact-versoin' is not a policy of pack "
+    second = "tenant-isolation.json: tenant-namespace-guardrails.platfromNamespaces: unknown key"
+    assert first in text and second in text, text
+    assert text.index(first) < text.index(second)
+
+
+def test_swapped_config_files_are_named(tmp_path: Path) -> None:
+    """A config file given with the other pack's `--policy-pack`."""
+    swapped = {"platform-safety": VALID_CONFIGS["tenant-isolation"]}
+    swapped["tenant-isolation"] = VALID_CONFIGS["platform-safety"]
+    text = _config_error(tmp_path, swapped)
+    for file, other in (
+        ("platform-safety.json", "gpu-caas-tenant-isolation"),
+        ("tenant-isolation.json", "gpu-caas-platform-safety"),
+    ):
+        assert f"{file}: this file looks like the config of pack {other} " in text, text
+    assert "paired with the wrong --policy-pack?" in text
+    assert "is not a policy of pack" not in text  # one message per file, not per key
 
 
 def test_the_configure_check_alone_catches_what_reaches_the_pack(tmp_path: Path) -> None:

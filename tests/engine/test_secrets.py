@@ -3,11 +3,12 @@
 `pulumi config set --path ...privateKey` without `--secret` writes the key into the stack
 file in plain text: `python -m stacks validate`, the program and the platform-safety
 pack (`stack-secrets-encrypted`) all refuse it, each with the exact
-`pulumi config set --secret --path` command, and none prints the key. A stack that is
-not an example, run with the dev passphrase, is refused unless
-`GPU_CAAS_ALLOW_DEV_PASSPHRASE=1`. The stack is a throwaway copy of Pulumi.dev.yaml in a
-temp project (`StackWorkspace`: the program's files symlinked, so the packs run in the
-project directory, where the stack file is).
+`pulumi config set --stack acme --secret --path ... < <file>` command, and none prints
+the key. A stack that is not an example, run with the dev passphrase, is refused unless
+`GPU_CAAS_ALLOW_DEV_PASSPHRASE=1`; any stack run with an empty passphrase is refused.
+The stack is a throwaway copy of Pulumi.dev.yaml in a temp project (`StackWorkspace`:
+the program's files symlinked, so the packs run in the project directory, where the
+stack file is).
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ import pytest
 import yaml
 
 from sandbox.workspace import StackWorkspace, engine_environment
+from stacks.config.example_stacks import DEV_PASSPHRASE
+from stacks.config.passphrase import PassphraseCrypter
 from tests.engine.harness import ROOT, preview
 from tests.stacks.samples import PRIVATE_KEY
 
 pytestmark = pytest.mark.engine
 
 PATH = "gpu-caas:tenant.hosts[1].ssh.privateKey"
-FIX = f"pulumi config set --secret --path '{PATH}' -- \"$(cat <private key file>)\""
+FIX = f"pulumi config set --stack acme --secret --path '{PATH}' < <private key file>"
 MARKER = PRIVATE_KEY.splitlines()[4]
 
 
@@ -78,4 +81,41 @@ def test_non_example_stack_on_the_dev_passphrase_needs_the_opt_in(tmp_path: Path
     assert "stack 'acme' is encrypted with the public dev passphrase" in error
     assert "pulumi stack change-secrets-provider" in error
     assert "GPU_CAAS_ALLOW_DEV_PASSPHRASE=1" in error
+    assert {str(step.get("type")) for step in refused.steps} <= {"pulumi:pulumi:Stack"}, detail
+
+
+def test_a_stack_on_an_empty_passphrase_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dev example re-keyed to the empty passphrase (what `pulumi stack
+    change-secrets-provider acme passphrase` does without a terminal), run with
+    `PULUMI_CONFIG_PASSPHRASE=""`: the engine decrypts it, the program refuses it, and
+    GPU_CAAS_ALLOW_DEV_PASSPHRASE does not help."""
+    workspace = _workspace(tmp_path, plaintext=False)
+    document = yaml.safe_load(workspace.stack_file_path.read_text())
+    dev = PassphraseCrypter.open(DEV_PASSPHRASE, document["encryptionsalt"])
+    salt, empty = PassphraseCrypter.new("")
+
+    def rekey(value: object) -> object:
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            return {"secure": empty.encrypt(dev.decrypt(value["secure"]))}
+        if isinstance(value, dict):
+            return {k: rekey(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [rekey(v) for v in value]
+        return value
+
+    document = {**rekey(document), "encryptionsalt": salt}  # type: ignore[dict-item]
+    workspace.stack_file_path.write_text(yaml.safe_dump(document, sort_keys=False))
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "")
+    monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE_FILE", raising=False)
+    refused = preview(workspace.project, "acme", workspace.backend, allow_dev_passphrase=True)
+    detail = refused.describe()
+    assert refused.returncode != 0, detail
+    [error] = [e for e in refused.errors if "empty passphrase" in e]
+    assert "stack 'acme' is encrypted with an empty passphrase" in error, detail
+    assert (
+        "`PULUMI_CONFIG_PASSPHRASE='' pulumi stack change-secrets-provider --stack acme "
+        "passphrase < <new passphrase file>`"
+    ) in error, detail
     assert {str(step.get("type")) for step in refused.steps} <= {"pulumi:pulumi:Stack"}, detail

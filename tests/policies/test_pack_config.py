@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +12,15 @@ import pytest
 from policies.gpu_caas_policies import platform_safety, tenant_isolation
 from policies.gpu_caas_policies.pack_config import (
     ENFORCEMENT_LEVEL,
+    REPO,
     PackConfigError,
     check_config,
     config_file_for,
+    config_pairs,
     config_problems,
+    files_problems,
+    known_pack,
+    known_packs,
     pack_config_schema,
     policy_config_schema,
     policy_keys,
@@ -165,3 +171,105 @@ def test_config_file_for(argv: list[str], expected: str | None, tmp_path: Path) 
     (tmp_path / "policies" / "a").mkdir(parents=True)
     found = config_file_for(argv, tmp_path, tmp_path / "policies" / "a")
     assert found == (tmp_path / expected if expected else None)
+
+
+SAFETY, ISOLATION = "gpu-caas-platform-safety", "gpu-caas-tenant-isolation"
+SAFETY_DIR, ISOLATION_DIR = (
+    REPO / "policies" / "platform-safety",
+    REPO / "policies" / "tenant-isolation",
+)
+
+
+def test_the_known_packs_are_this_repositorys() -> None:
+    assert known_packs() == PACKS
+    assert known_pack(SAFETY_DIR) == (SAFETY, platform_safety.POLICIES)
+    assert known_pack(REPO / "policies" / "config") is None
+
+
+def test_a_config_of_the_other_pack_is_named_as_such() -> None:
+    config = {
+        "tenant-namespace-guardrails": {"platformNamespaces": ["x"]},
+        "no-tenant-rights-in-platform-namespaces": {"tenantClusterRoles": []},
+        "kubernetes-explicit-provider": "mandatory",
+        "no-cluster-admin-binding": "advisory",
+        "all": "mandatory",
+    }
+    assert config_problems(SAFETY, PACKS[SAFETY], config, "ci/isolation.json", PACKS) == [
+        "ci/isolation.json: this file looks like the config of pack gpu-caas-tenant-isolation "
+        "(it configures tenant-namespace-guardrails, no-tenant-rights-in-platform-namespaces, "
+        "kubernetes-explicit-provider and 1 more), not of gpu-caas-platform-safety; paired with "
+        "the wrong --policy-pack? The n-th --policy-pack-config goes with the n-th --policy-pack."
+    ]
+
+
+def test_one_foreign_policy_among_own_ones_is_named_with_its_pack() -> None:
+    config = {"helm-chart-exact-version": "mandatory", "tenant-namespace-guardrails": {}}
+    (problem,) = config_problems(SAFETY, PACKS[SAFETY], config, "f.json", PACKS)
+    assert problem.startswith(
+        "f.json: 'tenant-namespace-guardrails' is not a policy of pack gpu-caas-platform-safety "
+        "(it is a policy of pack gpu-caas-tenant-isolation); its policies: "
+    )
+
+
+def _write(directory: Path, name: str, config: object) -> Path:
+    path = directory / name
+    path.write_text(json.dumps(config) if not isinstance(config, str) else config)
+    return path
+
+
+def test_every_files_problems_are_reported_at_once(tmp_path: Path) -> None:
+    # Two packs, two bad files: both files' problems in one go, in command-line order
+    # (the engine stops at the first pack that fails to start).
+    safety = _write(tmp_path, "safety.json", {"helm-chart-exact-versoin": {}})
+    isolation = _write(
+        tmp_path, "isolation.json", {"tenant-namespace-guardrails": {"platfromNamespaces": []}}
+    )
+    argv = ["pulumi", "preview", "--policy-pack", str(SAFETY_DIR), "--policy-pack",
+            str(ISOLATION_DIR), "--policy-pack-config", "safety.json",
+            "--policy-pack-config", "isolation.json"]  # fmt: skip
+    pairs = config_pairs(argv, tmp_path)
+    assert pairs == [(SAFETY_DIR, safety), (ISOLATION_DIR, isolation)]
+    problems = files_problems(pairs, tmp_path)
+    assert len(problems) == 2, problems
+    assert problems[0].startswith("safety.json: 'helm-chart-exact-versoin' is not a policy of ")
+    assert problems[1].startswith(
+        "isolation.json: tenant-namespace-guardrails.platfromNamespaces: unknown key"
+    )
+    # Whichever pack the engine starts first reports the same, all of it.
+    this = (ISOLATION, tenant_isolation.POLICIES, ISOLATION_DIR)
+    assert files_problems(pairs, tmp_path, this) == problems
+
+
+def test_swapped_files_are_each_named(tmp_path: Path) -> None:
+    safety_config = {"helm-chart-allowed-repository": {"trustStackMirrors": True}}
+    isolation_config: dict[str, object] = {
+        "no-tenant-rights-in-platform-namespaces": {"tenantClusterRoles": []}
+    }
+    pairs = [
+        (SAFETY_DIR, _write(tmp_path, "isolation.json", isolation_config)),
+        (ISOLATION_DIR, _write(tmp_path, "safety.json", safety_config)),
+    ]
+    problems = files_problems(pairs, tmp_path)
+    assert [p.split(";")[0] for p in problems] == [
+        "isolation.json: this file looks like the config of pack gpu-caas-tenant-isolation (it "
+        "configures no-tenant-rights-in-platform-namespaces), not of gpu-caas-platform-safety",
+        "safety.json: this file looks like the config of pack gpu-caas-platform-safety (it "
+        "configures helm-chart-allowed-repository), not of gpu-caas-tenant-isolation",
+    ]
+    assert all(p.endswith("paired with the wrong --policy-pack? The n-th "
+                          "--policy-pack-config goes with the n-th --policy-pack.")
+               for p in problems)  # fmt: skip
+
+
+def test_unreadable_files_and_other_packs(tmp_path: Path) -> None:
+    pairs = [
+        (SAFETY_DIR, _write(tmp_path, "broken.json", "{not json")),
+        (ISOLATION_DIR, _write(tmp_path, "list.json", ["tenant-namespace-guardrails"])),
+        (tmp_path / "someone-elses-pack", _write(tmp_path, "theirs.json", {"x": {}})),
+        (ISOLATION_DIR, tmp_path / "absent.json"),
+    ]
+    problems = files_problems(pairs, tmp_path)
+    assert [p.split(":")[0] for p in problems] == ["broken.json", "list.json", "absent.json"]
+    assert "cannot read the config of pack gpu-caas-platform-safety" in problems[0]
+    assert "must be a JSON object keyed by policy name" in problems[1]
+    assert files_problems([(ISOLATION_DIR, _write(tmp_path, "ok.json", {}))], tmp_path) == []

@@ -26,9 +26,11 @@ from tests.policies.helpers import run_resource
 from tests.stacks.samples import PRIVATE_KEY, sample
 
 FIX = (
-    "gpu-caas:tenant.hosts[0].ssh.privateKey: is plain text, not a Pulumi secret: anyone who "
-    "can read the stack file can read it; set it again with `pulumi config set --secret "
-    "--path 'gpu-caas:tenant.hosts[0].ssh.privateKey' -- \"$(cat <private key file>)\"`"
+    "gpu-caas:tenant.hosts[0].ssh.privateKey: is plain text, not a Pulumi secret: it has been "
+    "readable in the stack file (and in git history, if the file was committed), so treat it "
+    "as leaked: rotate it (a new key, the old one revoked) and set the new one with `pulumi "
+    "config set --stack acme --secret --path 'gpu-caas:tenant.hosts[0].ssh.privateKey' < "
+    "<private key file>`"
 )
 
 

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import http.client
 import os
+import socket
 import subprocess
 import sys
 import threading
+import time
+import urllib.error
 from collections.abc import Iterator
 from dataclasses import replace
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -23,6 +29,7 @@ from sandbox.upstream import (
     TREES,
     UPSTREAM_DIR_ENV,
     Lock,
+    UnreachableError,
     UpstreamError,
     build_lock,
     copy_problem,
@@ -33,6 +40,7 @@ from sandbox.upstream import (
     load_lock,
     render_lock,
     resolve_root,
+    unreachable_reason,
     upstream_root,
     verify_copy,
 )
@@ -459,3 +467,140 @@ def test_a_missing_copy_stops_pytest_with_one_message(tmp_path: Path) -> None:
     assert f"set {UPSTREAM_DIR_ENV}=<path> to an existing copy" in done.stderr
     assert "FileNotFoundError" not in done.stdout + done.stderr
     assert "test_nodes.py::" not in done.stdout  # nothing collected
+
+
+# --------------------------------------------------------------------------- #
+# make upstream without a reachable source: one message, at once
+# --------------------------------------------------------------------------- #
+
+
+@pytest.fixture
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Requests go straight to the address under test, never through a proxy."""
+    for name in ("http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_refused_source_stops_at_once_with_one_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_proxy: None
+) -> None:
+    # The real lock (184 files) against a loopback port that refuses connections: no
+    # retries, no per-file lines, both ways out named.
+    base = f"http://127.0.0.1:{_closed_port()}"
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(BASE_URL_ENV, base)
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "sandbox.upstream", "fetch"],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert time.monotonic() - started < 20, "should stop at the first refused connection"
+    assert done.returncode == 1 and done.stdout == "", done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 3, done.stderr
+    assert lines[0].startswith(f"make upstream: cannot reach {base} (connection refused); ")
+    assert f"(0 of {len(LOCK.files)} files fetched, 0 already there)" in lines[0]
+    assert f"allow network access to {base.removeprefix('http://')}" in lines[1]
+    assert f"set {UPSTREAM_DIR_ENV}=<path> to an existing copy" in lines[2]
+    assert "crds/" not in done.stderr.replace("crds/ and", "")  # no file is listed
+
+
+def test_an_unresolvable_host_stops_at_the_first_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_proxy: None
+) -> None:
+    # Name resolution fails in-process (no DNS query leaves the machine).
+    lookups: list[str] = []
+
+    def no_dns(host: str, *args: object, **kwargs: object) -> object:
+        lookups.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    lock = _small_lock()
+    with pytest.raises(UnreachableError) as raised:
+        fetch(lock, tmp_path, base_url="https://upstream.invalid", backoff=0, workers=1)
+    message = str(raised.value)
+    assert message.startswith(
+        "make upstream: cannot reach https://upstream.invalid (cannot resolve the host name: "
+        "Name or service not known); stopped at the first failure (0 of 4 files fetched"
+    )
+    assert "allow network access to upstream.invalid" in message
+    assert lookups == ["upstream.invalid"]  # one attempt, then no further request
+    assert not any(tmp_path.iterdir())
+
+
+def test_files_already_there_are_counted_when_the_host_is_unreachable(
+    tmp_path: Path, no_proxy: None
+) -> None:
+    lock = _small_lock()
+    kept = lock.files[0]
+    (tmp_path / kept.local).parent.mkdir(parents=True)
+    (tmp_path / kept.local).write_bytes((ROOT / kept.local).read_bytes())
+    with pytest.raises(UnreachableError, match=r"\(0 of 4 files fetched, 1 already there\)"):
+        fetch(lock, tmp_path, base_url=f"http://127.0.0.1:{_closed_port()}", backoff=0)
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (urllib.error.URLError(socket.gaierror(-2, "Name or service not known")),
+         "cannot resolve the host name: Name or service not known"),
+        (urllib.error.URLError(ConnectionRefusedError(errno.ECONNREFUSED, "refused")),
+         "connection refused"),
+        (urllib.error.URLError(OSError(errno.ENETUNREACH, "unreachable")), "network unreachable"),
+        (urllib.error.URLError(TimeoutError("timed out")), "connecting timed out"),
+        # File-specific or passing: retried or reported per file.
+        (urllib.error.HTTPError("http://x/a", 404, "Not Found", Message(), None), None),
+        (TimeoutError("read timed out"), None),
+        (ConnectionResetError(errno.ECONNRESET, "reset"), None),
+        (http.client.IncompleteRead(b""), None),
+    ],
+)  # fmt: skip
+def test_unreachable_reason(error: BaseException, expected: str | None) -> None:
+    assert unreachable_reason(error) == expected
+
+
+# --------------------------------------------------------------------------- #
+# The check every target that reads the files runs first
+# --------------------------------------------------------------------------- #
+
+
+def test_the_check_runs_on_the_standard_library_alone(tmp_path: Path) -> None:
+    # `make test` on a fresh clone runs it before .venv exists: no site-packages (-S -s)
+    # and no PYTHON* variables (-E), from the repository root as make does.
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), UPSTREAM_DIR_ENV: str(tmp_path)}
+    env[CACHE_ENV] = str(tmp_path / "cache")
+    done = subprocess.run(
+        [sys.executable, "-S", "-s", "-E", "-m", "sandbox.upstream", "check"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith(f"{tmp_path} (from ${UPSTREAM_DIR_ENV}) holds none of the ")
+    assert "run `make upstream`" in done.stderr and "Traceback" not in done.stderr
+    env[UPSTREAM_DIR_ENV] = str(ROOT)  # a complete copy
+    done = subprocess.run(
+        [sys.executable, "-S", "-s", "-E", "-m", "sandbox.upstream", "check"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"{ROOT} (${UPSTREAM_DIR_ENV}): all {len(LOCK.files)} locked files\n"
+
+
+@pytest.mark.parametrize("target", ["test", "test-unit", "test-live", "setup-test", "sandbox"])
+def test_make_checks_the_upstream_files_before_building_anything(target: str) -> None:
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-n", target],
+        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    first = done.stdout.splitlines()[0]
+    assert first == "python3 -m sandbox.upstream check", done.stdout
+    assert done.stdout.index("sandbox.upstream check") < done.stdout.index("scripts/setup.sh")

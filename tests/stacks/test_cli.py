@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from stacks.__main__ import main
+from stacks.config.passphrase import PassphraseCrypter
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = [p for p in sorted(ROOT.glob("Pulumi.*.yaml"))]
@@ -140,6 +141,8 @@ def test_warnings_say_where_and_name_a_stack_with_another_tenant(
         f"{path}:{line}:5: warning: gpu-caas:tenant.name: tenant name 'dev' differs from the "
         "stack name 'acme';"
     ) in "\n".join(err)
+    # The exact command, naming the stack of the file.
+    assert "(`pulumi config set --stack acme --path 'gpu-caas:tenant.name' acme`)" in "\n".join(err)
 
 
 def test_a_misspelt_tenant_key_is_suggested(
@@ -175,8 +178,72 @@ def test_plaintext_secret_fails_validate_at_its_line(
     where = re.escape(str(path)) + r":\d+:\d+: "
     assert re.match(where + r"gpu-caas:tenant\.hosts\[1\]\.ssh\.privateKey: is plain text", line)
     assert line.endswith(
-        "`pulumi config set --secret --path 'gpu-caas:tenant.hosts[1].ssh.privateKey' -- "
-        '"$(cat <private key file>)"`'
+        "`pulumi config set --stack acme --secret --path 'gpu-caas:tenant.hosts[1].ssh.privateKey' "
+        "< <private key file>`"
     )
     assert "PLAIN-KEY-BODY" not in captured.err + captured.out
     assert ": ok (" not in captured.out
+
+
+def test_errors_are_printed_in_line_order_with_the_stack_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Schema errors late in the file and a plain-text secret early in it come from two
+    checks; they are printed by line, and every fix command names the file's stack."""
+    monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE", raising=False)
+    monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE_FILE", raising=False)
+    document = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    document["secretsprovider"] = "awskms://alias/acme"  # not the dev passphrase
+    del document["encryptionsalt"]
+    tenant = document["config"]["gpu-caas:tenant"]
+    tenant["name"] = "acme"
+    key = "-----BEGIN OPENSSH PRIVATE KEY-----\nPLAIN-KEY-BODY\n-----END OPENSSH PRIVATE KEY-----"
+    tenant["hosts"][2]["ssh"]["privateKey"] = key
+    tenant["hosts"][0]["ssh"]["privateKey"] = 7  # not a secret: a schema error
+    tenant["nodeGroups"][0]["gpu"] = {"count": "eight"}  # unknown key, later in the file
+    path = tmp_path / "Pulumi.acme-prod.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    assert main(["validate", str(path)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    positions = [tuple(map(int, line.split(":")[1:3])) for line in err]
+    assert len(err) >= 3 and positions == sorted(positions), err
+    # Both the schema's hint for the secret and the plain-text one name the stack.
+    hints = [line for line in err if "pulumi config set" in line]
+    assert len(hints) == 2, err
+    assert all("pulumi config set --stack acme-prod --secret --path" in line for line in hints)
+    assert "PLAIN-KEY-BODY" not in "\n".join(err)
+
+
+def test_the_passphrase_provider_warning_is_one_line_and_can_be_acknowledged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE", raising=False)
+    monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE_FILE", raising=False)
+    document = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    salt, _ = PassphraseCrypter.new("the acme passphrase")
+    document["encryptionsalt"] = salt  # its own (the dev secrets do not decrypt: unchecked)
+    document["config"]["gpu-caas:tenant"]["name"] = "acme"
+    path = tmp_path / "Pulumi.acme.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    assert main(["validate", str(path)]) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if "secretsprovider" in line]
+    assert warned == [
+        f"{path}: warning: secretsprovider: stack 'acme' uses the passphrase secrets provider, "
+        "as safe as a passphrase shared by every operator: for production use a KMS or Vault "
+        "key (docs/quickstart.md#secrets-providers), or accept it with `pulumi config set "
+        "--stack acme gpu-caas:secretsProviderAcknowledged passphrase`"
+    ]
+    # What that command writes: the config key, reviewable in the stack file.
+    document["config"]["gpu-caas:secretsProviderAcknowledged"] = "passphrase"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    assert main(["validate", str(path)]) == 0
+    assert "secretsprovider" not in capsys.readouterr().err
+    # A wrong value is an error at its line.
+    document["config"]["gpu-caas:secretsProviderAcknowledged"] = "yes"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    assert main(["validate", str(path)]) == 1
+    line = path.read_text().splitlines().index("  gpu-caas:secretsProviderAcknowledged: 'yes'") + 1
+    assert (
+        f"{path}:{line}:3: gpu-caas:secretsProviderAcknowledged: must be `passphrase`"
+        in capsys.readouterr().err
+    )

@@ -621,5 +621,10 @@ def test_gpu_warnings_report_the_unenforced_dpf_range():
     assert gpu_rules(tenant) == []
     ((path, message),) = gpu_warnings(tenant)
     assert path == K8S
-    assert "NVIDIA DOCA Platform Framework v24.10.0-rc.6's documented range 1.30 only" in message
+    assert message.startswith(
+        "Kubernetes 1.34.2 is outside the range NVIDIA DOCA Platform Framework v24.10.0-rc.6 "
+        "documents (1.30 only, per NVIDIA/doca-platform@v24.10.0-rc.6 "
+    )
+    assert "), and is allowed because that range lies below the platform floor 1.34.0" in message
+    assert message.endswith("Platform-Support).") and "not refused" not in message
     assert gpu_warnings(_tenant()) == []

@@ -103,7 +103,8 @@ def _problems(tenant: dict[str, Any]) -> list[str]:
          "did you mean 'tenant'?"),
         ([_key("r1", racks=["r1"])], {},
          "gpu-caas:tenant.hosts[0].ssh.privateKey: is required; set it with `pulumi config set "
-         "--secret --path 'gpu-caas:tenant.hosts[0].ssh.privateKey'"),
+         "--stack <stack> --secret --path 'gpu-caas:tenant.hosts[0].ssh.privateKey' < <private "
+         "key file>`"),
         ([{"name": "tenant", "privateKey": PRIVATE_KEY}], {},
          "gpu-caas:tenant.hosts[0].ssh.user: is not set: set the login user here or on "
          "sshKeys[0].user"),

@@ -102,7 +102,9 @@ INLINE_KEY = [*HOSTS[:1], {**HOSTS[1], "ssh": {"privateKey": PRIVATE_KEY}}, *HOS
          "inventory/acme.yaml:5:3: hosts[0].nodeGroup: host 'cp-0' has role 'control-plane'"),
         # no secret in the file, and the value is never shown
         (INLINE_KEY, "inventory/acme.yaml:14:5: hosts[1].ssh.privateKey: an inventory file "
-         "holds no secret"),
+         "holds no secret (it is not encrypted): remove this key, declare the key once as a "
+         "Pulumi secret with `pulumi config set --stack acme --secret --path "
+         "'gpu-caas:tenant.sshKeys[<i>].privateKey' < <private key file>`"),
     ],
 )  # fmt: skip
 def test_problems_are_located_in_the_inventory_file(

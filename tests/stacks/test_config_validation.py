@@ -207,15 +207,22 @@ BAD = [
         [
             (
                 f"{T}.hosts[1].ssh.privateKey",
-                "expected a secret string; set it with `pulumi config set --secret --path '<key "
-                "path>' <value>`",
+                "expected a secret string (a `secure:` value); set it with `pulumi config set "
+                f"--stack <stack> --secret --path '{T}.hosts[1].ssh.privateKey' < <private key "
+                "file>`",
             )
         ],
     ),
     (
         "tenant-managed",
         {"hosts[1].ssh.privateKey": ""},
-        [(f"{T}.hosts[1].ssh.privateKey", "the secret is empty; set a value")],
+        [
+            (
+                f"{T}.hosts[1].ssh.privateKey",
+                "the secret is empty; set it with `pulumi config set --stack <stack> --secret "
+                f"--path '{T}.hosts[1].ssh.privateKey' < <private key file>`",
+            )
+        ],
     ),
     # A model outside the catalog needs its facts; the message names each missing one.
     (
@@ -413,8 +420,8 @@ BAD = [
         [
             (
                 f"{T}.controlPlane.hosted.managementKubeconfig",
-                "is required; set it with `pulumi config set --secret --path "
-                f"'{T}.controlPlane.hosted.managementKubeconfig' -- \"$(cat <kubeconfig file>)\"`",
+                "is required; set it with `pulumi config set --stack <stack> --secret --path "
+                f"'{T}.controlPlane.hosted.managementKubeconfig' < <kubeconfig file>`",
             )
         ],
     ),

@@ -6,9 +6,11 @@ import pytest
 
 from stacks.config.errors import (
     ROOT,
+    ConfigError,
     Problem,
     closest_match,
     did_you_mean,
+    in_reading_order,
     key_path,
     parse_key_path,
     plural,
@@ -86,3 +88,38 @@ def test_problem_text_and_location() -> None:
     assert str(problem.at("Pulumi.x.yaml")) == f"Pulumi.x.yaml: {ROOT}.name: is required"
     # A problem of the whole file has no key path.
     assert str(Problem("", "not valid YAML: x", "f.yaml", 2, 1)) == "f.yaml:2:1: not valid YAML: x"
+
+
+def test_in_reading_order_sorts_each_file_by_line_then_column() -> None:
+    problems = [
+        Problem("a", "x", "Pulumi.x.yaml", 40, 7),
+        Problem("b", "x", "inventory.yaml", 3, 1),
+        Problem("c", "x", "Pulumi.x.yaml", 12, 9),
+        Problem("d", "x"),  # read from no file: last
+        Problem("e", "x", "Pulumi.x.yaml", 12, 3),
+        Problem("f", "x", "Pulumi.x.yaml"),  # the whole file: first of its file
+        Problem("g", "x", "inventory.yaml", 1, 1),
+        Problem("h", "x", "Pulumi.x.yaml", 40, 7),  # same place as `a`: stays after it
+    ]
+    assert [p.path for p in in_reading_order(problems)] == ["f", "e", "c", "a", "h", "g", "b", "d"]
+    assert in_reading_order([]) == []
+
+
+def test_for_stack_names_the_stack_in_fix_commands() -> None:
+    problem = Problem(
+        f"{ROOT}.name",
+        "set it with `pulumi config set --stack <stack> --path 'k' v` (in `Pulumi.<stack>.yaml`)",
+        "Pulumi.acme.yaml",
+        3,
+        5,
+    )
+    named = problem.for_stack("acme")
+    assert named.message == (
+        "set it with `pulumi config set --stack acme --path 'k' v` (in `Pulumi.<stack>.yaml`)"
+    )
+    assert (named.path, named.file, named.line, named.column) == (
+        problem.path, problem.file, problem.line, problem.column
+    )  # fmt: skip
+    assert problem.for_stack(None) == problem
+    error = ConfigError([problem, Problem("", "no command")]).for_stack("acme")
+    assert [p.message for p in error.problems] == [named.message, "no command"]

@@ -25,6 +25,7 @@ from stacks.mirror_list import (
     render_json,
     render_text,
     run_command,
+    stack_file_argument,
     stack_name_of,
 )
 from tests.components.cluster.helpers import command_outputs
@@ -167,3 +168,42 @@ def test_command_reports_config_errors_by_key_path(tmp_path: Path) -> None:
     assert out.getvalue() == ""
     assert "gpu-caas:tenant.kubernetes: is required" in err.getvalue()
     assert all(line.startswith(str(bad)) for line in err.getvalue().splitlines())
+
+
+@pytest.mark.parametrize(
+    ("project", "expected"),
+    [
+        (".", "Pulumi.dev.yaml"),  # the repository's own project
+        (".sandbox/pulumi/project", ".sandbox/pulumi/project/Pulumi.dev.yaml"),  # make sandbox
+        ("/elsewhere/project", "Pulumi.dev.yaml"),
+    ],
+)
+def test_full_list_names_the_stack_file_from_the_repository_root(
+    project: str, expected: str
+) -> None:
+    directory = Path(project) if project.startswith("/") else ROOT / project
+    assert stack_file_argument("dev", directory, ROOT) == expected
+
+
+def test_a_sandbox_stack_file_named_from_the_root_gets_its_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `make sandbox` keeps the stack file in .sandbox/pulumi/project/; its stack output
+    # names that path, and the bare name given from the root gets the path in the error.
+    import stacks.mirror_list as mirror_list
+
+    sandbox = tmp_path / ".sandbox" / "pulumi" / "project"
+    sandbox.mkdir(parents=True)
+    (sandbox / "Pulumi.sandbox-dev.yaml").write_text((ROOT / "Pulumi.dev.yaml").read_text())
+    monkeypatch.setattr(mirror_list, "REPO_ROOT", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert stack_file_argument("sandbox-dev", sandbox) == (
+        ".sandbox/pulumi/project/Pulumi.sandbox-dev.yaml"
+    )
+    err = io.StringIO()
+    assert run_command(Path("Pulumi.sandbox-dev.yaml"), False, io.StringIO(), err) == 2
+    assert err.getvalue() == (
+        "Pulumi.sandbox-dev.yaml: no such file; the sandbox's stack file is "
+        ".sandbox/pulumi/project/Pulumi.sandbox-dev.yaml (from the repository root: python -m "
+        "stacks mirror-list .sandbox/pulumi/project/Pulumi.sandbox-dev.yaml)\n"
+    )

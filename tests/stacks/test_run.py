@@ -70,6 +70,8 @@ def test_a_tenant_named_unlike_its_stack_is_warned(
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any(
         w.startswith("gpu-caas:tenant.name: tenant name 'acme' differs from the stack name 'dev';")
+        # The exact command, naming the stack: `make preview` may have selected another.
+        and "(`pulumi config set --stack dev --path 'gpu-caas:tenant.name' dev`)" in w
         for w in warned
     ), warned
     caplog.clear()
@@ -87,6 +89,24 @@ def test_a_misspelt_tenant_key_is_suggested(caplog: pytest.LogCaptureFixture) ->
         "gpu-cass:tenant: unknown config key; did you mean `gpu-caas:tenant`? (the gpu-caas "
         "program reads only `gpu-caas:tenant`)"
     ]
+
+
+def test_the_passphrase_provider_acknowledgement_is_a_known_key(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`gpu-caas:secretsProviderAcknowledged` (read by validate) is not an unknown key to
+    the program."""
+    monkeypatch.setattr("stacks.platform.install", lambda handle, config: {})
+    monkeypatch.setattr("pulumi.export", lambda key, value: None)
+    caplog.set_level(logging.ERROR)
+    config = {
+        "gpu-caas:tenant": json.dumps(sample("tenant-managed")),
+        "gpu-caas:secretsProviderAcknowledged": "passphrase",
+    }
+    mocks = RecordingMocks(command_outputs)
+    run(stacks.run, mocks, config=config, stack="acme")
+    assert mocks.one("gpu-caas:cluster:TenantCluster", "acme")
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 def _refused(
@@ -111,10 +131,22 @@ def test_plaintext_secrets_stop_the_program(caplog: pytest.LogCaptureFixture) ->
     errors = _refused(caplog, sample("tenant-managed"), secret_keys=[])
     assert len(errors) == 3
     assert errors[0] == (
-        "gpu-caas:tenant.hosts[0].ssh.privateKey: is plain text, not a Pulumi secret: anyone "
-        "who can read the stack file can read it; set it again with `pulumi config set "
-        "--secret --path 'gpu-caas:tenant.hosts[0].ssh.privateKey' -- \"$(cat <private key "
-        'file>)"`'
+        "gpu-caas:tenant.hosts[0].ssh.privateKey: is plain text, not a Pulumi secret: it has "
+        "been readable in the stack file (and in git history, if the file was committed), so "
+        "treat it as leaked: rotate it (a new key, the old one revoked) and set the new one "
+        "with `pulumi config set --stack test --secret --path "
+        "'gpu-caas:tenant.hosts[0].ssh.privateKey' < <private key file>`"
+    )
+
+
+def test_a_missing_secret_names_the_stack_in_its_fix(caplog: pytest.LogCaptureFixture) -> None:
+    data = sample("tenant-managed")
+    del data["hosts"][1]["ssh"]["privateKey"]
+    errors = _refused(caplog, data, stack="acme-prod")
+    assert errors[0].startswith(
+        "gpu-caas:tenant.hosts[1].ssh.privateKey: is required; set it with `pulumi config set "
+        "--stack acme-prod --secret --path 'gpu-caas:tenant.hosts[1].ssh.privateKey' < "
+        "<private key file>`"
     )
 
 
@@ -125,8 +157,8 @@ def test_secrets_of_the_wrong_shape_stop_the_program(caplog: pytest.LogCaptureFi
     assert errors == [
         "gpu-caas:tenant.controlPlane.external.kubeconfig: is a file path, not the kubeconfig: "
         "set the file's contents; it must be a kubeconfig (the file's YAML contents): set it "
-        "with `pulumi config set --secret --path 'gpu-caas:tenant.controlPlane.external."
-        'kubeconfig\' -- "$(cat <kubeconfig file>)"`'
+        "with `pulumi config set --stack test --secret --path 'gpu-caas:tenant.controlPlane."
+        "external.kubeconfig' < <kubeconfig file>`"
     ]
     assert not any("/home/me" in e for e in errors)
 
@@ -156,3 +188,38 @@ def test_a_non_example_stack_on_the_dev_passphrase_is_refused(
     mocks = RecordingMocks(command_outputs)
     run(stacks.run, mocks, config={"gpu-caas:tenant": json.dumps(data)})
     assert mocks.one("gpu-caas:cluster:TenantCluster", "acme")
+
+
+@pytest.mark.parametrize("source", ["variable", "file"])
+def test_a_stack_on_an_empty_passphrase_is_refused(
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    source: str,
+) -> None:
+    """`pulumi stack change-secrets-provider <stack> passphrase` without a terminal re-keys
+    a stack to the empty passphrase; the engine then runs the program with it."""
+    data = sample("tenant-managed")
+    salt, crypter = PassphraseCrypter.new("")
+    encrypted = copy.deepcopy(data)
+    for host in encrypted["hosts"]:
+        host["ssh"]["privateKey"] = {"secure": crypter.encrypt(host["ssh"]["privateKey"])}
+    stack_file = {"encryptionsalt": salt, "config": {"gpu-caas:tenant": encrypted}}
+    (tmp_path / "Pulumi.test.yaml").write_text(yaml.safe_dump(stack_file))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE", raising=False)
+    monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE_FILE", raising=False)
+    if source == "variable":
+        monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "")
+    else:
+        (tmp_path / "passphrase").write_text("")
+        monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE_FILE", str(tmp_path / "passphrase"))
+    monkeypatch.setenv("GPU_CAAS_ALLOW_DEV_PASSPHRASE", "1")  # no opt-in for this one
+    [error] = _refused(caplog, data)
+    assert error.startswith(
+        "encryptionsalt: stack 'test' is encrypted with an empty passphrase (an empty "
+        "PULUMI_CONFIG_PASSPHRASE or passphrase file, or `pulumi stack change-secrets-provider "
+        "passphrase` run without a terminal), so anyone can read its secrets; re-key it to a "
+        "passphrase of your own with `PULUMI_CONFIG_PASSPHRASE='' pulumi stack "
+        "change-secrets-provider --stack test passphrase < <new passphrase file>`"
+    )

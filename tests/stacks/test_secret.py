@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import TypeAdapter
 
-from stacks.config import Secret, SecretUnavailableError
+from stacks.config import ApiKey, Secret, SecretUnavailableError
 from tests.support.mocks import RecordingMocks, run
 
 ADAPTER: TypeAdapter[Secret] = TypeAdapter(Secret)
@@ -42,3 +42,21 @@ def test_equality_does_not_reveal() -> None:
     assert ADAPTER.validate_python("a") == ADAPTER.validate_python("a")
     assert ADAPTER.validate_python("a") != ADAPTER.validate_python("b")
     assert len({ADAPTER.validate_python("a"), ADAPTER.validate_python("a")}) == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "used"),
+    [("nvapi-abc", "nvapi-abc"), ("nvapi-abc\n", "nvapi-abc"), ("nvapi-abc\r\n\n", "nvapi-abc")],
+)
+def test_api_key_drops_the_line_breaks_at_its_end(value: str, used: str) -> None:
+    """`pulumi config set --secret --path k < key-file` drops one final `\n` only (a CRLF
+    file keeps its `\r`); the key sent to NGC must have no line break."""
+    key = TypeAdapter(ApiKey).validate_python(value)
+    assert key.plaintext == used
+    out = run(lambda: {"value": key.output()}, RecordingMocks())
+    assert (out["value"].value, out["value"].secret) == (used, True)
+
+
+def test_an_api_key_placeholder_stays_encrypted() -> None:
+    key = TypeAdapter(ApiKey).validate_python({"secure": "v1:abc"})
+    assert key.is_encrypted and key.plaintext is None

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from stacks.config import ConfigError, parse_tenant
+from stacks.config import ConfigError, Problem, parse_tenant
 from stacks.config.example_stacks import DEV_PASSPHRASE
 from stacks.config.passphrase import PassphraseCrypter
 from stacks.config.secret import ApiKey, Kubeconfig, Secret, SshPrivateKey
@@ -126,9 +126,10 @@ def test_secret_values_follow_models_lists_and_both_key_spellings() -> None:
             {".hosts[1].ssh.privateKey"},
             [
                 "gpu-caas:tenant.hosts[1].ssh.privateKey: is plain text, not a Pulumi secret: "
-                "anyone who can read the stack file can read it; set it again with `pulumi "
-                "config set --secret --path 'gpu-caas:tenant.hosts[1].ssh.privateKey' -- "
-                '"$(cat <private key file>)"`'
+                "it has been readable in the stack file (and in git history, if the file was "
+                "committed), so treat it as leaked: rotate it (a new key, the old one revoked) "
+                "and set the new one with `pulumi config set --stack acme --secret --path "
+                "'gpu-caas:tenant.hosts[1].ssh.privateKey' < <private key file>`"
             ],
         ),
         (
@@ -136,26 +137,33 @@ def test_secret_values_follow_models_lists_and_both_key_spellings() -> None:
             {".controlPlane.external.kubeconfig"},
             [
                 "gpu-caas:tenant.controlPlane.external.kubeconfig: is plain text, not a Pulumi "
-                "secret: anyone who can read the stack file can read it; set it again with "
-                "`pulumi config set --secret --path 'gpu-caas:tenant.controlPlane.external."
-                'kubeconfig\' -- "$(cat <kubeconfig file>)"`'
+                "secret: it has been readable in the stack file (and in git history, if the "
+                "file was committed), so treat it as leaked: rotate it (a new key, the old one "
+                "revoked) and set the new one with `pulumi config set --stack acme --secret "
+                "--path 'gpu-caas:tenant.controlPlane.external.kubeconfig' < <kubeconfig file>`"
             ],
         ),
     ],
 )
 def test_plaintext_problems(flavor: str, plaintext: set[str], expected: list[str]) -> None:
     document = stack_document(sample(flavor), plaintext=plaintext)
-    problems = plaintext_problems(document["config"]["gpu-caas:tenant"])
+    problems = plaintext_problems(document["config"]["gpu-caas:tenant"], "acme")
     assert [str(p) for p in problems] == expected
     _assert_no_secret(_all_messages(problems))
 
 
-def test_plain_api_key_gets_a_value_placeholder() -> None:
+def test_plain_api_key_is_set_again_from_a_file_on_stdin() -> None:
     tenant = {"gpu": {"nim": {"enabled": True, "ngcApiKey": "nvapi-SAMPLE-NGC-KEY"}}}
     [problem] = plaintext_problems(tenant)
     assert problem.path == "gpu-caas:tenant.gpu.nim.ngcApiKey"
+    # The stack is unknown here: the placeholder, filled in by validate and the program.
     assert problem.message.endswith(
-        "`pulumi config set --secret --path 'gpu-caas:tenant.gpu.nim.ngcApiKey' -- '<API key>'`"
+        "`pulumi config set --stack <stack> --secret --path 'gpu-caas:tenant.gpu.nim.ngcApiKey' "
+        "< <file holding the key>`"
+    )
+    assert problem.for_stack("acme").message.endswith(
+        "`pulumi config set --stack acme --secret --path 'gpu-caas:tenant.gpu.nim.ngcApiKey' "
+        "< <file holding the key>`"
     )
     _assert_no_secret(str(problem))
 
@@ -165,13 +173,34 @@ def test_missing_private_key_says_how_to_set_it() -> None:
     del tenant["hosts"][0]["ssh"]["privateKey"]
     with pytest.raises(ConfigError) as caught:
         parse_tenant(tenant)
-    assert caught.value.lines() == [
+    assert caught.value.for_stack("acme").lines() == [
         "gpu-caas:tenant.hosts[0].ssh.privateKey: is required; set it with `pulumi config set "
-        "--secret --path 'gpu-caas:tenant.hosts[0].ssh.privateKey' -- \"$(cat <private key "
-        'file>)"`, or for many hosts declare the key once under sshKeys and refer to it with '
+        "--stack acme --secret --path 'gpu-caas:tenant.hosts[0].ssh.privateKey' < <private key "
+        "file>`, or for many hosts declare the key once under sshKeys and refer to it with "
         "ssh.privateKeyRef or scope it to the host's node group, rack or the whole tenant "
         "(docs/inventory.md)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        (SshPrivateKey, "< <private key file>"),
+        (Kubeconfig, "< <kubeconfig file>"),
+        (ApiKey, "< <file holding the key>"),
+        (Secret, "< <file holding the value>"),
+    ],
+)
+def test_every_fix_command_names_the_stack_and_reads_the_value_from_stdin(
+    kind: type[Secret], expected: str
+) -> None:
+    command = kind.set_command("gpu-caas:tenant.x", "acme")
+    assert (
+        command == f"pulumi config set --stack acme --secret --path 'gpu-caas:tenant.x' {expected}"
+    )
+    assert kind.set_hint("gpu-caas:tenant.x") == (
+        f"`pulumi config set --stack <stack> --secret --path 'gpu-caas:tenant.x' {expected}`"
+    )
 
 
 # --------------------------------------------------------------------------- #
@@ -198,8 +227,39 @@ def test_own_passphrase_decrypts_and_checks_shapes() -> None:
     document = stack_document(sample("isv-managed"))
     errors, warnings = _check(document, "acme", PULUMI_CONFIG_PASSPHRASE=OWN_PASSPHRASE)
     assert errors == ""
-    assert "stack 'acme' uses the passphrase secrets provider" in warnings
-    assert "--secrets-provider" in warnings and "awskms://" in warnings
+    assert warnings == (
+        "secretsprovider: stack 'acme' uses the passphrase secrets provider, as safe as a "
+        "passphrase shared by every operator: for production use a KMS or Vault key "
+        "(docs/quickstart.md#secrets-providers), or accept it with `pulumi config set --stack "
+        "acme gpu-caas:secretsProviderAcknowledged passphrase`"
+    )
+    assert "\n" not in warnings and len(warnings) < 300
+
+
+@pytest.mark.parametrize(
+    ("acknowledged", "provider", "errors", "warnings"),
+    [
+        (None, None, [], ["secretsprovider"]),
+        ("passphrase", None, [], []),
+        ("yes", None, ["gpu-caas:secretsProviderAcknowledged"], ["secretsprovider"]),
+        (True, None, ["gpu-caas:secretsProviderAcknowledged"], ["secretsprovider"]),
+        ("passphrase", "awskms://alias/acme", [], ["gpu-caas:secretsProviderAcknowledged"]),
+        (None, "awskms://alias/acme", [], []),
+    ],
+)
+def test_the_passphrase_provider_can_be_acknowledged_in_the_stack_file(
+    acknowledged: object, provider: str | None, errors: list[str], warnings: list[str]
+) -> None:
+    document = stack_document(sample("tenant-managed"))
+    if acknowledged is not None:
+        document["config"]["gpu-caas:secretsProviderAcknowledged"] = acknowledged
+    if provider is not None:
+        document["secretsprovider"] = provider
+    report = check_stack_document(document, "acme", {"PULUMI_CONFIG_PASSPHRASE": OWN_PASSPHRASE})
+    assert [p.path for p in report.errors] == errors
+    assert [p.path for p in report.warnings] == warnings
+    if errors:
+        assert "must be `passphrase`" in report.errors[0].message
 
 
 def test_passphrase_file_is_read(tmp_path: Path) -> None:
@@ -221,6 +281,35 @@ def test_wrong_passphrase_is_named() -> None:
     )
 
 
+def test_wrong_passphrase_says_that_the_variable_hides_the_file(tmp_path: Path) -> None:
+    """Both set: pulumi (and validate) use PULUMI_CONFIG_PASSPHRASE; the right passphrase
+    in the file is not even read."""
+    file = tmp_path / "passphrase"
+    file.write_text(OWN_PASSPHRASE + "\n")
+    document = stack_document(sample("tenant-managed"))
+    errors, _ = _check(
+        document,
+        "acme",
+        PULUMI_CONFIG_PASSPHRASE="not it",
+        PULUMI_CONFIG_PASSPHRASE_FILE=str(file),
+    )
+    assert errors == (
+        "encryptionsalt: PULUMI_CONFIG_PASSPHRASE does not open this stack's encryptionsalt: "
+        "it is not this stack's passphrase (preview would fail); set the passphrase the stack "
+        "was created with; PULUMI_CONFIG_PASSPHRASE is set and overrides "
+        "PULUMI_CONFIG_PASSPHRASE_FILE (as it does for pulumi): `unset PULUMI_CONFIG_PASSPHRASE` "
+        "to use the file. Secrets were not checked"
+    )
+    # The file alone opens the stack.
+    errors, _ = _check(document, "acme", PULUMI_CONFIG_PASSPHRASE_FILE=str(file))
+    assert errors == ""
+    # A wrong file alone is named as the file.
+    file.write_text("not it\n")
+    errors, _ = _check(document, "acme", PULUMI_CONFIG_PASSPHRASE_FILE=str(file))
+    assert errors.startswith("encryptionsalt: PULUMI_CONFIG_PASSPHRASE_FILE does not open")
+    assert "overrides" not in errors
+
+
 def test_no_passphrase_leaves_secrets_unchecked_with_a_warning() -> None:
     errors, warnings = _check(stack_document(sample("tenant-managed")), "acme")
     assert errors == ""
@@ -237,8 +326,8 @@ def test_value_copied_from_another_stack_is_named() -> None:
     assert errors == (
         "gpu-caas:tenant.hosts[2].ssh.privateKey: does not decrypt with this stack's key: it "
         "was encrypted for another stack (copied from one?); set it again: `pulumi config set "
-        "--secret --path 'gpu-caas:tenant.hosts[2].ssh.privateKey' -- \"$(cat <private key "
-        'file>)"`'
+        "--stack acme --secret --path 'gpu-caas:tenant.hosts[2].ssh.privateKey' < <private "
+        "key file>`"
     )
 
 
@@ -261,7 +350,7 @@ def test_decrypted_secrets_of_the_wrong_shape(
     node[path[-1]] = value
     errors, _ = _check(stack_document(tenant), "acme", PULUMI_CONFIG_PASSPHRASE=OWN_PASSPHRASE)
     assert expected in errors
-    assert "set it with `pulumi config set --secret --path 'gpu-caas:tenant." in errors
+    assert "set it with `pulumi config set --stack acme --secret --path 'gpu-caas:tenant." in errors
     assert value not in errors
 
 
@@ -269,12 +358,78 @@ def test_dev_passphrase_is_for_examples_only() -> None:
     document = stack_document(sample("tenant-managed"), passphrase=DEV_PASSPHRASE)
     errors, _ = _check(document, "acme")  # found even without a passphrase in the env
     assert "stack 'acme' is encrypted with the public dev passphrase" in errors
-    assert "pulumi stack change-secrets-provider" in errors
+    assert (
+        "re-key it to a passphrase of your own with `PULUMI_CONFIG_PASSPHRASE=<current "
+        "passphrase> pulumi stack change-secrets-provider --stack acme passphrase < <new "
+        "passphrase file>`"
+    ) in errors
+    assert (
+        "`PULUMI_CONFIG_PASSPHRASE=<current passphrase> pulumi stack change-secrets-provider "
+        "--stack acme <provider>` (awskms://alias/<key>"
+    ) in errors
+    assert DEV_PASSPHRASE not in errors  # never printed, not even the public one
     errors, warnings = _check(document, "acme", GPU_CAAS_ALLOW_DEV_PASSPHRASE="1")
     assert errors == ""
     assert "public dev passphrase" in warnings and "GPU_CAAS_ALLOW_DEV_PASSPHRASE=1" in warnings
     errors, warnings = _check(document, "dev")
     assert errors == warnings == ""
+
+
+EMPTY_PASSPHRASE_ERROR = (
+    "encryptionsalt: stack 'acme' is encrypted with an empty passphrase (an empty "
+    "PULUMI_CONFIG_PASSPHRASE or passphrase file, or `pulumi stack change-secrets-provider "
+    "passphrase` run without a terminal), so anyone can read its secrets; re-key it to a "
+    "passphrase of your own with `PULUMI_CONFIG_PASSPHRASE='' pulumi stack "
+    "change-secrets-provider --stack acme passphrase < <new passphrase file>` (then `unset "
+    "PULUMI_CONFIG_PASSPHRASE; export PULUMI_CONFIG_PASSPHRASE_FILE=<new passphrase file>`) "
+    "or, for production, to a KMS or Vault key with `PULUMI_CONFIG_PASSPHRASE='' pulumi stack "
+    "change-secrets-provider --stack acme <provider>` (awskms://alias/<key>, "
+    "azurekeyvault://<vault>.vault.azure.net/keys/<key>, "
+    "gcpkms://projects/<p>/locations/<l>/keyRings/<r>/cryptoKeys/<key> or hashivault://<key>); "
+    "see docs/quickstart.md#secrets-providers, then rotate any real secret it held"
+)
+
+
+@pytest.mark.parametrize("source", ["none", "variable", "empty file", "blank file"])
+def test_empty_passphrase_is_refused(tmp_path: Path, source: str) -> None:
+    """However the empty passphrase is (or is not) given, validate finds it: like the dev
+    passphrase, it is public."""
+    env = {
+        "none": {},
+        "variable": {"PULUMI_CONFIG_PASSPHRASE": ""},
+        "empty file": {"PULUMI_CONFIG_PASSPHRASE_FILE": str(tmp_path / "empty")},
+        "blank file": {"PULUMI_CONFIG_PASSPHRASE_FILE": str(tmp_path / "blank")},
+    }[source]
+    (tmp_path / "empty").write_text("")
+    (tmp_path / "blank").write_text("\n")
+    tenant = sample("tenant-managed")
+    tenant["hosts"][0]["ssh"]["privateKey"] = PUBLIC_KEY
+    document = stack_document(tenant, passphrase="")
+    errors, warnings = _check(document, "acme", **env)
+    # Decrypted with the empty passphrase, so the shapes were checked too.
+    assert errors.splitlines() == [
+        EMPTY_PASSPHRASE_ERROR,
+        "gpu-caas:tenant.hosts[0].ssh.privateKey: is a public key: give the private key (the "
+        "file without .pub); it must be an SSH private key (PEM or OpenSSH, unencrypted): set "
+        "it with `pulumi config set --stack acme --secret --path "
+        "'gpu-caas:tenant.hosts[0].ssh.privateKey' < <private key file>`",
+    ]
+    assert "secrets not checked" not in warnings
+    # An example stack is no exception; GPU_CAAS_ALLOW_DEV_PASSPHRASE does not allow it.
+    errors, _ = _check(document, "dev", GPU_CAAS_ALLOW_DEV_PASSPHRASE="1", **env)
+    assert "stack 'dev' is encrypted with an empty passphrase" in errors
+
+
+def test_empty_passphrase_with_a_wrong_one_set() -> None:
+    document = stack_document(sample("tenant-managed"), passphrase="")
+    errors, _ = _check(document, "acme", PULUMI_CONFIG_PASSPHRASE="not it")
+    assert errors.splitlines() == [
+        EMPTY_PASSPHRASE_ERROR,
+        # The secrets were checked (the empty passphrase opened the stack).
+        "encryptionsalt: PULUMI_CONFIG_PASSPHRASE does not open this stack's encryptionsalt: "
+        "it is not this stack's passphrase (preview would fail); set the passphrase the stack "
+        "was created with",
+    ]
 
 
 def test_other_secrets_providers_get_the_plaintext_check_only() -> None:
@@ -330,7 +485,7 @@ def test_engine_reads_the_stack_file_field_by_field(tmp_path: Path) -> None:
         "acme", _engine_view(tenant), True, [tmp_path / "elsewhere", tmp_path], {}
     )
     assert [p.path for p in problems] == ["gpu-caas:tenant.hosts[1].ssh.privateKey"]
-    assert "pulumi config set --secret --path" in problems[0].message
+    assert "pulumi config set --stack acme --secret --path" in problems[0].message
     _assert_no_secret(_all_messages(problems))
 
 
@@ -366,3 +521,30 @@ def test_engine_refuses_a_non_example_stack_on_the_dev_passphrase(tmp_path: Path
     assert problems("acme", dev_env) == ["encryptionsalt"]
     (tmp_path / "Pulumi.acme.yaml").unlink()
     assert problems("acme", dev_env) == []
+
+
+def test_engine_refuses_a_stack_on_an_empty_passphrase(tmp_path: Path) -> None:
+    tenant = sample("tenant-managed")
+    (tmp_path / "empty").write_text("\n")
+    for stack in ("acme", "dev"):
+        document = stack_document(tenant, passphrase="")
+        (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document))
+
+    def problems(stack: str, env: dict[str, str], **kwargs: Any) -> list[Problem]:
+        return engine_secret_problems(stack, tenant, True, [tmp_path], env, **kwargs)
+
+    empty_file = {"PULUMI_CONFIG_PASSPHRASE_FILE": str(tmp_path / "empty")}
+    for env in ({"PULUMI_CONFIG_PASSPHRASE": ""}, empty_file):
+        [refused] = problems("acme", env)
+        assert str(refused) == EMPTY_PASSPHRASE_ERROR
+        assert [p.path for p in problems("dev", env)] == ["encryptionsalt"]
+        assert [p.path for p in problems("dev", {**env, "GPU_CAAS_ALLOW_DEV_PASSPHRASE": "1"})] == [
+            "encryptionsalt"
+        ]
+        assert problems("acme", env, check_passphrase=False) == []
+    # The variable wins over the file, as in the CLI: a non-empty one is not refused.
+    assert problems("acme", {"PULUMI_CONFIG_PASSPHRASE": "own", **empty_file}) == []
+    # An empty passphrase of a stack whose salt is another passphrase's: not this stack's
+    # (the engine would not have run), nothing to refuse.
+    (tmp_path / "Pulumi.acme.yaml").write_text(yaml.safe_dump(stack_document(tenant)))
+    assert problems("acme", {"PULUMI_CONFIG_PASSPHRASE": ""}) == []

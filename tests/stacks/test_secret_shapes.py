@@ -138,8 +138,23 @@ def test_kubeconfig(value: str, expected: str | None) -> None:
         ("nvapi-abc123", None),
         ("", "is empty"),
         ("   ", "is empty"),
-        ("nvapi-abc123\n", "whitespace or a line break"),
+        ("\n", "is empty"),
+        # Line breaks at the end (`pulumi config set ... < key-file` drops only one final
+        # `\n`, not a CRLF file's `\r`): dropped on use.
+        ("nvapi-abc123\n", None),
+        ("nvapi-abc123\r\n", None),
+        ("nvapi-abc\n123", "whitespace or a line break"),
+        ("\tnvapi-abc123", "whitespace or a line break"),
         ("two words", "whitespace or a line break"),
+        # A base64 key may contain `/` (even start with one), a path has two or more parts.
+        ("bXlrZXk6MTIz/NDU2+Nzg5", None),
+        ("/bXlrZXk6MTIzNDU2", None),
+        # File paths given instead of the key (the kubeconfig's path case, for API keys).
+        ("~/.ngc/key.txt", "is a file path, not the key: set the key itself"),
+        ("/home/x/key", "is a file path, not the key"),
+        ("./ngc-key", "is a file path, not the key"),
+        ("$HOME/.ngc/key", "is a file path, not the key"),
+        ("ngc-api-key.txt", "is a file path, not the key"),
     ],
 )
 def test_api_key(value: str, expected: str | None) -> None:

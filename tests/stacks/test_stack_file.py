@@ -189,7 +189,20 @@ def test_locate_follows_the_path_as_far_as_the_file_has_it(tmp_path: Path) -> No
         ({}, [ROOT]),
         ({"gpu-cass:tenant": {}}, ["gpu-cass:tenant"]),
         ({ROOT: {}, "gpu-caas:extra": 1}, ["gpu-caas:extra"]),
+        # The passphrase provider's acknowledgement is read (by validate).
+        ({ROOT: {}, "gpu-caas:secretsProviderAcknowledged": "passphrase"}, []),
+        (
+            {ROOT: {}, "gpu-caas:secretProviderAcknowledged": "x"},
+            ["gpu-caas:secretProviderAcknowledged"],
+        ),
     ],
 )
 def test_config_key_problems(keys: dict[str, object], paths: list[str]) -> None:
     assert [p.path for p in config_key_problems(keys)] == paths
+
+
+def test_a_misspelt_acknowledgement_is_suggested() -> None:
+    [problem] = config_key_problems({ROOT: {}, "gpu-caas:secretProviderAcknowledged": "x"})
+    assert problem.message == (
+        "unknown config key; did you mean `gpu-caas:secretsProviderAcknowledged`?"
+    )

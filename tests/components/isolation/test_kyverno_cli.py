@@ -6,7 +6,7 @@ host-IPC or hostPath pod, an image from an unlisted registry and a NodePort
 service are refused, a restricted pod from an allowed registry is admitted, and
 the platform namespaces that need host access keep it.
 
-The CLI is built by `make setup` (scripts/toolchain/kyverno). The image-signature
+The CLI is built by `make setup-test` (scripts/toolchain/kyverno). The image-signature
 policy needs the registry to fetch signatures, so it is covered by the schema
 tests only.
 """
@@ -152,7 +152,7 @@ def _kyverno() -> str:
     path = shutil.which("kubectl-kyverno")
     assert path is not None, (
         "kubectl-kyverno is not on PATH: run the tests through `make test` "
-        "(`make setup` builds it; `. scripts/env.sh` puts it on PATH)"
+        "(`make setup-test` builds it; `. scripts/env.sh` puts it on PATH)"
     )
     return path
 
