@@ -57,6 +57,8 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
+from policies.gpu_caas_policies.planned import props_of
+
 MAX_NAMED = 3
 """Resources named per line; more are counted (`and N more`)."""
 
@@ -299,7 +301,10 @@ def instrument(policy: Policy, report: PackReport) -> None:
             for resource in args.resources:
                 name = describe(resource.resource_type, resource.name)
                 report.resources.add(name)
-                resource.props = _Tracked(resource.props, evaluation, name)
+                # Outputs, else what the program planned (first preview of a new
+                # tenant: policies/gpu_caas_policies/planned.py), so the report counts
+                # what the validator really judged.
+                resource.props = _Tracked(props_of(resource), evaluation, name)
             try:
                 result = original(args, counted)
             except UnknownValueError as error:

@@ -41,6 +41,7 @@ from policies.gpu_caas_policies._props import (
     pod_spec,
     preview_tolerant,
 )
+from policies.gpu_caas_policies.planned import props_of
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -253,7 +254,8 @@ def namespace_guardrails_validator(args: StackValidationArgs, report: ReportViol
     limits: set[str] = set()
 
     for resource in args.resources:
-        props = resource.props
+        # First preview of a new tenant: no outputs yet, judge what the program planned.
+        props = props_of(resource)
         if _on_management_cluster(resource, management):
             continue
         if resource.resource_type == NAMESPACE:

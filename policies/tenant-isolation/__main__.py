@@ -16,6 +16,7 @@ if str(_REPO_ROOT) not in sys.path:
 from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
 
 from policies.gpu_caas_policies.pack_config import install_pack_config_check  # noqa: E402
+from policies.gpu_caas_policies.planned import install_planned_inputs_hook  # noqa: E402
 from policies.gpu_caas_policies.report import install_report_hook  # noqa: E402
 from policies.gpu_caas_policies.tenant_isolation import POLICIES  # noqa: E402
 
@@ -25,6 +26,9 @@ PACK = "gpu-caas-tenant-isolation"
 # "What the packs report").
 install_pack_config_check(PACK, POLICIES, Path(__file__).resolve().parent)
 install_report_hook(PACK, POLICIES)
+# Stack policies judge what the program planned when a resource has no outputs yet (the
+# first preview of a new tenant: policies/gpu_caas_policies/planned.py).
+install_planned_inputs_hook()
 
 PolicyPack(
     name=PACK,

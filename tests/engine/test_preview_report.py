@@ -104,10 +104,10 @@ def test_each_pack_reports_what_it_checked(dev: PreviewResult) -> None:
         "notebooks, train); skipped the host inventory check (no hostOwners in the pack "
         "config)\n" in text
     ), text
-    # At a first preview the engine hands stack policies no properties of the Kubernetes
-    # objects the update creates: said, instead of "judged 55 resources".
-    assert "  tenant-namespace-guardrails (stack): judged 0 resources; " in text, text
-    assert " without properties until `pulumi up` creates them, judged then: " in text, text
+    # At a first preview the engine hands stack policies no outputs of the Kubernetes
+    # objects the update creates; the guardrail rule judges what the program planned
+    # (the tenant namespace, its quota, limits, NetworkPolicies and RoleBindings).
+    assert "  tenant-namespace-guardrails (stack): judged 28 resources\n" in text, text
     # What was not looked at is said, not hidden behind the green tick.
     assert "not scanned in" in text, text
     assert "no matching resource: " in text, text
