@@ -27,6 +27,7 @@ from stacks.config.secret_shapes import api_key_problem
 from tests.docs.doc_blocks import ROOT, blocks
 from tests.engine.harness import require_pulumi
 from tests.stacks.samples import PRIVATE_KEY, sample
+from tests.support.shell import bash
 
 pytestmark = pytest.mark.engine
 
@@ -90,16 +91,7 @@ def test_cli_and_python_read_each_others_secrets(tmp_path: Path) -> None:
 
 def _bash(project: Path, env: dict[str, str], command: str) -> subprocess.CompletedProcess[str]:
     """`command` as a user pastes it into bash, without a terminal (stdin /dev/null)."""
-    return subprocess.run(
-        ["bash", "-c", command],
-        cwd=project,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return bash(command, env=env, cwd=project)
 
 
 def _printed(message: str, start: str, fill: dict[str, str]) -> str:

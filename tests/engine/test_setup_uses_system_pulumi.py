@@ -17,6 +17,7 @@ import pytest
 
 from tests.engine.harness import ROOT
 from tests.support.envfile import read_env_file
+from tests.support.shell import bash
 
 pytestmark = pytest.mark.engine
 
@@ -71,14 +72,7 @@ def test_a_different_system_pulumi_version_is_not_used(tmp_path: Path) -> None:
         f'{repo}/scripts/build-toolchain.sh)"; '
         "if system_pulumi_matches >/dev/null; then echo MATCH; else echo NO-MATCH; fi"
     )
-    proc = subprocess.run(
-        ["bash", "-c", script],
-        env=dict(os.environ, PATH=f"{fake_bin}:{os.environ['PATH']}"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = bash(script, env=dict(os.environ, PATH=f"{fake_bin}:{os.environ['PATH']}"), timeout=60)
     assert proc.stdout.strip() == "NO-MATCH", proc.stdout + proc.stderr
 
 
@@ -99,14 +93,8 @@ def test_setup_from_a_shell_with_the_toolchain_on_path_keeps_it(tmp_path: Path) 
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
     env.update(PATH=path, GPU_CAAS_CACHE=str(cache), PULUMI_SKIP_UPDATE_CHECK="true")
     # Reuses the cache (nothing is built): only the env file is rewritten.
-    setup = subprocess.run(
-        ["bash", "-c", ". scripts/env.sh && command -v pulumi && scripts/build-toolchain.sh"],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    setup = bash(
+        ". scripts/env.sh && command -v pulumi && scripts/build-toolchain.sh", env=env, cwd=repo
     )
     output = setup.stdout + setup.stderr
     assert setup.returncode == 0, output
@@ -116,13 +104,5 @@ def test_setup_from_a_shell_with_the_toolchain_on_path_keeps_it(tmp_path: Path) 
     assert written.get("GPU_CAAS_TOOLCHAIN_BIN") == built["GPU_CAAS_TOOLCHAIN_BIN"], written
     assert written.get("GPU_CAAS_PULUMI_HOME") == built["GPU_CAAS_PULUMI_HOME"], written
     # A later shell finds pulumi again.
-    later = subprocess.run(
-        ["bash", "-c", ". scripts/env.sh && command -v pulumi"],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    later = bash(". scripts/env.sh && command -v pulumi", env=env, cwd=repo, timeout=60)
     assert later.stdout.strip() == f"{built['GPU_CAAS_TOOLCHAIN_BIN']}/pulumi", later.stderr

@@ -15,20 +15,11 @@ import pytest
 
 from stacks.config.example_stacks import DEV_PASSPHRASE, EXAMPLE_STACKS
 from tests.docs.doc_blocks import ROOT, new_user_env, repo_copy
+from tests.support.shell import bash
 
 
 def _shell(repo: Path, home: Path, script: str, **extra: str) -> subprocess.CompletedProcess[str]:
-    env = {**new_user_env(home), **extra}
-    return subprocess.run(
-        ["bash", "-c", script],
-        cwd=repo,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return bash(script, env={**new_user_env(home), **extra}, cwd=repo)
 
 
 @pytest.fixture
