@@ -34,6 +34,12 @@ them for the components a config installs (`installed_components`) and
 `kubernetes_problems` refuses a version outside that window, naming the limiting
 components.
 
+Every component gpu-caas installs as a release of its own also records how a deployed
+release may move to its pin (`Component.upgrade`: one major or one minor release line
+at a time, or any newer version, each with the vendor's statement);
+`upgrade_path_problems` refuses a downgrade or a skipped line against the last
+deployment's record (`stacks.config.deployed`), naming the release to deploy first.
+
 The matrix is checked against NVIDIA AICR recipes (`shared/crds/aicr/`) by
 tests/components/test_versions.py: our pins are >= the recipe pins, and every
 deliberate difference is listed in `AICR_DIFFERENCES`.
@@ -42,8 +48,9 @@ deliberate difference is listed in `AICR_DIFFERENCES`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import total_ordering
 
 from components.gpu import catalog
@@ -199,6 +206,75 @@ class KubernetesSupport:
         return f"up to {self.maximum}" if self.maximum else "no range published"
 
 
+class UpgradePath(StrEnum):
+    """How far one deployment may move a component's pin (`UpgradePolicy.path`).
+
+    Every path refuses a downgrade: gpu-caas upgrades releases in place, and an
+    upgrade may convert CRDs and stored objects the older release cannot read.
+    """
+
+    ONE_MAJOR = "one-major"
+    """Within the deployed major release or to the next one. NVIDIA's calendar-versioned
+    operators (`YY.MM.PP`) call `YY.MM` the major version, so their next major is the
+    next listed release line (`UpgradePolicy.releases`), not `YY+1`."""
+    ONE_MINOR = "one-minor"
+    """Within the deployed minor release or to the next one (`1.18` -> `1.19`)."""
+    ANY = "any"
+    """Any newer version (the vendor documents no upgrade-path restriction)."""
+
+
+@dataclass(frozen=True)
+class UpgradePolicy:
+    """How a component's pin may change from one deployment to the next, with the source.
+
+    `releases` lists the vendor's release lines oldest first (`"25.10"`, `"26.3"`) when
+    the next line cannot be computed from a version: NVIDIA publishes calendar-versioned
+    majors in irregular months. Without it, the next major of `1.x` is `2`, the next
+    minor of `1.19` is `1.20` (or `2.0`).
+    """
+
+    path: UpgradePath
+    source: str
+    """Where a reviewer can check the statement: a URL, or `owner/repo@commit path`."""
+    releases: tuple[str, ...] = ()
+    note: str = ""
+
+    def line(self, version: str) -> tuple[int, ...]:
+        """The release line of `version` the path counts in: `(26, 3)` for GPU Operator
+        `v26.3.1`, `(1, 19)` for Cilium `1.19.5` (ONE_MINOR), `(82,)` for a ONE_MAJOR
+        semver chart `82.8.0`; `()` for ANY. Raises `ValueError` for a non-version."""
+        release = Version.parse(version).release + (0, 0)
+        if self.releases:
+            width = len(Version.parse(self.releases[0]).release)
+        elif self.path is UpgradePath.ONE_MAJOR:
+            width = 1
+        elif self.path is UpgradePath.ONE_MINOR:
+            width = 2
+        else:
+            return ()
+        return release[:width]
+
+    def next_lines(self, line: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+        """The release lines one step after `line`, first the one to deploy.
+
+        Listed releases: the first listed line newer than `line` (none when no listed
+        line is newer: nothing to judge against). ONE_MAJOR: the next major. ONE_MINOR:
+        the next minor, or the next major's `.0` when `line` was its major's last minor.
+        """
+        if not line:
+            return ()
+        if self.releases:
+            listed = sorted(self.line(release) for release in self.releases)
+            return tuple(next_line for next_line in listed if next_line > line)[:1]
+        if len(line) == 1:
+            return ((line[0] + 1,),)
+        return ((line[0], line[1] + 1), (line[0] + 1, 0))
+
+
+def _line_text(line: tuple[int, ...]) -> str:
+    return ".".join(str(part) for part in line) + ".x"
+
+
 @dataclass(frozen=True)
 class Component:
     """One row of the compatibility matrix."""
@@ -216,6 +292,10 @@ class Component:
     kubernetes: KubernetesSupport | None = None
     """Kubernetes versions this pin supports; None for operands another component
     deploys (`OPERANDS`) and for the Kubernetes row itself."""
+    upgrade: UpgradePolicy | None = None
+    """How a deployed release may move to this pin (`upgrade_path_problems`); None for
+    rows that are not releases of their own (operands, the Kubernetes row, whose
+    version skew rules are `stacks.config.upgrades`')."""
 
     @property
     def label(self) -> str:
@@ -240,6 +320,32 @@ KUBERNETES_MINIMUM = "1.34.0"
 
 _CNS_26_6 = "NVIDIA/cloud-native-stack@v26.6.0 README.md"
 """NVIDIA Cloud Native Stack 26.6.0's component matrix (also anchors-mission.md table 2)."""
+
+_NO_PATH_RECORDED = (
+    "not researched: no upgrade-path statement recorded for this pin, so only a downgrade "
+    "is refused; record the vendor's statement here when one is found"
+)
+
+_GPU_OPERATOR_UPGRADE = UpgradePolicy(
+    UpgradePath.ONE_MAJOR,
+    source="https://docs.nvidia.com/datacenter/cloud-native/gpu-operator/latest/"
+    "life-cycle-policy.html ('Upgrades are only supported within a major release or to the "
+    "next major release', where YY.MM is the major; NVIDIA/cloud-native-docs@52dcb7b8 "
+    "gpu-operator/life-cycle-policy.rst)",
+    releases=("24.3", "24.6", "24.9", "25.3", "25.10", "26.3", "26.7"),
+    note="releases: the major lines of the NVIDIA/gpu-operator release tags v24.3.0 to "
+    "v26.7.0. The upgrade page (.../gpu-operator/latest/upgrade.html) states no path of its "
+    "own (NVIDIA/cloud-native-docs@52dcb7b8 gpu-operator/upgrade.rst).",
+)
+_NETWORK_OPERATOR_UPGRADE = UpgradePolicy(
+    UpgradePath.ONE_MAJOR,
+    source="Mellanox/network-operator-docs@0c0ecad docs/life-cycle-management.rst ('Upgrades "
+    "are only supported within a major release or to the next major release', where YY.MM "
+    "is the major)",
+    releases=("24.7", "24.10", "25.1", "25.4", "25.7", "25.10", "26.1", "26.4", "26.7"),
+    note="releases: the major lines of the Mellanox/network-operator release tags v24.7.0 to "
+    "v26.4.1 and the 26.7.0 pre-releases",
+)
 
 PLATFORM = Component(
     name="gpu-caas",
@@ -274,6 +380,7 @@ GPU_OPERATOR = Component(
         "gpu-operator/platform-support.rst: Kubernetes 1.33-1.36 on every listed OS; "
         "release-notes.rst: 1.36 added in 26.3.2)",
     ),
+    upgrade=_GPU_OPERATOR_UPGRADE,
 )
 
 NVIDIA_DRIVER = Component(
@@ -338,6 +445,7 @@ NETWORK_OPERATOR = Component(
         "kubernetes2670/platform-support.html) is not in our reference copies; the newest "
         "bound we can cite is 26.4's <= 1.35. Raise it when that page lists 1.36.",
     ),
+    upgrade=_NETWORK_OPERATOR_UPGRADE,
 )
 
 DOCA_DRIVER = Component(
@@ -361,6 +469,11 @@ NIM_OPERATOR = Component(
         source="NVIDIA/k8s-nim-operator@v3.1.2 README.md Prerequisites ('Kubernetes v1.28 "
         "and higher'); its Chart.yaml has no kubeVersion and no upper bound is published",
     ),
+    upgrade=UpgradePolicy(
+        UpgradePath.ANY,
+        source="no upgrade-path statement in NVIDIA/k8s-nim-operator@f63f74d7 *.md (upgrades "
+        "are `helm upgrade` to the target chart version); " + _NO_PATH_RECORDED,
+    ),
 )
 
 DRA_DRIVER = Component(
@@ -377,6 +490,14 @@ DRA_DRIVER = Component(
         maximum=None,
         source="kubernetes-sigs/dra-driver-nvidia-gpu@v0.4.0 docs/prerequisites.md "
         "('v1.34.2 or later'; Chart.yaml kubeVersion >=1.32.0-0); no upper bound published",
+    ),
+    upgrade=UpgradePolicy(
+        UpgradePath.ANY,
+        source="kubernetes-sigs/dra-driver-nvidia-gpu@95932046 site/content/docs/upgrade.md: "
+        "one section per release, no sequential requirement; 'downgrading to v25.12.0 is "
+        "not supported' once on v0.4.0",
+        note="The version comparison would call the documented 25.12.0 -> 0.4.0 step (the "
+        "renumbering) a downgrade; no gpu-caas deployment recorded a 25.x pin.",
     ),
 )
 
@@ -410,6 +531,12 @@ KAI_SCHEDULER = Component(
         "The matrix added later (kai-scheduler/KAI-Scheduler@v0.17.0 SUPPORT.md) starts "
         "at the v0.14.x line",
     ),
+    upgrade=UpgradePolicy(
+        UpgradePath.ANY,
+        source="kai-scheduler/KAI-Scheduler@d5bc503a docs/migrationguides/README.md ('Verify "
+        "whether your upgrade path traverses any versions impacted by a breaking change'; "
+        "helm rollback is not supported, a downgrade is uninstall + reinstall)",
+    ),
 )
 
 KYVERNO = Component(
@@ -423,6 +550,13 @@ KYVERNO = Component(
         source="https://kyverno.io/docs/installation/#compatibility-matrix (1.19: 1.33-1.35); "
         "kyverno/kyverno@v1.19.0 .github/workflows/tests-conformance.yaml runs "
         "v1.33.7, v1.34.3, v1.35.1",
+    ),
+    upgrade=UpgradePolicy(
+        UpgradePath.ANY,
+        source="https://kyverno.io/docs/installation/upgrading/ ('If skipping a minor "
+        "version, be sure to read the release notes for each minor version in between'; "
+        "kyverno/website@7c0814a5 src/content/docs/docs/installation/upgrading.md). Only "
+        "upgrades from before 1.10 need manual steps",
     ),
 )
 
@@ -439,6 +573,12 @@ KARPENTER = Component(
         "(aws/karpenter-provider-aws@1d927085 website/content/en/v1.14/upgrading/"
         "compatibility.md: columns 1.30-1.36, 1.36 needs >= 1.13)",
     ),
+    upgrade=UpgradePolicy(
+        UpgradePath.ANY,
+        source="https://karpenter.sh/v1.14/upgrading/upgrade-guide/ (one 'Upgrading to "
+        "x.y.0+' section per minor, no sequential requirement; aws/karpenter-provider-aws"
+        "@1d927085 website/content/en/v1.14/upgrading/upgrade-guide.md)",
+    ),
 )
 
 CILIUM = Component(
@@ -453,6 +593,12 @@ CILIUM = Component(
         "e2e-tested versions and says newer ones depend on Kubernetes' backward "
         "compatibility (no upper bound); the 1.19 rows are not in our reference copies "
         "(cilium/cilium@v1.18.14 lists 1.30-1.33)",
+    ),
+    upgrade=UpgradePolicy(
+        UpgradePath.ONE_MINOR,
+        source="https://docs.cilium.io/en/stable/operations/upgrade/ ('The only tested "
+        "rollback and upgrade path is between consecutive minor releases. Always perform "
+        "rollbacks and upgrades between one minor release at a time')",
     ),
 )
 
@@ -469,6 +615,12 @@ CALICO = Component(
         "requirements for v3.31)",
         note="Lower bound of 3.31 not in our reference copies.",
     ),
+    upgrade=UpgradePolicy(
+        UpgradePath.ANY,
+        source="https://docs.tigera.io/calico/latest/operations/upgrading/kubernetes-upgrade "
+        "(upgrades to the current release from Calico v3.15 or later; the two-release limit "
+        "is Calico Enterprise's, not open source's)",
+    ),
 )
 
 KAMAJI = Component(
@@ -484,6 +636,14 @@ KAMAJI = Component(
         "TenantControlPlane versions above upgrade.KubeadmVersion v1.36.0 "
         "(internal/upgrade/kubeadm_version.go); docs/content/reference/versioning.md: "
         "tenant clusters from v1.30.0",
+    ),
+    upgrade=UpgradePolicy(
+        UpgradePath.ANY,
+        source="clastix/kamaji@ddbabd8 docs/content/reference/versioning.md (monthly edge "
+        "releases that 'may also involve breaking changes', announced in the release "
+        "notes; no upgrade path published)",
+        note="Kamaji runs on the provider's management cluster: a tenant stack neither "
+        "installs nor upgrades it (stacks.config.operator_upgrades leaves it out).",
     ),
 )
 
@@ -504,6 +664,11 @@ DPF = Component(
         "every DPU config until DPF is re-pinned with a fresh CRD copy (DPF v25.10 supports "
         "1.32-1.34: https://docs.nvidia.com/networking/display/dpf25100/Platform-Support)",
     ),
+    upgrade=UpgradePolicy(
+        UpgradePath.ANY,
+        source="no upgrade-path statement in NVIDIA/doca-platform@1f6a80c docs (v24.10.0-rc.6); "
+        + _NO_PATH_RECORDED,
+    ),
 )
 
 NVSENTINEL = Component(
@@ -516,6 +681,11 @@ NVSENTINEL = Component(
         maximum=None,
         source="no Kubernetes range published: NVIDIA/NVSentinel README.md (stored copy "
         "@03a61913) and AICR v0.11.1 recipes/overlays/base.yaml",
+    ),
+    upgrade=UpgradePolicy(
+        UpgradePath.ANY,
+        source="https://github.com/NVIDIA/NVSentinel/releases/tag/v1.1.0 (chart by version, "
+        "no upgrade path stated); " + _NO_PATH_RECORDED,
     ),
 )
 
@@ -530,6 +700,11 @@ NODE_HEALTH_CHECK = Component(
         source="no Kubernetes range published: https://github.com/medik8s/"
         "node-healthcheck-operator docs (install through "
         "https://operatorhub.io/operator/node-healthcheck-operator)",
+    ),
+    upgrade=UpgradePolicy(
+        UpgradePath.ANY,
+        source="installed through OLM (https://operatorhub.io/operator/node-healthcheck-"
+        "operator), which follows the channel's own upgrade graph; " + _NO_PATH_RECORDED,
     ),
 )
 
@@ -547,6 +722,13 @@ CERT_MANAGER = Component(
         note="Nothing gpu-caas installs needs cert-manager (the webhooks that would are "
         "off), so it counts for no config; its pin is end of life.",
     ),
+    upgrade=UpgradePolicy(
+        UpgradePath.ONE_MINOR,
+        source="https://cert-manager.io/docs/installation/upgrade/ ('We recommend that you "
+        "upgrade cert-manager one minor version at a time, always choosing the latest "
+        "patch version for the minor version'; cert-manager/website@776e5dba "
+        "content/docs/installation/upgrade.md)",
+    ),
 )
 
 KUBE_PROMETHEUS_STACK = Component(
@@ -561,6 +743,14 @@ KUBE_PROMETHEUS_STACK = Component(
         maximum=None,
         source="prometheus-community/helm-charts@kube-prometheus-stack-82.8.0 "
         "charts/kube-prometheus-stack/Chart.yaml (kubeVersion >=1.25.0-0); no upper bound",
+    ),
+    upgrade=UpgradePolicy(
+        UpgradePath.ONE_MAJOR,
+        source="prometheus-community/helm-charts@cf408a29 charts/kube-prometheus-stack/"
+        "README.md ('A major chart version change (like v1.2.3 -> v2.0.0) indicates that "
+        "there is an incompatible breaking change needing manual actions', listed per "
+        "major in UPGRADE.md; Helm does not upgrade the chart's CRDs)",
+        note="One major per deployment, so each major's manual steps run in turn.",
     ),
 )
 
@@ -580,6 +770,12 @@ OPENTELEMETRY_COLLECTOR = Component(
         "charts/opentelemetry-collector/Chart.yaml has no kubeVersion (read at chart "
         "0.158.3, not at 0.136.0); no range published",
     ),
+    upgrade=UpgradePolicy(
+        UpgradePath.ANY,
+        source="per-version notes in https://github.com/open-telemetry/opentelemetry-helm-"
+        "charts/blob/main/charts/opentelemetry-collector/UPGRADING.md (not read); "
+        + _NO_PATH_RECORDED,
+    ),
 )
 
 CSI_DRIVER_NFS = Component(
@@ -598,6 +794,7 @@ CSI_DRIVER_NFS = Component(
         "Images & Kubernetes Compatibility' (v4.x: 1.21+; the copy we read lists up to "
         "v4.5.0); no upper bound",
     ),
+    upgrade=UpgradePolicy(UpgradePath.ANY, source=_NO_PATH_RECORDED),
 )
 
 LOCAL_PATH_PROVISIONER = Component(
@@ -610,6 +807,7 @@ LOCAL_PATH_PROVISIONER = Component(
         source="https://github.com/rancher/local-path-provisioner README.md "
         "('Requirement: Kubernetes v1.12+'); no upper bound",
     ),
+    upgrade=UpgradePolicy(UpgradePath.ANY, source=_NO_PATH_RECORDED),
 )
 
 MATRIX: tuple[Component, ...] = (
@@ -1086,6 +1284,143 @@ def compatibility_problems(
 
 
 # --------------------------------------------------------------------------- #
+# Upgrade paths (day 2): the previous deployment's pins against this release's
+# --------------------------------------------------------------------------- #
+
+
+def upgrade_path_findings(
+    previous: Mapping[str, str],
+    components: Iterable[Component],
+    *,
+    rdma: bool = False,
+    rdma_pairs: Iterable[RdmaIncompatibility] = RDMA_INCOMPATIBLE_PAIRS,
+) -> list[tuple[str, str]]:
+    """`upgrade_path_problems`, each message tagged with the `Component.name` it is about,
+    or `RDMA_TRANSITION` for a known-bad RDMA pair on the way."""
+    findings: list[tuple[str, str]] = []
+    current = {component.name: component for component in components}
+    for name, component in current.items():
+        before = previous.get(name)
+        policy = component.upgrade
+        if before is None or policy is None:
+            continue  # a fresh install, or not a release of its own
+        try:
+            old, new = Version.parse(before), Version.parse(component.version)
+        except ValueError:
+            # The record is this program's own output; a value that is no version was
+            # edited by hand, and judging a path from it would only block the stack.
+            continue
+        if new < old:
+            findings.append(
+                (
+                    name,
+                    f"{name} {before} is deployed and this deployment installs "
+                    f"{component.version}, a downgrade: gpu-caas upgrades releases in place "
+                    "and never downgrades one (an upgrade may have converted its CRDs and "
+                    f"stored objects); deploy a gpu-caas release pinning {name} {before} or "
+                    "newer",
+                )
+            )
+            continue
+        allowed = policy.next_lines(policy.line(before))
+        line = policy.line(component.version)
+        if not allowed or line <= policy.line(before) or line in allowed:
+            continue
+        step = allowed[0]
+        alternative = (
+            f" (or {_line_text(allowed[1])} if {_line_text(policy.line(before))} was the last "
+            f"{policy.line(before)[0]}.x release)"
+            if len(allowed) > 1 and line[0] > policy.line(before)[0]
+            else ""
+        )
+        unit = "major" if policy.path is UpgradePath.ONE_MAJOR else "minor"
+        findings.append(
+            (
+                name,
+                f"{name} {before} is deployed and this deployment installs "
+                f"{component.version}, which skips {_line_text(step)}: {name} upgrades one "
+                f"{unit} release at a time ({policy.source}); deploy a gpu-caas release "
+                f"pinning {name} {_line_text(step)}{alternative} first",
+            )
+        )
+    findings += _rdma_transition_findings(previous, current, rdma, rdma_pairs)
+    return findings
+
+
+RDMA_TRANSITION = "rdma-transition"
+"""Tag of `upgrade_path_findings` for the GPU Operator / Network Operator pair a cluster
+runs between the two releases' upgrades."""
+
+
+def _rdma_transition_findings(
+    previous: Mapping[str, str],
+    current: Mapping[str, Component],
+    rdma: bool,
+    pairs: Iterable[RdmaIncompatibility],
+) -> list[tuple[str, str]]:
+    """The pair a cluster runs half-way through the upgrade: the GPU Operator's release
+    is upgraded first and the Network Operator's after it (stacks/platform_gpu_network.py
+    installs it after the GPU Operator), so for a while the new GPU Operator runs with the
+    deployed Network Operator. The final pair is `compatibility_problems`' to judge."""
+    gpu = current.get(GPU_OPERATOR.name)
+    network = current.get(NETWORK_OPERATOR.name)
+    deployed_network = previous.get(NETWORK_OPERATOR.name)
+    deployed_gpu = previous.get(GPU_OPERATOR.name)
+    if not rdma or gpu is None or network is None or None in (deployed_gpu, deployed_network):
+        return []  # nothing on the way: a fresh install of one of them
+    if deployed_gpu == gpu.version or deployed_network == network.version:
+        return []  # one side does not move: the transition is the final pair
+    try:
+        bad = [pair for pair in pairs if pair.matches(gpu.version, str(deployed_network))]
+    except ValueError:
+        return []
+    return [
+        (
+            RDMA_TRANSITION,
+            f"{GPU_OPERATOR.name} {gpu.version} with the deployed {NETWORK_OPERATOR.name} "
+            f"{deployed_network} (the pair running until the Network Operator release is "
+            f"upgraded after it) is a known-bad pair for GPUDirect RDMA: {pair.reason} "
+            f"({pair.source}); upgrade the Network Operator in an earlier deployment, "
+            f"keeping the GPU Operator at {deployed_gpu}",
+        )
+        for pair in bad
+    ]
+
+
+def upgrade_path_problems(
+    previous: Mapping[str, str],
+    components: Iterable[Component],
+    *,
+    rdma: bool = False,
+    rdma_pairs: Iterable[RdmaIncompatibility] = RDMA_INCOMPATIBLE_PAIRS,
+) -> list[str]:
+    """Refusals of moving each deployed release to this gpu-caas release's pin.
+
+    Args:
+        previous: `Component.name` -> version of the last deployment
+            (`stacks.config.deployed.DeployedState.components`). A component absent
+            from it is a fresh install; one absent from `components` was removed.
+        components: the components this deployment installs, at their pins (with
+            config overrides applied, e.g. `gpu.operator.version`).
+        rdma: GPUDirect RDMA is on (GPU and Network Operator together): the pair the
+            cluster runs between the two releases' upgrades must not be a known-bad one.
+        rdma_pairs: the known-bad pairs (`RDMA_INCOMPATIBLE_PAIRS`).
+
+    Returns:
+        One sentence per refused step, naming the component, both versions, the rule
+        with its source (`Component.upgrade`) and the release to deploy first: a
+        downgrade, or a skipped major (ONE_MAJOR) or minor (ONE_MINOR) release line.
+        Recorded versions that do not parse are ignored.
+    """
+    return [
+        message
+        for _, message in upgrade_path_findings(
+            previous, components, rdma=rdma, rdma_pairs=rdma_pairs
+        )
+    ]
+
+
+# --------------------------------------------------------------------------- #
 # Added by the cluster-services work (issue 3) - review with the lead.
 # --------------------------------------------------------------------------- #
 
@@ -1103,8 +1438,8 @@ cluster-api provider publishes no chart and AKS manages Karpenter itself (NAP)."
 def matrix_markdown() -> str:
     """The compatibility matrix as a Markdown table (kept in docs/gpu-platform.md by a test)."""
     lines = [
-        "| Component | Version | Helm chart | Kubernetes | Source |",
-        "|---|---|---|---|---|",
+        "| Component | Version | Helm chart | Kubernetes | Upgrades | Source |",
+        "|---|---|---|---|---|---|",
     ]
     for component in MATRIX:
         chart = (
@@ -1114,9 +1449,26 @@ def matrix_markdown() -> str:
         )
         lines.append(
             f"| {component.name} | {component.version} | {chart} | "
-            f"{_kubernetes_cell(component)} | {component.source} |"
+            f"{_kubernetes_cell(component)} | {_upgrade_cell(component)} | {component.source} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _upgrade_cell(component: Component) -> str:
+    """The docs table's Upgrades column: how a deployed release may move to the pin."""
+    if component is NVIDIA_DRIVER:
+        # stacks.config.operator_upgrades: the driver's rule is about its branch.
+        return "any branch; an older one needs `allowBranchDowngrade`"
+    if component.name in OPERANDS:
+        return f"with {OPERANDS[component.name].name}"
+    policy = component.upgrade
+    if policy is None:
+        return "-"
+    if policy.path is UpgradePath.ONE_MAJOR:
+        return "one major (YY.MM) at a time" if policy.releases else "one major at a time"
+    if policy.path is UpgradePath.ONE_MINOR:
+        return "one minor at a time"
+    return "any newer version"
 
 
 def _kubernetes_cell(component: Component) -> str:

@@ -11,8 +11,14 @@ what they run and answers as the host would:
 * `kubeadm token create --print-join-command`: prints a join command (plus a
   `--certificate-key` when certificates are uploaded);
 * `kubeadm join` (JoinConfiguration on stdin): registers the Node as its kubelet
-  would, with exactly the labels and taints of the JoinConfiguration, and the
-  capacity the device plugins would advertise (`sandbox.nodes`);
+  would, with exactly the labels and taints of the JoinConfiguration, the capacity
+  the device plugins would advertise (`sandbox.nodes`) and, as init does, the kubelet
+  version the script checks kubeadm against (`.status.nodeInfo.kubeletVersion`);
+* `kubeadm upgrade apply|node` (`components.cluster.upgrade`): refuses a downgrade and
+  a skipped minor version like the real script, else sets the Node's kubelet version
+  (and kube-proxy version, when it holds one) to the target, as the restarted kubelet
+  would report it, and prints `upgraded <version>` (`already at v<version>` when it
+  is there);
 * `kubeadm reset`: deletes the host's Node;
 * containerd `certs.d` mirror files: recorded, nothing written.
 
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -40,6 +47,13 @@ from sandbox.nodes import SimulatedNode
 JOIN_TOKEN = "abcdef.0123456789abcdef"  # noqa: S105 - a fake host's bootstrap token
 CA_HASH = "sha256:" + "0" * 64
 CERTIFICATE_KEY = "1" * 64
+
+_CHECKED_VERSION = re.compile(r'\[ "\$have" = \'?v(\d+\.\d+\.\d+)')
+"""The version init and join scripts check `kubeadm version` against
+(`components.cluster.kubeadm._version_check`)."""
+_UPGRADE_TARGET = re.compile(r"^want=v(\d+\.\d+\.\d+)$", re.MULTILINE)
+"""The target version of an upgrade script (`components.cluster.upgrade`)."""
+_VERSION = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
 
 
 _Answer = Callable[[str, str, str], tuple[int, str, str]]
@@ -81,6 +95,51 @@ def _kubelet_labels(registration: Mapping[str, Any]) -> dict[str, str]:
             pairs = [pair.split("=", 1) for pair in str(arg.get("value", "")).split(",") if pair]
             return {key: value for key, value in pairs}
     return {}
+
+
+def checked_version(command: str) -> str | None:
+    """The Kubernetes version (`1.34.2`) an init or join script installs, i.e. the
+    version its kubelet reports once joined; None when the script checks none."""
+    match = _CHECKED_VERSION.search(command)
+    return match[1] if match else None
+
+
+def upgrade_target(command: str) -> str:
+    """The version (`1.35.1`) an upgrade script upgrades to.
+
+    Raises:
+        ValueError: the script names no target.
+    """
+    match = _UPGRADE_TARGET.search(command)
+    if match is None:
+        raise ValueError("no target version in the upgrade script")
+    return match[1]
+
+
+def upgrade_refusal(current: str, target: str) -> str | None:
+    """Why the upgrade script refuses to take a kubelet at `current` (`v1.34.2`, as
+    `.status.nodeInfo.kubeletVersion`) to `target` (`1.35.1`), as it says it; None
+    when it does not (one minor version up, a patch, or already there).
+
+    kubeadm supports neither downgrades nor skipped minor versions
+    (https://kubernetes.io/docs/tasks/administer-cluster/kubeadm/kubeadm-upgrade/).
+    """
+    have = _VERSION.match(current)
+    want = _VERSION.match(f"v{target}")
+    if want is None:
+        return f"{target!r} is not a Kubernetes version"
+    if have is None:
+        return f"cannot read the version of the kubelet ({current!r})"
+    have_v = tuple(int(part) for part in have.groups())
+    want_v = tuple(int(part) for part in want.groups())
+    if have_v > want_v:
+        return f"the kubelet is at {current}, newer than v{target}: downgrades are not supported"
+    if have_v[:2] < (want_v[0], want_v[1] - 1):
+        return (
+            f"the kubelet is at {current}: upgrade one minor version at a time, next to "
+            f"{have_v[0]}.{have_v[1] + 1}"
+        )
+    return None
 
 
 def _documents(text: str) -> list[dict[str, Any]]:
@@ -184,6 +243,8 @@ class FakeHosts:
     def _classify(
         self, command: str
     ) -> tuple[str, Callable[[str, str, str], tuple[int, str, str]]]:
+        if "kubeadm upgrade apply" in command or "kubeadm upgrade node" in command:
+            return "upgrade", self._upgrade
         if "kubeadm init --config" in command:
             return "init", self._init
         if "kubeadm token create" in command:
@@ -196,7 +257,13 @@ class FakeHosts:
             return "registry-mirrors", lambda *_: (0, "", "")
         return "unrecognised", lambda host, *_: (1, "", f"fake host {host}: unrecognised script")
 
-    def _register(self, host: str, registration: Mapping[str, Any], control_plane: bool) -> None:
+    def _register(
+        self,
+        host: str,
+        registration: Mapping[str, Any],
+        control_plane: bool,
+        version: str | None,
+    ) -> None:
         name = str(registration.get("name") or host)
         simulated = self.simulated.get(name)
         labels = _kubelet_labels(registration)
@@ -218,17 +285,36 @@ class FakeHosts:
         }
         self.cluster.apply([node])
         capacity = dict(simulated.capacity) if simulated is not None else {}
+        status: dict[str, Any] = {}
         if capacity:
-            patch = {"status": {"capacity": capacity, "allocatable": capacity}}
-            done = self.cluster.kubectl(
-                "patch", "node", name, "--subresource", "status", "--type", "merge",
-                "-p", json.dumps(patch),
-            )  # fmt: skip
-            if done.returncode != 0:
-                raise ClusterError(done.stderr.strip())
+            status.update(capacity=capacity, allocatable=capacity)
+        if version is not None:
+            status["nodeInfo"] = {"kubeletVersion": f"v{version}"}
+        if status:
+            self._patch_status(name, status)
 
-    def _init(self, host: str, stdin: str, _command: str) -> tuple[int, str, str]:
-        self._register(host, _registration(stdin, "InitConfiguration"), control_plane=True)
+    def _patch_status(self, name: str, status: Mapping[str, Any]) -> None:
+        """Merge `status` into Node `name`'s, once kwok has initialized it.
+
+        kwok's `node-initialize` Stage writes a whole status (capacity, nodeInfo) from
+        the Node it last saw, keeping the values already set: a patch that lands
+        before kwok has seen it may be overwritten, one after it stays.
+        """
+        ready = self.cluster.kubectl(
+            "wait", f"node/{name}", "--for=condition=Ready", "--timeout=60s", timeout=90
+        )
+        if ready.returncode != 0:
+            raise ClusterError(f"kwok did not mark node {name} Ready: {ready.stderr.strip()}")
+        done = self.cluster.kubectl(
+            "patch", "node", name, "--subresource", "status", "--type", "merge",
+            "-p", json.dumps({"status": status}),
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise ClusterError(done.stderr.strip())
+
+    def _init(self, host: str, stdin: str, command: str) -> tuple[int, str, str]:
+        registration = _registration(stdin, "InitConfiguration")
+        self._register(host, registration, control_plane=True, version=checked_version(command))
         return 0, self.kubeconfig, "[init] fake host: control plane is the local cluster"
 
     def _join_token(self, _host: str, _stdin: str, command: str) -> tuple[int, str, str]:
@@ -240,11 +326,33 @@ class FakeHosts:
             join += f" --certificate-key {CERTIFICATE_KEY}"
         return 0, join, ""
 
-    def _join(self, host: str, stdin: str, _command: str) -> tuple[int, str, str]:
+    def _join(self, host: str, stdin: str, command: str) -> tuple[int, str, str]:
         documents = _documents(stdin)
         control_plane = any("controlPlane" in doc for doc in documents)
-        self._register(host, _registration(stdin, "JoinConfiguration"), control_plane)
+        registration = _registration(stdin, "JoinConfiguration")
+        self._register(host, registration, control_plane, version=checked_version(command))
         return 0, "joined", ""
+
+    def _upgrade(self, host: str, _stdin: str, command: str) -> tuple[int, str, str]:
+        """The kubelet of `host` (its Node) moves to the script's target version."""
+        target = upgrade_target(command)
+        found = self.cluster.kubectl("get", "node", host, "-o", "json")
+        if found.returncode != 0 and "NotFound" in found.stderr:
+            return 1, "", f"gpu-caas: {host}: read the installed versions: never joined"
+        if found.returncode != 0:
+            raise ClusterError(found.stderr.strip())
+        info: dict[str, str] = json.loads(found.stdout).get("status", {}).get("nodeInfo", {})
+        current = info.get("kubeletVersion", "")
+        if current == f"v{target}":
+            return 0, f"already at v{target}", ""
+        refusal = upgrade_refusal(current, target)
+        if refusal is not None:
+            return 1, "", f"gpu-caas: {host}: check the version skew: {refusal}"
+        node_info = {"kubeletVersion": f"v{target}"}
+        if _VERSION.match(info.get("kubeProxyVersion", "")):
+            node_info["kubeProxyVersion"] = f"v{target}"
+        self._patch_status(host, {"nodeInfo": node_info})
+        return 0, f"upgraded {target}", f"gpu-caas: {host}: kubelet v{target} (fake host)"
 
     def _reset(self, host: str, _stdin: str, _command: str) -> tuple[int, str, str]:
         done = self.cluster.kubectl("delete", "node", host, "--ignore-not-found")

@@ -106,15 +106,17 @@ class KamajiStandIn:
 
     For every `TenantControlPlane` it writes the `<name>-admin-kubeconfig` Secret
     (key `admin.conf`, the tenant cluster's admin kubeconfig) and sets
-    `status.kubernetesResources.version.status: Ready`, which is what gpu-caas's
-    readiness gate waits for. The tenant cluster may be the management cluster itself.
+    `status.kubernetesResources.version` to `{status: Ready, version: <spec version>}`,
+    which is what gpu-caas's readiness and upgrade gates wait for. The tenant cluster
+    may be the management cluster itself.
     """
 
     def __init__(self, management: LocalCluster, tenant_kubeconfig: str, interval: float = 1):
         self.management = management
         self.tenant_kubeconfig = tenant_kubeconfig
         self.interval = interval
-        self.served: set[tuple[str, str]] = set()
+        self.served: set[tuple[str, str, str]] = set()
+        """(namespace, name, spec version) of every TenantControlPlane served."""
         self.errors: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="kamaji-stand-in", daemon=True)
@@ -140,11 +142,12 @@ class KamajiStandIn:
         if listed.returncode != 0:
             return  # the CRD may not be installed yet
         for item in json.loads(listed.stdout).get("items", []):
-            key = (item["metadata"]["namespace"], item["metadata"]["name"])
+            version = str(item.get("spec", {}).get("kubernetes", {}).get("version", ""))
+            key = (item["metadata"]["namespace"], item["metadata"]["name"], version)
             if key not in self.served:
                 self._serve(*key)
 
-    def _serve(self, namespace: str, name: str) -> None:
+    def _serve(self, namespace: str, name: str, version: str) -> None:
         secret: dict[str, object] = {
             "apiVersion": "v1",
             "kind": "Secret",
@@ -156,12 +159,16 @@ class KamajiStandIn:
         except ClusterError as error:
             self.errors.append(str(error))
             return
-        status = {"status": {"kubernetesResources": {"version": {"status": "Ready"}}}}
+        # Kamaji reports the version it runs; a changed spec version (an upgrade) is
+        # served again, as Kamaji rolls the control plane and reports the new one.
+        status = {
+            "status": {"kubernetesResources": {"version": {"status": "Ready", "version": version}}}
+        }
         patched = self.management.kubectl(
             "patch", "tenantcontrolplanes.kamaji.clastix.io", name, "-n", namespace,
             "--subresource", "status", "--type", "merge", "-p", json.dumps(status),
         )  # fmt: skip
         if patched.returncode == 0:
-            self.served.add((namespace, name))
+            self.served.add((namespace, name, version))
         else:
             self.errors.append(patched.stderr.strip())

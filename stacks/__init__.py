@@ -152,5 +152,48 @@ def run() -> None:
     stack = pulumi.get_stack()
     for warning in warnings(config, stack=stack):
         pulumi.log.warn(str(warning.for_stack(stack)))
+    day2, day2_warnings = day2_problems(config)
+    for warning in day2_warnings:
+        pulumi.log.warn(str(warning.for_stack(stack)))
+    if day2:
+        for line in ConfigError(day2).for_stack(stack).lines():
+            pulumi.log.error(line)
+        sys.exit(EXIT_REPORTED)
     for key, value in deploy(config).items():
         pulumi.export(key, value)
+
+
+def day2_problems(config: TenantConfig) -> tuple[list[Problem], list[Problem]]:
+    """What the config changes on the running cluster that may not change this way.
+
+    Compares with the stack's last deployment (`stacks.deployed.previous_deployment`):
+    Kubernetes version skew and steps, the control-plane backend, host replacements
+    (`stacks.config.upgrades`) and operator upgrade paths
+    (`stacks.config.operator_upgrades`). Returns `(problems, warnings)`, both empty on
+    a first deployment. `GPU_CAAS_IGNORE_DEPLOYED_RECORD=1` skips the comparison
+    (docs/operations.md says when that is right).
+    """
+    from stacks.config.errors import key_path
+    from stacks.config.operator_upgrades import operator_upgrade_problems
+    from stacks.config.upgrades import (
+        IGNORE_DEPLOYED_RECORD,
+        deployed_record_ignored,
+        upgrade_problems,
+        upgrade_warnings,
+    )
+    from stacks.deployed import previous_deployment
+
+    if deployed_record_ignored(os.environ):
+        skipped = Problem(
+            key_path(),
+            f"{IGNORE_DEPLOYED_RECORD} is set: the day-2 checks against the last "
+            "deployment (version steps and skew, backend, operator upgrade paths) are "
+            "skipped for this run",
+        )
+        return [], [skipped]
+    deployed = previous_deployment()
+    problems = [
+        *upgrade_problems(config, deployed, os.environ),
+        *operator_upgrade_problems(config, deployed),
+    ]
+    return problems, upgrade_warnings(config, deployed, os.environ)

@@ -20,6 +20,7 @@ from components.cluster import (
     HostedArgs,
     KubeadmArgs,
     NodeGroupArgs,
+    Rollout,
     SshHost,
     Taint,
     TenantCluster,
@@ -37,7 +38,10 @@ from stacks.config import (
     TenantConfig,
 )
 from stacks.config.gpu import node_group_gpu_model, node_group_mig_layout
+from stacks.config.inventory import HostState
+from stacks.config.operator_upgrades import deployed_components
 from stacks.config.placement import konnectivity_tolerations
+from stacks.deployed import deployed_output
 from stacks.mirror_list import mirror_list_output
 from stacks.platform_handle import ClusterHandle
 from stacks.summary import tenant_summary
@@ -49,6 +53,7 @@ CORE_OUTPUTS = (
     "flavor",
     "nodeGroups",
     "summary",
+    "deployed",
     "mirrorList",
 )
 
@@ -138,9 +143,11 @@ def control_plane_args(
 
 def node_group_args(config: TenantConfig, group: NodeGroupConfig) -> NodeGroupArgs:
     """`NodeGroupArgs` of one node group (labels, taints, sharing config names)."""
+    hosts = [config.host(n) for n in group.hosts]
     return replace(
         _node_group_shape(config, group),
-        hosts=[ssh_host(config, config.host(n)) for n in group.hosts],
+        hosts=[ssh_host(config, h) for h in hosts if h.state is not HostState.FAILED],
+        failed_hosts=[ssh_host(config, h) for h in hosts if h.state is HostState.FAILED],
     )
 
 
@@ -169,7 +176,7 @@ def _node_group_shape(config: TenantConfig, group: NodeGroupConfig) -> NodeGroup
     return NodeGroupArgs(
         cluster_name=config.name,
         group_name=group.name,
-        kubernetes_version=config.kubernetes.version,
+        kubernetes_version=group.kubernetes_version or config.kubernetes.version,
         autoscale=autoscale,
         gpu_product=product,
         mig_config=selectors.get(naming.LABEL_MIG_CONFIG),
@@ -179,6 +186,11 @@ def _node_group_shape(config: TenantConfig, group: NodeGroupConfig) -> NodeGroup
         gpu_taint=group.gpu_taint,
         cri_socket=_cri_socket(config),
         registry_mirrors=dict(config.mirrors.image_registries),
+        rollout=Rollout(
+            max_unavailable=group.upgrade.max_unavailable,
+            drain_timeout_seconds=group.upgrade.drain_timeout_seconds,
+            delete_empty_dir_data=group.upgrade.delete_empty_dir_data,
+        ),
     )
 
 
@@ -254,6 +266,7 @@ def stack_outputs(
         },
     }
     outputs["summary"] = tenant_summary(config)
+    outputs["deployed"] = deployed_output(config, deployed_components(config))
     outputs.update(platform)
     # Last: every platform module has recorded its charts and images by now.
     outputs["mirrorList"] = mirror_list_output(stack_mirror_list(), pulumi.get_stack())

@@ -95,6 +95,11 @@ def gpu_operator_settings(config: TenantConfig) -> GpuOperatorSettings:
                 drain_pod_selector=policy.drain.pod_selector,
                 drain_timeout_seconds=policy.drain.timeout_seconds,
                 drain_delete_empty_dir=policy.drain.delete_empty_dir,
+                wait_for_completion_pod_selector=policy.wait_for_completion.pod_selector,
+                wait_for_completion_timeout_seconds=policy.wait_for_completion.timeout_seconds,
+                pod_deletion_force=policy.gpu_pod_deletion.force,
+                pod_deletion_timeout_seconds=policy.gpu_pod_deletion.timeout_seconds,
+                pod_deletion_delete_empty_dir=policy.gpu_pod_deletion.delete_empty_dir,
             ),
             # GPUDirect RDMA: nvidia-peermem against the Network Operator's DOCA driver,
             # or against the host's DOCA-OFED when the Network Operator does not ship it.

@@ -33,6 +33,7 @@ from components.mirrors import Mirrors
 from stacks import compose
 from stacks.config import TenantConfig
 from stacks.config.gpu_network import DpuConfig, NetworkOperatorConfig, NimConfig
+from stacks.config.inventory import HostState
 from stacks.config.placement import gpu_node_tolerations_k8s, system_tolerations_k8s
 from stacks.platform_handle import ClusterHandle
 
@@ -89,7 +90,8 @@ def dpu_operator_args(
     if dpu.bfb_url is None:  # network_rules reports this before any resource exists
         raise ValueError("gpu.dpu.bfbUrl is required when gpu.dpu is enabled")
     cluster = dpu.cluster
-    dpu_hosts = sum(1 for host in config.hosts if host.dpu)
+    # Spares and failed hosts run no DPU service: only hosts in service count.
+    dpu_hosts = sum(1 for host in config.hosts if host.dpu and host.state is HostState.ACTIVE)
     keepalived = None
     if cluster.keepalived is not None:
         keepalived = Keepalived(

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 
 from stacks.config import NodeGroupConfig, SharingMode, TeamConfig, TenantConfig
 from stacks.config.gpu import node_group_gpu_model, node_group_mig_layout
+from stacks.config.host_states import active_hosts, failed_hosts
 
 SEPARATOR = "; "
 """Between the parts of one summary line."""
@@ -52,8 +53,11 @@ def node_group_line(config: TenantConfig, group: NodeGroupConfig) -> str:
         counts = [scale.gpu.count] if scale.gpu is not None else []
         total = None
     else:
-        capacity = hosts_text(group.hosts)
-        gpus = [config.host(name).gpu for name in group.hosts]
+        # Failed hosts are out of service: named, never counted as capacity.
+        active = active_hosts(config, group)
+        failed = failed_hosts(config, group)
+        capacity = hosts_text(active) + (f" (failed: {', '.join(failed)})" if failed else "")
+        gpus = [config.host(name).gpu for name in active]
         counts = [gpu.count for gpu in gpus if gpu is not None]
         total = sum(counts)
     if model is None or not counts:

@@ -13,6 +13,7 @@ from components.cluster.types import (
     JoinParameters,
     KubeadmArgs,
     NodeGroupArgs,
+    Rollout,
     SshHost,
     Taint,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "KubeadmArgs",
     "NodeGroup",
     "NodeGroupArgs",
+    "Rollout",
     "SshHost",
     "Taint",
     "TenantCluster",

@@ -11,7 +11,7 @@ import pulumi
 import pulumi_command as command
 import pulumi_kubernetes as k8s
 
-from components.cluster import kamaji, kubeadm
+from components.cluster import kamaji, kubeadm, node_lifecycle
 from components.cluster.bootstrap import (
     SECRET_OUTPUTS,
     configure_registry_mirrors,
@@ -19,15 +19,18 @@ from components.cluster.bootstrap import (
 )
 from components.cluster.kubeconfig import api_server, fingerprint
 from components.cluster.labels import CONTROL_PLANE_TAINT, node_labels
+from components.cluster.node_group import drain_environment, managed_labels
 from components.cluster.sizing import api_server_flags, hosted_sizing
 from components.cluster.types import (
     MIN_KUBERNETES_VERSION,
     ControlPlaneArgs,
     ControlPlaneBackend,
     JoinParameters,
+    Rollout,
     SshHost,
     secret,
 )
+from components.cluster.upgrade import UpgradeRole, upgrade_script
 
 TYPE = "gpu-caas:cluster:ControlPlane"
 
@@ -48,6 +51,19 @@ k get secret "$TCP_NAME-admin-kubeconfig" -o jsonpath='{.data.admin\\.conf}' | b
 )
 """Wait for the Kamaji TenantControlPlane to be Ready, print its admin kubeconfig.
 The management kubeconfig comes from the secret env var KUBECONFIG_DATA."""
+
+WAIT_HOSTED_VERSION = (
+    _WRITE_KUBECONFIG
+    + """k() { kubectl --kubeconfig "$kc" --namespace "$TCP_NAMESPACE" "$@"; }
+k wait "tenantcontrolplane/$TCP_NAME" --timeout=30m \\
+  --for=jsonpath='{.status.kubernetesResources.version.version}'="$VERSION" >&2
+k wait "tenantcontrolplane/$TCP_NAME" --timeout=30m \\
+  --for=jsonpath='{.status.kubernetesResources.version.status}'=Ready >&2
+echo "control plane at $VERSION"
+"""
+)
+"""Wait until Kamaji reports the TenantControlPlane Ready at `$VERSION` (`v1.35.0`):
+`status.kubernetesResources.version` in the pinned TenantControlPlane CRD."""
 
 
 def readyz_script(minimum: tuple[int, int] | None = MIN_KUBERNETES_VERSION) -> str:
@@ -161,6 +177,23 @@ def _create_hosted(name: str, args: ControlPlaneArgs, parent: ControlPlane) -> p
         ),
         opts=on_management,
     )
+    # A version change updates the TenantControlPlane in place; Kamaji then rolls the
+    # control-plane pods. Workers (which depend on this component) start their own
+    # upgrade only when the API server reports the new version.
+    command.local.Command(
+        f"{name}-upgraded",
+        create=WAIT_HOSTED_VERSION,
+        environment={
+            "KUBECONFIG_DATA": management_kubeconfig,
+            "TCP_NAMESPACE": namespace.metadata.name,
+            "TCP_NAME": args.cluster_name,
+            "VERSION": f"v{args.kubernetes_version}",
+        },
+        triggers=[args.kubernetes_version],
+        opts=pulumi.ResourceOptions(
+            parent=parent, depends_on=[tcp], additional_secret_outputs=SECRET_OUTPUTS
+        ),
+    )
     fetch = command.local.Command(
         f"{name}-admin-kubeconfig",
         create=FETCH_ADMIN_KUBECONFIG,
@@ -222,7 +255,8 @@ def _create_kubeadm(
             taints=taints,
             api_server_args=api_server_flags(args.size).as_args(),
         ),
-        opts=after_mirrors(first),
+        # `kubeadm init` runs once; version changes go through `<name>-upgrade-<host>`.
+        opts=pulumi.ResourceOptions.merge(after_mirrors(first), _RUN_ONCE),
     )
     _, join = mint_join_token(
         f"{name}-join-token",
@@ -232,6 +266,7 @@ def _create_kubeadm(
         kubeconfig=None,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[init]),
     )
+    joins: list[pulumi.Resource] = [init]
     for host in others:
         labels = node_labels(tenant=args.cluster_name, node_group=None, host=host)
 
@@ -247,15 +282,84 @@ def _create_kubeadm(
                 control_plane_address=h.address,
             )
 
-        command.remote.Command(
-            f"{name}-join-{host.name}",
-            connection=host.connection(),
-            create=kubeadm.join_script(version),
-            delete=kubeadm.RESET_SCRIPT,
-            stdin=secret(join.apply(join_configuration)),
-            opts=after_mirrors(host),
+        joins.append(
+            command.remote.Command(
+                f"{name}-join-{host.name}",
+                connection=host.connection(),
+                create=kubeadm.join_script(version),
+                delete=kubeadm.RESET_SCRIPT,
+                stdin=secret(join.apply(join_configuration)),
+                opts=pulumi.ResourceOptions.merge(after_mirrors(host), _RUN_ONCE),
+            )
         )
+    _upgrade_in_turn(name, args, parent, list(zip(settings.hosts, joins, strict=True)), init.stdout)
     return init.stdout, join
+
+
+_RUN_ONCE = pulumi.ResourceOptions(ignore_changes=["create", "stdin"])
+"""init and joins run once: a new token, version or label set must not re-run them."""
+
+
+def _upgrade_in_turn(
+    name: str,
+    args: ControlPlaneArgs,
+    parent: ControlPlane,
+    hosts: list[tuple[SshHost, pulumi.Resource]],
+    kubeconfig: pulumi.Output[str],
+) -> None:
+    """Control-plane hosts one at a time: drain, upgrade, Node back in line.
+
+    The first host runs `kubeadm upgrade apply`, the others `kubeadm upgrade node`
+    (https://kubernetes.io/docs/tasks/administer-cluster/kubeadm/kubeadm-upgrade/); the
+    node groups depend on the whole control plane, so workers follow once every
+    control-plane host is done. Drain and upgrade are replaced when the version
+    changes; all three do nothing on a host already at the version.
+    """
+    version = args.kubernetes_version
+    previous: pulumi.Resource | None = None
+    for index, (host, joined) in enumerate(hosts):
+        environment = node_lifecycle.node_environment(
+            node=host.name,
+            kubeconfig=secret(kubeconfig),
+            version=version,
+            labels=managed_labels(
+                node_labels(tenant=args.cluster_name, node_group=None, host=host)
+            ),
+            taints=[CONTROL_PLANE_TAINT],
+            state="active",
+            drain_timeout_seconds=Rollout().drain_timeout_seconds,
+            delete_emptydir_data=Rollout().delete_empty_dir_data,
+        )
+        drain = command.local.Command(
+            f"{name}-drain-{host.name}",
+            create=node_lifecycle.DRAIN_FOR_UPGRADE,
+            environment=drain_environment(environment),
+            triggers=[version],
+            opts=pulumi.ResourceOptions(
+                parent=parent,
+                depends_on=[joined] + ([previous] if previous is not None else []),
+                additional_secret_outputs=SECRET_OUTPUTS,
+            ),
+        )
+        role = UpgradeRole.FIRST_CONTROL_PLANE if index == 0 else UpgradeRole.CONTROL_PLANE
+        upgrade = command.remote.Command(
+            f"{name}-upgrade-{host.name}",
+            connection=host.connection(),
+            create=upgrade_script(version, role=role),
+            triggers=[version],
+            opts=pulumi.ResourceOptions(
+                parent=parent, depends_on=[drain], additional_secret_outputs=SECRET_OUTPUTS
+            ),
+        )
+        previous = command.local.Command(
+            f"{name}-node-{host.name}",
+            create=node_lifecycle.SYNC_NODE,
+            delete=node_lifecycle.REMOVE_NODE,
+            environment=environment,
+            opts=pulumi.ResourceOptions(
+                parent=parent, depends_on=[upgrade], additional_secret_outputs=SECRET_OUTPUTS
+            ),
+        )
 
 
 def _create_external(name: str, args: ControlPlaneArgs, parent: ControlPlane) -> pulumi.Output[str]:

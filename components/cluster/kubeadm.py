@@ -45,37 +45,16 @@ def _version_check(version: str) -> str:
 
 UPGRADE_DOC = "https://kubernetes.io/docs/tasks/administer-cluster/kubeadm/kubeadm-upgrade/"
 
-_APISERVER_VERSION = (
-    "$SUDO sed -n 's/.*kube-apiserver:\\(v[0-9][0-9.]*\\).*/\\1/p' "
-    "/etc/kubernetes/manifests/kube-apiserver.yaml | head -n 1"
-)
-_KUBELET_VERSION = "kubelet --version | sed 's/^Kubernetes //'"
-
-
-def _drift_check(version: str, probe: str, what: str) -> str:
-    """Fail when an existing node runs another version than the stack says.
-
-    Re-running init/join on a bootstrapped host does nothing, so without this a changed
-    `kubernetes.version` would silently not be applied. In-place upgrades are not
-    automated (yet): say so and point at the kubeadm upgrade procedure.
-    """
-    want = shlex.quote(f"v{version}")
-    return (
-        f"running=$({probe})\n"
-        f'[ "$running" = {want} ] || {{ echo "the {what} on $(hostname) runs '
-        '${running:-an unknown version}, this stack says "'
-        f'{want}"; upgrades are not automated: upgrade with kubeadm ({UPGRADE_DOC}) '
-        'or revert kubernetes.version" >&2; exit 1; }\n'
-    )
-
 
 def init_script(version: str) -> str:
     """Run `kubeadm init` once (config on stdin) and print the admin kubeconfig.
 
-    Idempotent: an existing `/etc/kubernetes/admin.conf` skips init, so re-runs (e.g.
-    after a config change) only print the kubeconfig again, unless the running control
-    plane's version differs from the stack's (then it fails, see `_drift_check`).
-    kubeadm's own output goes to stderr (it contains a join token).
+    Idempotent: an existing `/etc/kubernetes/admin.conf` skips init, so a re-run (a new
+    SSH key updates the command) only prints the kubeconfig again. The version here is
+    the one the cluster is created at; later versions are applied by
+    `components.cluster.upgrade` (`kubeadm upgrade`, see UPGRADE_DOC), so a bootstrapped
+    host never compares its running version with this one. kubeadm's own output goes
+    to stderr (it contains a join token).
     """
     return (
         _PRELUDE
@@ -83,23 +62,21 @@ def init_script(version: str) -> str:
         + "if ! $SUDO test -f /etc/kubernetes/admin.conf; then\n"
         + _indent(_version_check(version))
         + '  $SUDO kubeadm init --config "$cfg" --upload-certs >&2\n'
-        + "else\n"
-        + _indent(_drift_check(version, _APISERVER_VERSION, "control plane"))
         + "fi\n"
         + "$SUDO cat /etc/kubernetes/admin.conf\n"
     )
 
 
 def join_script(version: str) -> str:
-    """Run `kubeadm join` once with the JoinConfiguration on stdin."""
+    """Run `kubeadm join` once with the JoinConfiguration on stdin (a joined host, with
+    `/etc/kubernetes/kubelet.conf`, is left alone: its versions follow
+    `components.cluster.upgrade`)."""
     return (
         _PRELUDE
         + 'cfg=$(mktemp)\ntrap \'rm -f "$cfg"\' EXIT\ncat > "$cfg"\n'
         + "if ! $SUDO test -f /etc/kubernetes/kubelet.conf; then\n"
         + _indent(_version_check(version))
         + '  $SUDO kubeadm join --config "$cfg" >&2\n'
-        + "else\n"
-        + _indent(_drift_check(version, _KUBELET_VERSION, "kubelet"))
         + "fi\n"
         + "echo joined\n"
     )

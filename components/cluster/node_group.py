@@ -10,10 +10,12 @@ from __future__ import annotations
 import pulumi
 import pulumi_command as command
 
-from components.cluster import kubeadm
+from components import naming
+from components.cluster import kubeadm, node_lifecycle
 from components.cluster.bootstrap import SECRET_OUTPUTS, configure_registry_mirrors
 from components.cluster.labels import node_labels, node_taints
 from components.cluster.types import JoinParameters, NodeGroupArgs, SshHost, Taint, secret
+from components.cluster.upgrade import UpgradeRole, upgrade_script
 
 TYPE = "gpu-caas:cluster:NodeGroup"
 
@@ -46,6 +48,7 @@ def node_group_props(args: NodeGroupArgs) -> dict[str, object]:
         "tenant": args.cluster_name,
         "nodeGroup": args.group_name,
         "hosts": [h.name for h in args.hosts],
+        "failedHosts": [h.name for h in args.failed_hosts],
     }
 
 
@@ -59,7 +62,10 @@ class NodeGroup(pulumi.ComponentResource):
     taints: list[Taint]
     """Taints of every node of the group."""
     joins: list[command.remote.Command]
-    """One `kubeadm join` command per host."""
+    """One `kubeadm join` command per host (failed hosts included)."""
+    nodes: list[command.local.Command]
+    """One `<group>-node-<host>` command per host: keeps its Node's labels, taints and
+    schedulability as the config says; deleting it drains and deletes the Node."""
 
     def __init__(
         self, name: str, args: NodeGroupArgs, opts: pulumi.ResourceOptions | None = None
@@ -69,7 +75,8 @@ class NodeGroup(pulumi.ComponentResource):
         super().__init__(TYPE, name, node_group_props(args), opts)
         self.labels = group_labels(args)
         self.taints = group_taints(args)
-        self.joins = _join_hosts(name, args, self) if args.hosts else []
+        self.joins = _join_hosts(name, args, self) if args.hosts or args.failed_hosts else []
+        self.nodes = _keep_nodes_in_step(name, args, self, self.joins) if self.joins else []
         self.node_names = pulumi.Output.from_input([h.name for h in args.hosts])
         outputs: dict[str, object] = {
             "tenant": args.cluster_name,
@@ -85,23 +92,34 @@ class NodeGroup(pulumi.ComponentResource):
         self.register_outputs(outputs)
 
 
+def host_labels(args: NodeGroupArgs, host: SshHost) -> dict[str, str]:
+    """Labels of one joined host: the group's plus its topology (rack, rails, NVLink)."""
+    return node_labels(
+        tenant=args.cluster_name,
+        node_group=args.group_name,
+        host=host,
+        mig_config=args.mig_config,
+        sharing_config=args.sharing_config,
+        extra=args.labels,
+    )
+
+
+def host_taints(args: NodeGroupArgs, host: SshHost) -> list[Taint]:
+    """Taints of one joined host."""
+    return node_taints(
+        gpu=host.gpu_product is not None, gpu_taint=args.gpu_taint, extra=args.taints
+    )
+
+
 def _join_hosts(name: str, args: NodeGroupArgs, parent: NodeGroup) -> list[command.remote.Command]:
     if args.join is None:
         raise ValueError("a node group with hosts needs join parameters (set by TenantCluster)")
     join = args.join
     commands = []
-    for host in args.hosts:
-        labels = node_labels(
-            tenant=args.cluster_name,
-            node_group=args.group_name,
-            host=host,
-            mig_config=args.mig_config,
-            sharing_config=args.sharing_config,
-            extra=args.labels,
-        )
-        taints = node_taints(
-            gpu=host.gpu_product is not None, gpu_taint=args.gpu_taint, extra=args.taints
-        )
+    failed = {h.name for h in args.failed_hosts}
+    for host in [*args.hosts, *args.failed_hosts]:
+        labels = host_labels(args, host)
+        taints = host_taints(args, host)
 
         def join_configuration(
             j: JoinParameters,
@@ -131,7 +149,135 @@ def _join_hosts(name: str, args: NodeGroupArgs, parent: NodeGroup) -> list[comma
                     parent=parent,
                     additional_secret_outputs=SECRET_OUTPUTS,
                     depends_on=[mirrors] if mirrors else None,
+                    # A join runs once: a new bootstrap token (minted whenever hosts are
+                    # added), new labels or a new Kubernetes version must not re-run it
+                    # on a joined host. Labels and taints of joined hosts follow the
+                    # config through `<group>-node-<host>`, versions through
+                    # `<group>-upgrade-<host>`; a new host joins with the current inputs.
+                    # A failed host may be unreachable: not even a new SSH key re-runs it.
+                    ignore_changes=["create", "stdin"]
+                    + (["connection"] if host.name in failed else []),
                 ),
             )
         )
     return commands
+
+
+HOST_ACTIVE = "active"
+HOST_FAILED = "failed"
+
+
+def _keep_nodes_in_step(
+    name: str,
+    args: NodeGroupArgs,
+    parent: NodeGroup,
+    joins: list[command.remote.Command],
+) -> list[command.local.Command]:
+    """Per host, after its join: drain, upgrade, then keep its Node as the config says.
+
+    `<group>-drain-<host>` (local) and `<group>-upgrade-<host>` (over SSH) are replaced
+    when the group's Kubernetes version changes (`triggers`), so the preview lists one
+    drain and one upgrade per host; both do nothing on a host already at the version.
+    `<group>-node-<host>` (local) waits for the Node to be Ready at the version, sets
+    the group's labels and taints (through the API, only the keys gpu-caas manages)
+    and uncordons it if gpu-caas cordoned it (`node_lifecycle.CORDONED_ANNOTATION`);
+    deleting it (the host left the group) drains and deletes the Node
+    before the join's delete runs `kubeadm reset` on the host. At most
+    `rollout.max_unavailable` hosts of the group are between drain and uncordon at
+    once: host i's drain waits for host i - max_unavailable's node step.
+
+    A failed host gets only its node step, in state `failed` (cordoned, tainted
+    `NoExecute`): nothing runs on it over SSH.
+    """
+    if args.kubeconfig is None:
+        raise ValueError(
+            "a node group with hosts needs the admin kubeconfig (set by TenantCluster)"
+        )
+    rollout = args.rollout
+    by_host = dict(zip([h.name for h in [*args.hosts, *args.failed_hosts]], joins, strict=True))
+    nodes: list[command.local.Command] = []
+    for index, host in enumerate(args.hosts):
+        environment = _node_environment(args, host, HOST_ACTIVE)
+        after: list[pulumi.Resource] = [by_host[host.name]]
+        if index >= rollout.max_unavailable:
+            after.append(nodes[index - rollout.max_unavailable])
+        drain = command.local.Command(
+            f"{name}-drain-{host.name}",
+            create=node_lifecycle.DRAIN_FOR_UPGRADE,
+            environment=drain_environment(environment),
+            triggers=[args.kubernetes_version],
+            opts=pulumi.ResourceOptions(
+                parent=parent, depends_on=after, additional_secret_outputs=SECRET_OUTPUTS
+            ),
+        )
+        upgrade = command.remote.Command(
+            f"{name}-upgrade-{host.name}",
+            connection=host.connection(),
+            create=upgrade_script(args.kubernetes_version, role=UpgradeRole.WORKER),
+            triggers=[args.kubernetes_version],
+            opts=pulumi.ResourceOptions(
+                parent=parent, depends_on=[drain], additional_secret_outputs=SECRET_OUTPUTS
+            ),
+        )
+        nodes.append(_node_step(name, host, environment, [upgrade], parent))
+    for host in args.failed_hosts:
+        environment = _node_environment(args, host, HOST_FAILED)
+        nodes.append(_node_step(name, host, environment, [by_host[host.name]], parent))
+    return nodes
+
+
+def _node_step(
+    name: str,
+    host: SshHost,
+    environment: dict[str, pulumi.Input[str]],
+    after: list[pulumi.Resource],
+    parent: NodeGroup,
+) -> command.local.Command:
+    return command.local.Command(
+        f"{name}-node-{host.name}",
+        create=node_lifecycle.SYNC_NODE,
+        delete=node_lifecycle.REMOVE_NODE,
+        environment=environment,
+        opts=pulumi.ResourceOptions(
+            parent=parent, depends_on=after, additional_secret_outputs=SECRET_OUTPUTS
+        ),
+    )
+
+
+def _node_environment(
+    args: NodeGroupArgs, host: SshHost, state: str
+) -> dict[str, pulumi.Input[str]]:
+    assert args.kubeconfig is not None  # checked by the caller
+    return node_lifecycle.node_environment(
+        node=host.name,
+        kubeconfig=args.kubeconfig,
+        version=args.kubernetes_version,
+        labels=managed_labels(host_labels(args, host)),
+        taints=host_taints(args, host),
+        state=state,
+        drain_timeout_seconds=args.rollout.drain_timeout_seconds,
+        delete_emptydir_data=args.rollout.delete_empty_dir_data,
+    )
+
+
+_DRAIN_INPUTS = frozenset(
+    {"KUBECONFIG_DATA", "NODE", "VERSION", "DRAIN_TIMEOUT", "DELETE_EMPTYDIR"}
+)
+
+
+def drain_environment(environment: dict[str, pulumi.Input[str]]) -> dict[str, pulumi.Input[str]]:
+    """What the drain reads: a label change must not show as a drain update."""
+    return {k: v for k, v in environment.items() if k in _DRAIN_INPUTS}
+
+
+def managed_labels(labels: dict[str, str]) -> dict[str, str]:
+    """The labels the node step keeps in line with the config after registration.
+
+    GPU Feature Discovery owns `nvidia.com/gpu.product` (it appends the MIG profile in
+    the `single` strategy) and the DRA driver / GFD own `nvidia.com/gpu.clique` (the
+    fabric's cluster UUID and clique id) once the GPU stack runs: set at registration
+    only, so a sync never fights them
+    (https://github.com/NVIDIA/k8s-device-plugin#catalog-of-labels).
+    """
+    owned_by_gpu_stack = {naming.LABEL_GPU_PRODUCT, naming.LABEL_GPU_CLIQUE}
+    return {k: v for k, v in labels.items() if k not in owned_by_gpu_stack}

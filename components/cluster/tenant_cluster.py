@@ -73,7 +73,9 @@ class TenantCluster(pulumi.ComponentResource):
         self.node_groups = {
             group.group_name: NodeGroup(
                 f"{name}-{group.group_name}",
-                replace(group, join=join) if group.hosts else group,
+                replace(group, join=join, kubeconfig=self.control_plane.kubeconfig)
+                if group.hosts or group.failed_hosts
+                else group,
                 pulumi.ResourceOptions(
                     parent=self, providers=[commands], depends_on=[self.control_plane]
                 ),
@@ -119,15 +121,19 @@ def _join_parameters(
     control plane has no host of ours, so the first worker mints one with the admin
     kubeconfig on stdin."""
     hosts = [h for g in args.node_groups for h in g.hosts]
-    if not hosts:
+    failed = [h for g in args.node_groups for h in g.failed_hosts]
+    if not hosts and not failed:
         return None
     if args.control_plane.backend is ControlPlaneBackend.KUBEADM:
         return control_plane.join
     if args.control_plane.backend is ControlPlaneBackend.EXTERNAL:
         raise ValueError("hosts cannot join an external (ISV-managed) cluster")
+    # Failed hosts have joined before and never join again (their join ignores new
+    # tokens), so the token is minted on an active host; only a tenant whose every
+    # worker failed falls back to a failed one (and fails if it is unreachable).
     _, join = mint_join_token(
         f"{name}-join-token",
-        host=hosts[0],
+        host=(hosts or failed)[0],
         joining_hosts=[h.name for h in hosts],
         upload_certs=False,
         kubeconfig=control_plane.kubeconfig,

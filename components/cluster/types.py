@@ -159,6 +159,22 @@ class ControlPlaneArgs:
 
 
 @dataclass(frozen=True)
+class Rollout:
+    """How a group's hosts are taken out of service for an upgrade or removal.
+
+    Drains honour PodDisruptionBudgets (`kubectl drain` evicts through the Eviction
+    API: https://kubernetes.io/docs/tasks/administer-cluster/safely-drain-node/).
+    """
+
+    max_unavailable: int = 1
+    """Hosts of the group drained and upgraded at the same time."""
+    drain_timeout_seconds: int = 600
+    """How long a drain may wait for evictions (PDBs) before the rollout stops."""
+    delete_empty_dir_data: bool = True
+    """Evict pods with emptyDir volumes (their scratch data is lost)."""
+
+
+@dataclass(frozen=True)
 class AutoscaleSpec:
     """Declared autoscaled capacity; the services platform builds a Karpenter NodePool."""
 
@@ -196,3 +212,11 @@ class NodeGroupArgs:
     """Image registry -> mirror, written as containerd hosts.toml before kubeadm joins."""
     join: pulumi.Output[JoinParameters] | None = None
     """Set by `TenantCluster`: where and how hosts join (secret)."""
+    kubeconfig: pulumi.Output[str] | None = None
+    """Set by `TenantCluster`: the admin kubeconfig (secret) the local day-2 commands
+    (drain, label/taint sync, Node removal) use; it never reaches a host."""
+    failed_hosts: Sequence[SshHost] = ()
+    """Hosts of the group marked `failed`: kept cordoned and tainted, nothing runs on
+    them over SSH, out of the group until returned."""
+    rollout: Rollout = field(default_factory=Rollout)
+    """How many hosts change at once and how they are drained."""

@@ -76,11 +76,24 @@ _NFD_IMAGE = "registry.k8s.io/nfd/node-feature-discovery"
 
 @dataclass(frozen=True)
 class DriverUpgradePolicy:
-    """`driver.upgradePolicy` of the chart."""
+    """`driver.upgradePolicy` of the chart: the GPU Operator's driver upgrade controller.
+
+    Defaults are the chart's (gpu-operator v26.7.0 values.yaml), except
+    `pod_deletion_delete_empty_dir` (see `stacks.config.gpu.GpuPodDeletionConfig`).
+    Timeouts are seconds, 0 = wait forever; selectors are label selectors, "" = none.
+    https://docs.nvidia.com/datacenter/cloud-native/gpu-operator/latest/gpu-driver-upgrades.html
+    """
 
     auto_upgrade: bool = True
     max_parallel_upgrades: int = 1
+    """Nodes upgraded at once; 0 = no limit."""
     max_unavailable: str = "25%"
+    """Count or percentage of the driver nodes."""
+    wait_for_completion_pod_selector: str = ""
+    wait_for_completion_timeout_seconds: int = 0
+    pod_deletion_force: bool = False
+    pod_deletion_timeout_seconds: int = 300
+    pod_deletion_delete_empty_dir: bool = True
     drain_enable: bool = False
     drain_force: bool = False
     drain_pod_selector: str = ""
@@ -340,18 +353,7 @@ def render_gpu_operator_values(
             "kernelModuleType": driver.kernel_module_type,
             "usePrecompiled": driver.use_precompiled,
             "rdma": {"enabled": driver.rdma, "useHostMofed": driver.use_host_mofed},
-            "upgradePolicy": {
-                "autoUpgrade": policy.auto_upgrade,
-                "maxParallelUpgrades": policy.max_parallel_upgrades,
-                "maxUnavailable": policy.max_unavailable,
-                "drain": {
-                    "enable": policy.drain_enable,
-                    "force": policy.drain_force,
-                    "podSelector": policy.drain_pod_selector,
-                    "timeoutSeconds": policy.drain_timeout_seconds,
-                    "deleteEmptyDir": policy.drain_delete_empty_dir,
-                },
-            },
+            "upgradePolicy": render_upgrade_policy(policy),
             "manager": {"repository": mirrors.image_registry(_NVCR_CLOUD_NATIVE)},
         },
         "toolkit": {
@@ -413,6 +415,38 @@ def render_gpu_operator_values(
         parse_tolerations(tolerations),
         parse_tolerations(gpu_node_tolerations),
     )
+
+
+def render_upgrade_policy(policy: DriverUpgradePolicy) -> dict[str, Any]:
+    """The chart's `driver.upgradePolicy`: every key of its values.yaml, so nothing is
+    left to a chart default we did not choose.
+
+    The chart's clusterpolicy.yaml template copies it into the ClusterPolicy's
+    `spec.driver.upgradePolicy`, renaming `gpuPodDeletion` to the CRD's `podDeletion`
+    and leaving out empty `podSelector`s (NVIDIA/gpu-operator@v26.7.0
+    deployments/gpu-operator/templates/clusterpolicy.yaml).
+    """
+    return {
+        "autoUpgrade": policy.auto_upgrade,
+        "maxParallelUpgrades": policy.max_parallel_upgrades,
+        "maxUnavailable": policy.max_unavailable,
+        "waitForCompletion": {
+            "timeoutSeconds": policy.wait_for_completion_timeout_seconds,
+            "podSelector": policy.wait_for_completion_pod_selector,
+        },
+        "gpuPodDeletion": {
+            "force": policy.pod_deletion_force,
+            "timeoutSeconds": policy.pod_deletion_timeout_seconds,
+            "deleteEmptyDir": policy.pod_deletion_delete_empty_dir,
+        },
+        "drain": {
+            "enable": policy.drain_enable,
+            "force": policy.drain_force,
+            "podSelector": policy.drain_pod_selector,
+            "timeoutSeconds": policy.drain_timeout_seconds,
+            "deleteEmptyDir": policy.drain_delete_empty_dir,
+        },
+    }
 
 
 def driver_branch(version: str) -> str:

@@ -48,7 +48,8 @@ TENANT_CLUSTER = "gpu-caas:cluster:TenantCluster"
 CONTROL_PLANE = "gpu-caas:cluster:ControlPlane"
 NODE_GROUP = "gpu-caas:cluster:NodeGroup"
 """Component types whose registered props the ownership and version rules read:
-`{"tenant": str, "kubernetesVersion": str, "hosts": [str], "nodeGroup": str}` (see
+`{"tenant": str, "kubernetesVersion": str, "hosts": [str], "failedHosts": [str],
+"nodeGroup": str}` (see
 docs/policies.md, "Component properties")."""
 
 KAMAJI_TCP = "kubernetes:kamaji.clastix.io/v1alpha1:TenantControlPlane"
@@ -455,6 +456,10 @@ def _node_groups(args: StackValidationArgs) -> list[tuple[str, str, Any, list[st
         )
         tenant = known(resource.props, "tenant") or known(labels, LABEL_TENANT)
         hosts = known(resource.props, "hosts") or known(resource.props, "nodeNames") or []
+        # A failed host is out of service but still this group's host (cordoned Node,
+        # kept join): it counts for ownership and for "one group per host".
+        failed = known(resource.props, "failedHosts") or []
+        hosts = [*hosts, *(failed if isinstance(failed, list) else [])]
         groups.append((resource.urn, str(name), tenant, [h for h in hosts if isinstance(h, str)]))
     # The engine hands resources over in no fixed order; sorting makes every report land
     # on the same resource run after run.

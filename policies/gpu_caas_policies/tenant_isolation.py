@@ -254,6 +254,8 @@ def namespace_guardrails_validator(args: StackValidationArgs, report: ReportViol
     limits: set[str] = set()
 
     for resource in args.resources:
+        if not resource.resource_type.startswith("kubernetes:"):
+            continue  # commands, components, non-Kubernetes providers: no objects
         # First preview of a new tenant: no outputs yet, judge what the program planned.
         props = props_of(resource)
         if _on_management_cluster(resource, management):

@@ -9,7 +9,12 @@ gpu:
     driver:
       kernelModuleType: open        # auto | open | proprietary
       usePrecompiled: false
-      upgradePolicy: {maxParallelUpgrades: 1, maxUnavailable: 25%, drain: {enable: false}}
+      upgradePolicy:                # the GPU Operator's driver upgrade controller
+        maxParallelUpgrades: 1
+        maxUnavailable: 25%
+        waitForCompletion: {podSelector: "", timeoutSeconds: 0}
+        gpuPodDeletion: {timeoutSeconds: 300, deleteEmptyDir: true}
+        drain: {enable: false}
     dcgmExporter: {serviceMonitor: true}
   dra:
     enabled: true
@@ -36,7 +41,7 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Annotated, Any, TypedDict
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from components import versions
 from stacks.config.base import ConfigModel
@@ -68,35 +73,106 @@ class KernelModuleType(StrEnum):
 
 
 class DrainConfig(ConfigModel):
-    """Node drain before a driver upgrade (`driver.upgradePolicy.drain`).
-
-    Only needed when deleting GPU pods is not enough to unload the driver.
+    """Node drain during a driver upgrade (`driver.upgradePolicy.drain`): the fallback
+    when deleting the GPU pods (`gpuPodDeletion`) fails. A drain evicts every pod of the
+    node, GPU or not (honouring PodDisruptionBudgets). Defaults: the chart's.
+    https://docs.nvidia.com/datacenter/cloud-native/gpu-operator/latest/gpu-driver-upgrades.html
     """
 
     enable: bool = False
+    """Drain when GPU pod deletion fails (off: the node's upgrade fails instead, its
+    `nvidia.com/gpu-driver-upgrade-state` label says `upgrade-failed`)."""
     force: bool = False
-    """Also delete pods not managed by a controller."""
+    """Also delete pods not managed by a controller (nothing recreates them)."""
     pod_selector: str = ""
     """Label selector of the pods to drain (empty = all)."""
     timeout_seconds: int = Field(default=300, ge=0)
-    """0 waits forever; NVIDIA recommends a timeout."""
+    """Seconds before the drain gives up (0 waits forever; NVIDIA recommends a timeout)."""
     delete_empty_dir: bool = False
-    """Allow deleting pods with emptyDir volumes (their data is lost)."""
+    """Allow evicting pods with emptyDir volumes (their data is lost)."""
+
+
+class GpuPodDeletionConfig(ConfigModel):
+    """Deleting the pods that use GPUs before the driver is reloaded
+    (`driver.upgradePolicy.gpuPodDeletion`; the ClusterPolicy's `podDeletion`).
+
+    Only pods with GPUs allocated (`nvidia.com/gpu`, MIG resources) are deleted; their
+    controllers recreate them on a schedulable node. When one cannot be deleted the node
+    goes to `drain` if enabled, else its upgrade fails.
+    """
+
+    force: bool = False
+    """Also delete GPU pods not managed by a controller (bare pods are gone for good)."""
+    timeout_seconds: int = Field(default=300, ge=0)
+    """Seconds to wait for the pods to terminate (0 waits forever)."""
+    delete_empty_dir: bool = True
+    """Also delete GPU pods with emptyDir volumes. The chart's default is false; ours is
+    true because a GPU pod loses its emptyDir whenever it is deleted anyway, and most
+    training pods mount one at /dev/shm (NCCL, PyTorch data loaders): with false, the
+    upgrade of every node running one fails (NVIDIA/k8s-operator-libs pod manager tests:
+    'should fail to delete all standalone gpu pods with emptyDir when ...
+    deleteEmptyDir=false'). It matches `nodeGroups[].upgrade.deleteEmptyDirData`."""
+
+
+class WaitForCompletionConfig(ConfigModel):
+    """Pods (typically Jobs) a node waits for before its GPU pods are deleted
+    (`driver.upgradePolicy.waitForCompletion`). Defaults: the chart's (no waiting)."""
+
+    pod_selector: str = ""
+    """Label selector of the pods to wait for, e.g. `kai.scheduler/queue=team-a`; empty
+    skips the wait (NVIDIA/k8s-operator-libs `ProcessWaitForJobsRequiredNodes`)."""
+    timeout_seconds: int = Field(default=0, ge=0)
+    """Seconds to wait before deleting them anyway; 0 waits until they complete, so a
+    job that never ends holds the node's upgrade (cordoned) forever."""
+
+    @model_validator(mode="after")
+    def _timeout_needs_selector(self) -> WaitForCompletionConfig:
+        if self.timeout_seconds and not self.pod_selector:
+            raise ValueError(
+                "timeoutSeconds has no effect without podSelector (with an empty selector the "
+                "upgrade controller waits for nothing); set podSelector to the pods to wait "
+                "for, or remove timeoutSeconds"
+            )
+        return self
 
 
 class DriverUpgradePolicyConfig(ConfigModel):
-    """Rolling driver upgrades (`driver.upgradePolicy`).
+    """Rolling driver upgrades by the GPU Operator's upgrade controller
+    (`driver.upgradePolicy`), which runs when the driver image changes: a new
+    `driver.version`, a GPU Operator release with a new driver or driver manager.
 
+    Per node: cordon, wait for `waitForCompletion` pods, delete the GPU pods
+    (`gpuPodDeletion`; `drain` when that fails), restart the driver pod, validate,
+    uncordon. Defaults are the chart's except `gpuPodDeletion.deleteEmptyDir`.
     https://docs.nvidia.com/datacenter/cloud-native/gpu-operator/latest/gpu-driver-upgrades.html
     """
 
     auto_upgrade: bool = True
-    """Let the operator roll driver upgrades node by node (off = upgrade by hand)."""
+    """Let the upgrade controller roll driver changes node by node. Off: the other keys
+    are ignored and a new driver version reaches a node only when its driver pod is
+    deleted by hand (the driver DaemonSet is `OnDelete`); use it to pause a roll-out."""
     max_parallel_upgrades: int = Field(default=1, ge=0)
-    """Nodes upgraded at once; 0 means all at once."""
+    """Nodes upgraded at once; 0 means no limit (all nodes together)."""
     max_unavailable: Annotated[str, Field(pattern=_INT_OR_PERCENT)] = "25%"
-    """Nodes (count or percent) that may be unavailable during the upgrade."""
+    """Nodes with the driver (count, or percent of them rounded up) that may be
+    unavailable at once, counting nodes already cordoned for any reason; it caps
+    `maxParallelUpgrades`."""
+    wait_for_completion: WaitForCompletionConfig = Field(default_factory=WaitForCompletionConfig)
+    gpu_pod_deletion: GpuPodDeletionConfig = Field(default_factory=GpuPodDeletionConfig)
     drain: DrainConfig = Field(default_factory=DrainConfig)
+
+    @field_validator("max_unavailable")
+    @classmethod
+    def _some_node_may_go(cls, value: str) -> str:
+        amount = int(value.rstrip("%"))
+        if amount == 0:
+            raise ValueError(
+                "must allow at least one node (1 or a percentage above 0%): with none, no "
+                "driver upgrade ever starts; set autoUpgrade: false to pause upgrades"
+            )
+        if value.endswith("%") and amount > 100:
+            raise ValueError("must be a percentage of at most 100%")
+        return value
 
 
 class DriverConfig(ConfigModel):
@@ -116,6 +192,11 @@ class DriverConfig(ConfigModel):
     """OS suffixes of the driver images the nodes pull (`595.91.07-ubuntu24.04`);
     only used for the mirror list, the operator picks the tag from the node's OS."""
     upgrade_policy: DriverUpgradePolicyConfig = Field(default_factory=DriverUpgradePolicyConfig)
+    allow_branch_downgrade: bool = False
+    """Accept a `version` on an older branch than the deployed driver's (e.g. R580 after
+    R595; `stacks.config.operator_upgrades`). CUDA applications built for the newer
+    branch's CUDA release may not run on the older one: set it for the deployment that
+    rolls back, once the workloads are known to run there, then remove it."""
 
 
 class ToolkitConfig(ConfigModel):

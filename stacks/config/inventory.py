@@ -70,6 +70,24 @@ class HostRole(StrEnum):
     WORKER = "worker"
 
 
+class HostState(StrEnum):
+    """Where a host is in its life: serving, held in reserve, or out of service.
+
+    A `spare` is in no node group: it is joined to nothing until it takes a failed
+    host's place (`replaces`). A `failed` host is out of every group: it may stay listed
+    in its node group (an inventory file keeps its `nodeGroup`), but its node is
+    cordoned and tainted so nothing is scheduled on it, until it is returned (`active`)
+    or removed from the inventory (docs/inventory.md#spares-and-failed-hosts).
+    """
+
+    ACTIVE = "active"
+    """In service: a control-plane host, or a worker of its node group (default)."""
+    SPARE = "spare"
+    """Held in reserve (per rack or NVLink domain), in no node group; workers only."""
+    FAILED = "failed"
+    """Out of service: cordoned and tainted, counted in no group's capacity."""
+
+
 class SshConfig(ConfigModel):
     """How to reach a host over SSH.
 
@@ -383,6 +401,16 @@ class HostConfig(ConfigModel):
     node_group: str | None = None
     """The node group this worker joins (instead of listing it in `nodeGroups[].hosts`):
     what an inventory exported from a CMDB says."""
+    state: HostState = HostState.ACTIVE
+    """`active` (default), `spare` (in no node group, ready to replace a failed host) or
+    `failed` (cordoned and tainted, out of its node group until returned)."""
+    replaces: str | None = None
+    """Name of the `failed` host whose place this host takes in its node group: same GPU
+    model and count and, for NVLink or rail-aligned groups, the same NVLink domain and
+    rails (unless `allowFaultDomainChange`)."""
+    allow_fault_domain_change: bool = False
+    """With `replaces`: accept a replacement in another NVLink domain or on other rails
+    than the failed host (validate warns that the fault domain changes)."""
 
     @field_validator("name")
     @classmethod

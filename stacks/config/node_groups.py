@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from stacks.config.base import ConfigModel
 from stacks.config.inventory import GpuConfig, check_dns_label, check_label_value
+from stacks.config.kubernetes import normalize_kubernetes_version
 
 _QUALIFIED_NAME = re.compile(
     r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?"  # optional DNS prefix
@@ -251,6 +252,28 @@ class AutoscaleConfig(ConfigModel):
         return self
 
 
+class NodeGroupUpgradeConfig(ConfigModel):
+    """How the hosts of a node group are upgraded or taken out: drained in batches.
+
+    Each host of the group is cordoned and drained (`kubectl drain --ignore-daemonsets`,
+    which evicts through the Eviction API and so honours PodDisruptionBudgets:
+    https://kubernetes.io/docs/tasks/administer-cluster/safely-drain-node/), upgraded,
+    and uncordoned once Ready at the target version (a Node someone else cordoned stays
+    cordoned); the same drain runs when a host
+    leaves the group. Only groups of inventory hosts: Karpenter replaces autoscaled
+    nodes itself.
+    """
+
+    max_unavailable: int = Field(default=1, ge=1)
+    """Hosts of the group drained and upgraded at once (1: one at a time)."""
+    drain_timeout_seconds: int = Field(default=600, ge=30, le=86400)
+    """Seconds a host's drain may take (`kubectl drain --timeout`) before the rollout
+    stops at that host: a PodDisruptionBudget that allows no eviction blocks a drain."""
+    delete_empty_dir_data: bool = True
+    """Evict pods with `emptyDir` volumes, whose data is lost (`kubectl drain
+    --delete-emptydir-data`); false: such a pod stops the drain."""
+
+
 class NodeGroupConfig(ConfigModel):
     """A set of nodes with the same GPUs, sharing mode, labels and taints."""
 
@@ -268,11 +291,26 @@ class NodeGroupConfig(ConfigModel):
     """Extra node taints."""
     gpu_taint: bool = True
     """Taint GPU nodes `nvidia.com/gpu=present:NoSchedule` so only GPU pods land."""
+    kubernetes_version: str | None = None
+    """Kubelet version of the group's hosts (`"1.34"` means `"1.34.0"`); unset: the
+    cluster's `kubernetes.version`. Never newer than `kubernetes.version`, at most 3
+    minors older (staged upgrades: pin it, move the control plane, then the group).
+    Groups of hosts only: autoscaled nodes run the version of their NodeClass image."""
+    upgrade: NodeGroupUpgradeConfig = NodeGroupUpgradeConfig()
+    """How the group's hosts are drained and upgraded (groups of hosts only)."""
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
         return check_dns_label(value)
+
+    @field_validator("kubernetes_version", mode="before")
+    @classmethod
+    def _kubernetes_version(cls, value: object) -> object:
+        if isinstance(value, int | float):
+            # YAML reads an unquoted 1.34 as a float; 1.4 vs 1.40 would be ambiguous.
+            raise ValueError('quote the version, e.g. kubernetesVersion: "1.34.2"')
+        return normalize_kubernetes_version(value) if isinstance(value, str) else value
 
     @field_validator("labels")
     @classmethod

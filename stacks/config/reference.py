@@ -61,6 +61,22 @@ Cross-field rules (checked after the keys below, all reported at once):
   stated for a catalog model must match it.
 - Node group labels may not set platform keys (see `components/naming.py`).
 - GB200 and GB300 hosts need `topology.nvlinkDomain`; other models may not set it.
+- A host's `state` is `active` (default), `spare` or `failed`. A spare is a worker in
+  no node group; control-plane hosts are never spare, failed or a replacement; a failed
+  host may stay listed in its group but serves in none. `replaces` names one `failed`
+  worker, once; the replacement is in that host's node group (if it is listed in one),
+  has its GPU model and count and, when it has an NVLink domain (or a multi-node NVLink
+  model) or rails, the same `topology.nvlinkDomain` and rails, unless
+  `allowFaultDomainChange: true` (validate then warns). Validate warns about a failed
+  host without replacement and without a spare of its GPUs in its NVLink domain (else
+  rack) (docs/inventory.md#spares-and-failed-hosts).
+- `nodeGroups[].kubernetesVersion` is never newer than `kubernetes.version`, at most 3
+  minors older; autoscaled groups set neither it nor `upgrade`. Against the last
+  deployment (stack output `deployed`): the control plane and each group's kubelets
+  move at most one minor per `pulumi up` and never down, the backend never changes, and
+  an `external` cluster's version is the ISV's (`GPU_CAAS_IGNORE_DEPLOYED_RECORD=1`
+  skips these checks for one run); a host whose GPU model differs from the recorded one
+  is a warning.
 """
 
 

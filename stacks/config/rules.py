@@ -28,12 +28,14 @@ from stacks.config.control_plane import ControlPlaneBackend
 from stacks.config.errors import Problem, closest_match, key_path
 from stacks.config.gpu import gpu_rules, gpu_warnings
 from stacks.config.gpu_network import network_rules
-from stacks.config.inventory import HostRole
+from stacks.config.host_states import host_state_rules, host_state_warnings
+from stacks.config.inventory import HostRole, HostState
 from stacks.config.isolation import isolation_rules
 from stacks.config.node_groups import NodeGroupConfig, SharingMode
 from stacks.config.placement import placement_problems, placement_warnings
 from stacks.config.services import services_rules, services_warnings
 from stacks.config.tenant import ALLOWED_BACKENDS, TenantConfig
+from stacks.config.upgrades import node_group_upgrade_warnings, node_group_version_rules
 
 HA_CONTROL_PLANE_HOSTS = 3
 """kubeadm HA: stacked etcd needs an odd quorum; 3 tolerates one failure."""
@@ -222,7 +224,8 @@ def _suggested_hosts(config: TenantConfig) -> set[str]:
 
 
 def node_group_hosts(config: TenantConfig) -> list[Problem]:
-    """Listed hosts exist, are workers, belong to one group; every worker is in a group.
+    """Listed hosts exist, are workers, belong to one group; every active worker is in
+    a group (spares are in none; a failed host may have left its group).
 
     A worker that an unknown host name looks like a typo of (the "did you mean" of
     that name) is not also reported as in no node group.
@@ -276,6 +279,8 @@ def node_group_hosts(config: TenantConfig) -> list[Problem]:
     for i, host in enumerate(config.hosts):
         if (
             host.role is HostRole.WORKER
+            # A spare is in no group by definition, a failed one is out of its group.
+            and host.state is HostState.ACTIVE
             and host.name not in member
             and host.name not in typos_of
             and not any(host.name in g.hosts for g in config.node_groups)
@@ -523,6 +528,8 @@ RULES: tuple[Callable[[TenantConfig], list[Problem]], ...] = (
     declared_gpu_facts_agree,
     labels_and_taints,
     topology,
+    host_state_rules,
+    node_group_version_rules,
     # Each platform area owns its cross-field rules next to its models.
     gpu_platform,
     _pairs(network_rules),
@@ -535,6 +542,8 @@ PLACEMENT_RULES: tuple[Callable[[TenantConfig], list[Problem]], ...] = (placemen
 
 WARNINGS: tuple[Callable[[TenantConfig], list[Problem]], ...] = (
     declared_gpu_warnings,
+    host_state_warnings,
+    node_group_upgrade_warnings,
     _pairs(services_warnings),
     _pairs(gpu_warnings),
     placement_warnings,

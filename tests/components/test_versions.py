@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from components import versions
 from components.versions import (
     RDMA_INCOMPATIBLE_PAIRS,
     RdmaIncompatibility,
+    UpgradePath,
+    UpgradePolicy,
     Version,
     check_compatibility,
     compare_versions,
@@ -631,3 +634,267 @@ class TestKubernetesWindow:
         note = versions.KAI_SCHEDULER.note
         for fact in ("v0.14.2", "v0.17.0", "values.yaml", "SOURCES.md", "gpuPodRuntimeClassName"):
             assert fact in note
+
+
+# --------------------------------------------------------------------------- #
+# Upgrade paths (issue 14, operator upgrades)
+# --------------------------------------------------------------------------- #
+
+GPU_OP = versions.GPU_OPERATOR.name
+NET_OP = versions.NETWORK_OPERATOR.name
+
+
+def _at(component: versions.Component, version: str) -> versions.Component:
+    return replace(component, version=version)
+
+
+def _semver_chart(path: UpgradePath) -> versions.Component:
+    return versions.Component("example", "2.0.0", upgrade=UpgradePolicy(path, source="test"))
+
+
+class TestUpgradePolicyData:
+    RELEASES = [c for c in IN_CLUSTER if c is not versions.PLATFORM]
+
+    @pytest.mark.parametrize("component", RELEASES, ids=lambda c: c.name)
+    def test_every_release_has_a_cited_policy(self, component):
+        policy = component.upgrade
+        assert policy is not None, f"{component.name}: add an UpgradePolicy"
+        assert policy.source.strip(), component.name
+        if policy.path is not UpgradePath.ANY:
+            # A restriction must be checkable: a URL or an owner/repo@ref path.
+            assert "https://" in policy.source or "@" in policy.source, component.name
+
+    def test_operands_and_kubernetes_have_none(self):
+        for component in versions.MATRIX:
+            if component is versions.KUBERNETES or component.name in versions.OPERANDS:
+                assert component.upgrade is None, component.name
+
+    @pytest.mark.parametrize(
+        "component",
+        [c for c in versions.MATRIX if c.upgrade and c.upgrade.releases],
+        ids=lambda c: c.name,
+    )
+    def test_listed_release_lines_are_ordered_and_hold_the_pin(self, component):
+        policy = component.upgrade
+        lines = [policy.line(release) for release in policy.releases]
+        assert lines == sorted(set(lines)), "oldest first, each line once"
+        assert policy.line(component.version) in lines, "list the pin's line"
+
+    @pytest.mark.parametrize(
+        ("component", "path"),
+        [
+            (versions.GPU_OPERATOR, UpgradePath.ONE_MAJOR),
+            (versions.NETWORK_OPERATOR, UpgradePath.ONE_MAJOR),
+            (versions.CILIUM, UpgradePath.ONE_MINOR),
+            (versions.CERT_MANAGER, UpgradePath.ONE_MINOR),
+            (versions.KUBE_PROMETHEUS_STACK, UpgradePath.ONE_MAJOR),
+            (versions.KYVERNO, UpgradePath.ANY),
+            (versions.KARPENTER, UpgradePath.ANY),
+            (versions.KAI_SCHEDULER, UpgradePath.ANY),
+            (versions.KAMAJI, UpgradePath.ANY),
+        ],
+        ids=lambda v: getattr(v, "name", v),
+    )
+    def test_documented_paths(self, component, path):
+        assert component.upgrade is not None and component.upgrade.path is path
+
+
+class TestUpgradePolicyLines:
+    @pytest.mark.parametrize(
+        ("policy", "version", "line", "next_lines"),
+        [
+            # NVIDIA calendar majors: YY.MM, the next one is the next listed line.
+            (versions.GPU_OPERATOR.upgrade, "v25.10.1", (25, 10), ((26, 3),)),
+            (versions.GPU_OPERATOR.upgrade, "v26.3.3", (26, 3), ((26, 7),)),
+            (versions.GPU_OPERATOR.upgrade, "v26.7.0", (26, 7), ()),  # newest listed
+            (versions.GPU_OPERATOR.upgrade, "v26.4.0", (26, 4), ((26, 7),)),  # not listed
+            (versions.NETWORK_OPERATOR.upgrade, "26.4.1", (26, 4), ((26, 7),)),
+            (versions.CILIUM.upgrade, "1.18.9", (1, 18), ((1, 19), (2, 0))),
+            (versions.KUBE_PROMETHEUS_STACK.upgrade, "82.8.0", (82,), ((83,),)),
+            (versions.KYVERNO.upgrade, "v1.19.0", (), ()),
+        ],
+    )
+    def test_line_and_next(self, policy, version, line, next_lines):
+        assert policy.line(version) == line
+        assert policy.next_lines(line) == next_lines
+
+
+class TestUpgradePathProblems:
+    @pytest.mark.parametrize(
+        ("previous", "components", "expected"),
+        [
+            pytest.param({}, DEFAULT_SET, [], id="first-deployment"),
+            pytest.param({c.name: c.version for c in DEFAULT_SET}, DEFAULT_SET, [], id="unchanged"),
+            pytest.param(
+                {GPU_OP: "v26.3.3"}, [versions.GPU_OPERATOR], [], id="gpu-operator-next-major"
+            ),
+            pytest.param(
+                {GPU_OP: "v26.7.0"}, [_at(versions.GPU_OPERATOR, "v26.7.2")], [], id="patch"
+            ),
+            pytest.param(
+                {GPU_OP: "v25.10.1"},
+                [versions.GPU_OPERATOR],
+                [
+                    "NVIDIA GPU Operator v25.10.1 is deployed and this deployment installs "
+                    "v26.7.0, which skips 26.3.x: NVIDIA GPU Operator upgrades one major "
+                    "release at a time (https://docs.nvidia.com/",
+                    "; deploy a gpu-caas release pinning NVIDIA GPU Operator 26.3.x first",
+                ],
+                id="gpu-operator-skips-a-major",
+            ),
+            pytest.param(
+                {NET_OP: "26.1.2"},
+                [versions.NETWORK_OPERATOR],
+                ["which skips 26.4.x", "pinning NVIDIA Network Operator 26.4.x first"],
+                id="network-operator-skips-a-major",
+            ),
+            pytest.param(
+                {versions.CILIUM.name: "1.17.6"},
+                [versions.CILIUM],
+                ["Cilium 1.17.6 is deployed", "skips 1.18.x", "pinning Cilium 1.18.x first"],
+                id="cilium-skips-a-minor",
+            ),
+            pytest.param(
+                {versions.CILIUM.name: "1.18.9"}, [versions.CILIUM], [], id="cilium-next-minor"
+            ),
+            pytest.param(
+                {versions.CILIUM.name: "1.19.0"},
+                [_at(versions.CILIUM, "2.1.0")],
+                ["skips 1.20.x", "pinning Cilium 1.20.x (or 2.0.x if 1.19.x was the last 1.x"],
+                id="cilium-skips-into-the-next-major",
+            ),
+            pytest.param(
+                {versions.CILIUM.name: "1.19.0"},
+                [_at(versions.CILIUM, "2.0.1")],
+                [],
+                id="cilium-last-minor-to-next-major",
+            ),
+            pytest.param(
+                {"example": "1.4.0"},
+                [_semver_chart(UpgradePath.ONE_MAJOR)],
+                [],
+                id="semver-next-major",
+            ),
+            pytest.param(
+                {"example": "0.9.0"},
+                [_semver_chart(UpgradePath.ONE_MAJOR)],
+                ["example 0.9.0 is deployed", "skips 1.x", "pinning example 1.x first"],
+                id="semver-skips-a-major",
+            ),
+            pytest.param(
+                {versions.KYVERNO.name: "v1.16.0"}, [versions.KYVERNO], [], id="any-skips-minors"
+            ),
+            pytest.param(
+                {versions.KYVERNO.name: "v1.20.1"},
+                [versions.KYVERNO],
+                [
+                    "Kyverno v1.20.1 is deployed and this deployment installs v1.19.0, a downgrade",
+                    "deploy a gpu-caas release pinning Kyverno v1.20.1 or newer",
+                ],
+                id="any-refuses-a-downgrade",
+            ),
+            pytest.param(
+                {GPU_OP: "v26.7.1"},
+                [versions.GPU_OPERATOR],
+                ["NVIDIA GPU Operator v26.7.1 is deployed", "a downgrade"],
+                id="patch-downgrade",
+            ),
+            pytest.param(
+                {GPU_OP: "v26.7.0"},
+                [_at(versions.GPU_OPERATOR, "v26.7.0-rc.1")],
+                ["a downgrade"],
+                id="release-to-its-prerelease",
+            ),
+            pytest.param(
+                {versions.KAMAJI.name: "26.7.1-edge"}, [versions.KAMAJI], [], id="edge-release"
+            ),
+            pytest.param(
+                {GPU_OP: "not-a-version"}, [versions.GPU_OPERATOR], [], id="unparseable-record"
+            ),
+            pytest.param(
+                {versions.CILIUM.name: "1.17.0"}, [versions.CALICO], [], id="removed-component"
+            ),
+            pytest.param(
+                {versions.NVIDIA_DRIVER.name: "580.95.05"},
+                [versions.NVIDIA_DRIVER],
+                [],
+                id="operand-has-no-policy",
+            ),
+        ],
+    )
+    def test_upgrade_path_problems(self, previous, components, expected):
+        problems = versions.upgrade_path_problems(previous, components)
+        if not expected:
+            assert problems == []
+            return
+        assert len(problems) == 1, problems
+        for fragment in expected:
+            assert fragment in problems[0]
+
+    def test_every_refusal_is_tagged_with_its_component(self):
+        previous = {GPU_OP: "v25.10.1", versions.KYVERNO.name: "v1.20.0"}
+        findings = versions.upgrade_path_findings(previous, DEFAULT_SET)
+        assert [name for name, _ in findings] == [GPU_OP, versions.KYVERNO.name]
+
+    def test_the_shipped_pins_move_from_each_previous_major_of_nvidias_operators(self):
+        # A stack deployed with the previous major line of either operator upgrades in one
+        # step to this release's pins.
+        for component in (versions.GPU_OPERATOR, versions.NETWORK_OPERATOR):
+            policy = component.upgrade
+            assert policy is not None
+            previous_line = ".".join(map(str, policy.line(policy.releases[-2])))
+            problems = versions.upgrade_path_problems(
+                {component.name: f"{previous_line}.0"}, [component]
+            )
+            assert problems == [], problems
+
+
+BAD_TRANSITION = RdmaIncompatibility(
+    gpu_operator_from="26.7.0",
+    gpu_operator_before="26.8.0",
+    network_operator_from=None,
+    network_operator_before="26.4.0",
+    reason="example: GPU Operator 26.7 needs Network Operator 26.4 for RDMA",
+    source="test",
+)
+
+
+class TestRdmaOnTheWay:
+    """The GPU Operator release is upgraded before the Network Operator's: for a while
+    the new GPU Operator runs with the deployed Network Operator."""
+
+    @pytest.mark.parametrize(
+        ("previous", "rdma", "count"),
+        [
+            pytest.param({GPU_OP: "v26.3.3", NET_OP: "26.1.0"}, True, 1, id="bad-transition"),
+            pytest.param({GPU_OP: "v26.3.3", NET_OP: "26.1.0"}, False, 0, id="no-rdma"),
+            pytest.param({GPU_OP: "v26.3.3", NET_OP: "26.4.1"}, True, 0, id="good-transition"),
+            pytest.param({GPU_OP: "v26.7.0", NET_OP: "26.1.0"}, True, 0, id="gpu-op-unchanged"),
+            pytest.param({GPU_OP: "v26.3.3"}, True, 0, id="network-operator-fresh-install"),
+            pytest.param({NET_OP: "26.1.0"}, True, 0, id="gpu-operator-fresh-install"),
+        ],
+    )
+    def test_transition_pair(self, previous, rdma, count):
+        components = [versions.GPU_OPERATOR, _at(versions.NETWORK_OPERATOR, "26.4.1")]
+        problems = versions.upgrade_path_problems(
+            previous, components, rdma=rdma, rdma_pairs=[BAD_TRANSITION]
+        )
+        findings = versions.upgrade_path_findings(
+            previous, components, rdma=rdma, rdma_pairs=[BAD_TRANSITION]
+        )
+        rdma_problems = [m for tag, m in findings if tag == versions.RDMA_TRANSITION]
+        assert len(rdma_problems) == count, problems
+        assert [m for m in problems if "GPUDirect RDMA" in m] == rdma_problems
+        if count:
+            assert "with the deployed NVIDIA Network Operator 26.1.0" in rdma_problems[0]
+            assert (
+                "upgrade the Network Operator in an earlier deployment, keeping the GPU "
+                "Operator at v26.3.3" in rdma_problems[0]
+            )
+
+    def test_the_final_pair_is_refused_by_the_compatibility_rules(self):
+        # Confirms the division of labour: the end state is compatibility_problems'.
+        problems = compatibility_problems(
+            kubernetes="1.34.2", gpu_operator="25.1.0", network_operator="25.4.0", rdma=True
+        )
+        assert any(tag == "network_operator" and "known-bad pair" in m for tag, m in problems)

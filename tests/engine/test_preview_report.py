@@ -86,7 +86,7 @@ def test_each_pack_reports_what_it_checked(dev: PreviewResult) -> None:
         ("gpu-caas-platform-safety", platform_safety.POLICIES),
         ("gpu-caas-tenant-isolation", tenant_isolation.POLICIES),
     ):
-        assert f"{pack}: {len(policies)} policies over 55 resources at preview" in text, text
+        assert f"{pack}: {len(policies)} policies over 65 resources at preview" in text, text
     # Policies that looked at something say how much; Helm policies saw the 8 releases.
     assert "  helm-chart-exact-version: checked 8" in text, text
     assert "  kubernetes-explicit-provider: checked " in text, text
@@ -159,7 +159,7 @@ def test_each_report_is_shown_once_and_single_spaced(dev_text: dict[str, str], m
     text = dev_text[mode]
     lines = text.splitlines()
     for pack, policies in PACK_POLICIES.items():
-        header = f"{pack}: {len(policies)} policies over 55 resources at preview"
+        header = f"{pack}: {len(policies)} policies over 65 resources at preview"
         on_row = [line for line in lines if line.endswith(f" create {header}")]
         assert len(on_row) == (1 if mode == "plain" else 0), text
         (at,) = [i for i, line in enumerate(lines) if line.strip() == header]

@@ -56,16 +56,20 @@ class LiveStack:
 
 
 @contextlib.contextmanager
-def live_stack(directory: Path, example: str, mirror: ChartMirror) -> Iterator[LiveStack]:
-    """`Pulumi.<example>.yaml` ready for `pulumi up` on a fresh local cluster."""
-    config = load_stack_file(ROOT / f"Pulumi.{example}.yaml")
+def live_stack(
+    directory: Path, example: str, mirror: ChartMirror, stack_file: Path | None = None
+) -> Iterator[LiveStack]:
+    """`Pulumi.<example>.yaml` (or `stack_file`, a variant of it with the example's
+    encryption salt) ready for `pulumi up` on a fresh local cluster."""
+    stack_file = stack_file or ROOT / f"Pulumi.{example}.yaml"
+    config = load_stack_file(stack_file)
     with (
         running_cluster(directory / "cluster") as cluster,
         stack_services(cluster, config, mirror) as services,
     ):
         workspace = StackWorkspace(
             directory=directory / "pulumi",
-            stack_file=ROOT / f"Pulumi.{example}.yaml",
+            stack_file=stack_file,
             stack=f"live-{example}",
             env=mirror.trust_env({}),
         )

@@ -69,6 +69,7 @@ def test_a_consistent_cluster_passes() -> None:
         "tenant": "acme",
         "nodeGroup": "train",
         "hosts": ["gpu-0", "gpu-1"],
+        "failedHosts": [],
     }
     assert _messages(mocks) == []
 

@@ -960,7 +960,7 @@ def test_secret_values_are_never_shown(changes: dict[str, Any], path: str) -> No
             {"hosts[1].adress": "10.0.0.9"},
             f"{T}.hosts[1].adress",
             "unknown key; did you mean `address`? (allowed keys: name, address, ssh, role, gpu, "
-            "dpu, topology, nodeGroup)",
+            "dpu, topology, nodeGroup, state, replaces, allowFaultDomainChange)",
         ),
     ],
 )

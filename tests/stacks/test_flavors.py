@@ -109,6 +109,7 @@ def test_flavor_wires_the_cluster_handle_into_every_platform_module(
         "flavor",
         "nodeGroups",
         "summary",
+        "deployed",
         "mirrorList",
         "platform_services.install_networkSummary",
         "platform_isolation.installSummary",
@@ -136,8 +137,17 @@ def test_tenant_managed_resources(platform_calls: list[Any]) -> None:
     assert sorted(mocks.names("command:remote:Command")) == [
         "acme-control-plane-init",
         "acme-control-plane-join-token",
+        "acme-control-plane-upgrade-cp-0",
         "acme-inference-join-gpu-1",
+        "acme-inference-upgrade-gpu-1",
         "acme-train-join-gpu-0",
+        "acme-train-upgrade-gpu-0",
+    ]
+    # Drains and Node steps run locally with the admin kubeconfig, never on a host.
+    assert sorted(n for n in mocks.names("command:local:Command") if "-drain-" in n) == [
+        "acme-control-plane-drain-cp-0",
+        "acme-inference-drain-gpu-1",
+        "acme-train-drain-gpu-0",
     ]
     nodes = result["resolved"]["nodeGroups"].value
     assert nodes["inference"]["nodes"] == ["gpu-1"]
@@ -188,8 +198,13 @@ def test_ncp_managed_resources(platform_calls: list[Any]) -> None:
     assert sorted(mocks.names("command:remote:Command")) == [
         "acme-join-token",
         "acme-system-join-sys-0",
+        "acme-system-upgrade-sys-0",
         "acme-train-join-gpu-0",
+        "acme-train-upgrade-gpu-0",
     ]
+    # Workers upgrade only once Kamaji reports the new version.
+    upgraded = mocks.one("command:local:Command", "acme-control-plane-upgraded")
+    assert upgraded.inputs["triggers"] == ["1.34.0"]
     # The platform's controllers run on the CPU node group: Kamaji's konnectivity agent
     # tolerates its default taint and the GPU taint (it must reach every node).
     agent = tcp.inputs["spec"]["addons"]["konnectivity"]["agent"]

@@ -73,7 +73,8 @@ def test_the_sample_is_valid(tmp_path: Path) -> None:
             "  address: 10.0.0.2\n",
             "  address: 10.0.0.2\n        adress: 10.0.0.3\n",
             f"14:9: {ROOT}.hosts[1].adress: unknown key; did you mean `address`? (allowed keys: "
-            "name, address, ssh, role, gpu, dpu, topology, nodeGroup)",
+            "name, address, ssh, role, gpu, dpu, topology, nodeGroup, state, replaces, "
+            "allowFaultDomainChange)",
         ),
         # A missing required key: the nearest key the file has (`kubernetes:`).
         (

@@ -112,8 +112,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def call(
         self, args: pulumi.runtime.MockCallArgs
-    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
+    ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        if args.token == "pulumi:pulumi:readStackOutputs":
+            # The engine's builtin behind StackReference (stacks/deployed.py reads the
+            # running stack's own last outputs with it).
+            name = str(args.args.get("name"))
+            outputs = dict(self._stack_references.get(name, {}))
+            return {"name": name, "outputs": outputs, "secretOutputNames": []}, []
+        return {}, []
 
     # Queries -------------------------------------------------------------------
 

@@ -12,8 +12,10 @@
 //   - outputs are the inputs plus `stdout` and `stderr`.
 //
 // Secrets: inputs keep their secret markers in state; when any input is
-// secret, `stdout` and `stderr` are secret too, and command output is never
-// copied into error messages (it may hold a kubeconfig or a token).
+// secret, `stdout` and `stderr` are secret too, and command output is not
+// copied into error messages (it may hold a kubeconfig or a token) except the
+// stderr lines a script prefixes `gpu-caas: ` for the user, screened for secret
+// values (userlines.go).
 package main
 
 import (
@@ -347,8 +349,8 @@ func (p *commandProvider) run(
 	}
 	if err != nil {
 		if secret {
-			return res, fmt.Errorf("%s command of %s failed: %v (output withheld: the command has secret inputs)",
-				step, urn.Name(), err)
+			// Only the script's own `gpu-caas: ` lines, screened for secrets (userlines.go).
+			return res, withheldError(step, urn.Name(), err, res.stderr, secretStrings(inputs))
 		}
 		return res, fmt.Errorf("%s command of %s failed: %v\nstdout:\n%s\nstderr:\n%s",
 			step, urn.Name(), err, tail(res.stdout), tail(res.stderr))

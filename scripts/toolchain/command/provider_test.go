@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -251,3 +252,143 @@ func TestRemoteCommandPassesEnvironmentWithAndWithoutAcceptEnv(t *testing.T) {
 	}
 }
 
+// A failing command with a secret input: its `gpu-caas: ` stderr lines reach the
+// error, a prefixed line holding the secret is dropped, everything else stays
+// withheld; with no prefixed line the message is as before.
+func TestFailedSecretCommandShowsOnlyItsScreenedGpuCaasLines(t *testing.T) {
+	p := &commandProvider{}
+	env := resource.NewObjectProperty(resource.PropertyMap{
+		"TOKEN": resource.MakeSecret(resource.NewStringProperty("s3cr3t-token")),
+		"NODE":  resource.NewStringProperty("gpu-3"),
+	})
+	cases := []struct {
+		name, script string
+		want         string
+	}{
+		{
+			"prefixed lines shown, secret line dropped, the rest withheld",
+			`echo "gpu-caas: $NODE: drain" >&2
+			echo "error: cannot evict pod default/web-0 ($TOKEN)" >&2
+			echo "plain stdout $TOKEN"
+			echo "gpu-caas: $NODE: drain: token was $TOKEN" >&2
+			echo "gpu-caas: $NODE: drain: failed (exit 1)" >&2
+			exit 1`,
+			"create command of c1 failed: exit status 1; gpu-caas: gpu-3: drain\n" +
+				droppedLineMarker + "\n" +
+				"gpu-caas: gpu-3: drain: failed (exit 1)\n" +
+				"(other output withheld: the command has secret inputs)",
+		},
+		{
+			"no prefixed line: all withheld",
+			`echo "drain failed for $NODE with $TOKEN" >&2; exit 3`,
+			"create command of c1 failed: exit status 3 (output withheld: the command has secret inputs)",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := p.Create(context.Background(), mustMarshal(t, resource.PropertyMap{
+				"create": resource.NewStringProperty(tc.script), "environment": env,
+			}))
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("error =\n%v\nwant\n%s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestUserLinesPicksScreensAndCapsPrefixedLines(t *testing.T) {
+	kubeconfig := "apiVersion: v1\nkind: Config\nusers:\n- name: admin\n  user:\n" +
+		"    client-certificate-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t\n"
+	var many []string
+	for i := 1; i <= 25; i++ {
+		many = append(many, fmt.Sprintf("gpu-caas: step %d", i))
+	}
+	long := "gpu-caas: " + strings.Repeat("é", 400)
+	cases := []struct {
+		name    string
+		stderr  string
+		secrets []string
+		want    []string
+	}{
+		{"no prefixed line", "error: gpu-caas: not at the start\n  gpu-caas: indented\nplain", nil, []string{}},
+		{"prefixed lines in order, CR stripped", "a\ngpu-caas: one\r\nb\ngpu-caas: two", nil,
+			[]string{"gpu-caas: one", "gpu-caas: two"}},
+		{"last 20 kept", strings.Join(many, "\n"), nil, many[5:]},
+		{"cut to 300 characters", long, nil, []string{"gpu-caas: " + strings.Repeat("é", 289) + "…"}},
+		{"whole secret value", "gpu-caas: key is hunter2-long\ngpu-caas: ok", []string{"hunter2-long"},
+			[]string{droppedLineMarker, "gpu-caas: ok"}},
+		{"secret past the cut is still seen", "gpu-caas: " + strings.Repeat("x", 295) + "hunter2-long",
+			[]string{"hunter2-long"}, []string{droppedLineMarker}},
+		{"value of one kubeconfig line", "gpu-caas: cert LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t", []string{kubeconfig},
+			[]string{droppedLineMarker}},
+		{"kubeconfig scaffolding is not a secret", "gpu-caas: users: kind: Config", []string{kubeconfig},
+			[]string{"gpu-caas: users: kind: Config"}},
+		{"credential markers, any case", "gpu-caas: -----BEGIN OPENSSH PRIVATE KEY-----\ngpu-caas: Token: abc\n" +
+			"gpu-caas: client-key-data: x\ngpu-caas: tokens are fine", nil,
+			[]string{droppedLineMarker, droppedLineMarker, droppedLineMarker, "gpu-caas: tokens are fine"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := userLines(tc.stderr, tc.secrets)
+			if fmt.Sprintf("%q", got) != fmt.Sprintf("%q", tc.want) {
+				t.Fatalf("userLines =\n%q\nwant\n%q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSecretStringsFindsNestedSecretsButNotRecordedOutputs(t *testing.T) {
+	inputs := resource.PropertyMap{
+		"create": resource.NewStringProperty("kubeadm join"),
+		"stdin":  resource.MakeSecret(resource.NewStringProperty("kubeconfig-text")),
+		"connection": resource.NewObjectProperty(resource.PropertyMap{
+			"host":       resource.NewStringProperty("10.0.1.5"),
+			"privateKey": resource.MakeSecret(resource.NewStringProperty("pem-text")),
+		}),
+		"environment": resource.MakeSecret(resource.NewObjectProperty(resource.PropertyMap{
+			"JOIN_TOKEN": resource.NewStringProperty("abcdef.0123456789abcdef"),
+		})),
+		"stderr": resource.MakeSecret(resource.NewStringProperty("gpu-caas: previous run")),
+	}
+	got := secretStrings(inputs)
+	sort.Strings(got)
+	want := []string{"abcdef.0123456789abcdef", "kubeconfig-text", "pem-text"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("secretStrings = %v, want %v", got, want)
+	}
+}
+
+// Over SSH the key in `connection` is the secret input; the script's
+// `gpu-caas: ` lines still reach the error.
+func TestRemoteFailureShowsGpuCaasLines(t *testing.T) {
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	block, _ := ssh.MarshalPrivateKey(priv, "")
+	keyPEM := string(pem.EncodeToMemory(block))
+	sshPub, _ := ssh.NewPublicKey(pub)
+	addr, stop := sshServer(t, sshPub, true)
+	defer stop()
+	host, port, _ := net.SplitHostPort(addr)
+	var portNum int
+	fmt.Sscan(port, &portNum)
+	props, err := marshal(resource.PropertyMap{
+		"create": resource.NewStringProperty(`echo "gpu-caas: gpu-3: install kubeadm 1.35.0: no such package" >&2; exit 2`),
+		"connection": resource.NewObjectProperty(resource.PropertyMap{
+			"host":           resource.NewStringProperty(host),
+			"port":           resource.NewNumberProperty(float64(portNum)),
+			"user":           resource.NewStringProperty("tester"),
+			"privateKey":     resource.MakeSecret(resource.NewStringProperty(keyPEM)),
+			"dialErrorLimit": resource.NewNumberProperty(1),
+		}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &commandProvider{}
+	_, err = p.Create(context.Background(), &pulumirpc.CreateRequest{Urn: remoteURN, Properties: props})
+	want := "create command of r1 failed: Process exited with status 2; " +
+		"gpu-caas: gpu-3: install kubeadm 1.35.0: no such package\n" +
+		"(other output withheld: the command has secret inputs)"
+	if err == nil || err.Error() != want {
+		t.Fatalf("error =\n%v\nwant\n%s", err, want)
+	}
+}

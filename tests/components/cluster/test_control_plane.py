@@ -103,6 +103,9 @@ class TestKubeadm:
             "acme-control-plane-join-cp-1",
             "acme-control-plane-join-cp-2",
             "acme-control-plane-join-token",
+            "acme-control-plane-upgrade-cp-0",
+            "acme-control-plane-upgrade-cp-1",
+            "acme-control-plane-upgrade-cp-2",
         ]
         for command in mocks.of_type(REMOTE):
             assert command.parent == cp.urn
@@ -136,6 +139,7 @@ class TestKubeadm:
         assert sorted(mocks.names(REMOTE)) == [
             "acme-control-plane-init",
             "acme-control-plane-join-token",
+            "acme-control-plane-upgrade-cp-0",
         ]
         token = mocks.one(REMOTE, "acme-control-plane-join-token")
         assert "upload-certs" not in token.inputs["create"]

@@ -205,15 +205,14 @@ def test_init_and_join_are_idempotent_and_check_the_kubeadm_version() -> None:
     assert "--ttl 2h" in SCRIPTS["token"]
 
 
-@pytest.mark.parametrize(
-    ("name", "probe"), [("init", "kube-apiserver.yaml"), ("join", "kubelet --version")]
-)
-def test_bootstrapped_nodes_refuse_a_silent_version_change(name: str, probe: str) -> None:
+@pytest.mark.parametrize("name", ["init", "join"])
+def test_bootstrapped_hosts_are_left_to_the_upgrade_step(name: str) -> None:
+    """A re-run (a rotated SSH key updates the command) on a bootstrapped host never
+    compares versions: after `kubeadm upgrade` the host runs a newer one than the
+    script it joined with (components/cluster/upgrade.py owns versions)."""
     script = SCRIPTS[name]
-    _, existing = script.split("else\n", 1)
-    assert probe in existing
-    assert '[ "$running" = v1.34.2 ]' in existing
-    assert "upgrades are not automated" in existing and kubeadm.UPGRADE_DOC in existing
+    assert "else" not in script
+    assert script.count("kubeadm version -o short") == 1  # the fresh-host check only
 
 
 @pytest.mark.parametrize("name", SCRIPTS)

@@ -8,7 +8,14 @@ import yaml
 
 from components.cluster import AutoscaleSpec, JoinParameters, NodeGroup, NodeGroupArgs, Taint
 from components.cluster.node_group import group_labels, group_taints
-from tests.components.cluster.helpers import CA_HASH, SECRETS, TOKEN, command_outputs, host
+from tests.components.cluster.helpers import (
+    CA_HASH,
+    SECRETS,
+    TENANT_KUBECONFIG,
+    TOKEN,
+    command_outputs,
+    host,
+)
 from tests.support.mocks import RecordingMocks, run
 
 NG = "gpu-caas:cluster:NodeGroup"
@@ -50,6 +57,7 @@ def test_joins_every_host_with_its_labels_and_taints() -> None:
             _args(
                 hosts=hosts,
                 join=_join(),
+                kubeconfig=pulumi.Output.secret(TENANT_KUBECONFIG),
                 mig_config="gpu-caas-nvl72",
                 labels={"fabric": "nvl72"},
                 taints=[Taint("dedicated", "training", "NoExecute")],
@@ -64,8 +72,9 @@ def test_joins_every_host_with_its_labels_and_taints() -> None:
         "tenant": "acme",
         "nodeGroup": "nvl72",
         "hosts": ["gb200-a-00", "gb200-a-01"],
+        "failedHosts": [],
     }
-    assert sorted(mocks.names(REMOTE)) == [
+    assert sorted(n for n in mocks.names(REMOTE) if "-join-" in n) == [
         "acme-nvl72-join-gb200-a-00",
         "acme-nvl72-join-gb200-a-01",
     ]
@@ -123,6 +132,7 @@ def test_autoscaled_group_only_declares_capacity() -> None:
         "tenant": "acme",
         "nodeGroup": "nvl72",
         "hosts": [],
+        "failedHosts": [],
     }
     assert out["nodes"].value == []
     group = captured["group"]

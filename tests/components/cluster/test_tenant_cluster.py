@@ -141,7 +141,9 @@ def test_kubeadm_workers_join_with_the_control_plane_token() -> None:
     assert sorted(mocks.names(REMOTE)) == [
         "acme-control-plane-init",
         "acme-control-plane-join-token",
+        "acme-control-plane-upgrade-cp-0",
         "acme-train-join-gpu-0",
+        "acme-train-upgrade-gpu-0",
     ]
     join = mocks.one(REMOTE, "acme-train-join-gpu-0")
     token = mocks.one(REMOTE, "acme-control-plane-join-token")
@@ -160,9 +162,12 @@ def test_hosted_workers_mint_a_token_with_the_admin_kubeconfig_on_stdin() -> Non
     assert token.inputs["triggers"] == ["gpu-0", "gpu-1", "gpu-2"]
     assert sorted(mocks.names(REMOTE)) == [
         "acme-infer-join-gpu-2",
+        "acme-infer-upgrade-gpu-2",
         "acme-join-token",
         "acme-train-join-gpu-0",
         "acme-train-join-gpu-1",
+        "acme-train-upgrade-gpu-0",
+        "acme-train-upgrade-gpu-1",
     ]
 
 

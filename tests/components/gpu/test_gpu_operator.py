@@ -16,6 +16,7 @@ from components.gpu.gpu_operator import (
     MIG_CONFIG_LABEL,
     MIG_CONFIG_MAP,
     DriverSettings,
+    DriverUpgradePolicy,
     GpuOperator,
     GpuOperatorArgs,
     GpuOperatorSettings,
@@ -31,6 +32,7 @@ from components.gpu.gpu_operator import (
     render_gpu_operator_values,
     render_mig_config,
     render_mig_config_map,
+    render_upgrade_policy,
     summary,
 )
 from components.mirrors import Mirrors
@@ -266,8 +268,30 @@ PRECOMPILED = GpuOperatorSettings(
     mig_manager=False,
 )
 
+# A demanding operator's policy: two nodes at a time, wait up to 2 h for the training
+# jobs, then delete GPU pods (bare ones too) and drain when that fails.
+CUSTOM_POLICY = DriverUpgradePolicy(
+    auto_upgrade=True,
+    max_parallel_upgrades=2,
+    max_unavailable="2",
+    wait_for_completion_pod_selector="app.kubernetes.io/component=training",
+    wait_for_completion_timeout_seconds=7200,
+    pod_deletion_force=True,
+    pod_deletion_timeout_seconds=600,
+    pod_deletion_delete_empty_dir=True,
+    drain_enable=True,
+    drain_force=True,
+    drain_pod_selector="gpu-caas.io/drain=true",
+    drain_timeout_seconds=900,
+    drain_delete_empty_dir=True,
+)
+
 SETTINGS = [
     pytest.param(GpuOperatorSettings(), id="defaults"),
+    pytest.param(
+        GpuOperatorSettings(driver=DriverSettings(upgrade_policy=CUSTOM_POLICY)),
+        id="custom-upgrade-policy",
+    ),
     pytest.param(GpuOperatorSettings(node_groups=ALL_GROUPS), id="all-sharing-modes"),
     pytest.param(PRECOMPILED, id="precompiled-rdma-minimal"),
     pytest.param(
@@ -365,6 +389,56 @@ class TestValues:
         assert driver["upgradePolicy"]["maxParallelUpgrades"] == 1
         assert driver["upgradePolicy"]["drain"]["enable"] is False
         assert "node-feature-discovery" not in render_gpu_operator_values(settings, Mirrors())
+
+
+class TestUpgradePolicy:
+    """`driver.upgradePolicy`: every key of the chart's, rendered from the settings."""
+
+    def test_defaults_are_the_charts_but_gpu_pods_with_emptydir_may_go(self):
+        upstream = _upstream_values()["driver"]["upgradePolicy"]
+        rendered = render_gpu_operator_values(GpuOperatorSettings(), Mirrors())["driver"]
+        assert rendered["upgradePolicy"] == render_upgrade_policy(DriverUpgradePolicy())
+        # Our one deliberate difference (stacks.config.gpu.GpuPodDeletionConfig).
+        expected = copy.deepcopy(upstream)
+        expected["gpuPodDeletion"]["deleteEmptyDir"] = True
+        assert rendered["upgradePolicy"] == expected
+
+    def test_every_chart_key_is_set(self):
+        upstream = _upstream_values()["driver"]["upgradePolicy"]
+        rendered = render_upgrade_policy(CUSTOM_POLICY)
+        assert _key_paths(rendered) == _key_paths(upstream)
+
+    def test_custom_policy(self):
+        assert render_upgrade_policy(CUSTOM_POLICY) == {
+            "autoUpgrade": True,
+            "maxParallelUpgrades": 2,
+            "maxUnavailable": "2",
+            "waitForCompletion": {
+                "timeoutSeconds": 7200,
+                "podSelector": "app.kubernetes.io/component=training",
+            },
+            "gpuPodDeletion": {"force": True, "timeoutSeconds": 600, "deleteEmptyDir": True},
+            "drain": {
+                "enable": True,
+                "force": True,
+                "podSelector": "gpu-caas.io/drain=true",
+                "timeoutSeconds": 900,
+                "deleteEmptyDir": True,
+            },
+        }
+
+    def test_paused_upgrades_keep_the_rest_of_the_policy(self):
+        paused = DriverUpgradePolicy(auto_upgrade=False)
+        assert render_upgrade_policy(paused) == {
+            **render_upgrade_policy(DriverUpgradePolicy()),
+            "autoUpgrade": False,
+        }
+
+
+def _key_paths(node: Any, prefix: str = "") -> set[str]:
+    if not isinstance(node, dict):
+        return {prefix}
+    return {path for key, value in node.items() for path in _key_paths(value, f"{prefix}.{key}")}
 
 
 @pytest.mark.parametrize(
@@ -517,6 +591,14 @@ def _cluster_policy_fragment(values: dict[str, Any]) -> dict[str, Any]:
     spec = {k: copy.deepcopy(v) for k, v in values.items() if k not in CHART_ONLY}
     for key in CHART_ONLY_CONFIG:
         spec[key]["config"].pop("create")
+    # The template renames the values' `gpuPodDeletion` to the CRD's `podDeletion` and
+    # leaves out empty pod selectors (NVIDIA/gpu-operator@v26.7.0 deployments/
+    # gpu-operator/templates/clusterpolicy.yaml, `upgradePolicy`).
+    policy = spec["driver"]["upgradePolicy"]
+    policy["podDeletion"] = policy.pop("gpuPodDeletion")
+    for step in ("waitForCompletion", "drain"):
+        if not policy[step]["podSelector"]:
+            del policy[step]["podSelector"]
     return spec
 
 
@@ -537,6 +619,16 @@ class TestClusterPolicy:
             validate_custom_resource(
                 "nvidia.com/v1", "ClusterPolicy", {"operator": values["operator"]}, partial=True
             )
+
+    def test_the_values_key_is_not_the_crd_field(self):
+        # Keeps the rename in _cluster_policy_fragment honest: the CRD has no
+        # `gpuPodDeletion`, the chart's values.yaml no `podDeletion`.
+        driver = render_gpu_operator_values(GpuOperatorSettings(), Mirrors())["driver"]
+        with pytest.raises(AssertionError, match="'gpuPodDeletion' was unexpected"):
+            validate_custom_resource(
+                "nvidia.com/v1", "ClusterPolicy", {"driver": driver}, partial=True
+            )
+        assert "podDeletion" not in _upstream_values()["driver"]["upgradePolicy"]
 
     def test_bad_enum_value_fails(self):
         values = render_gpu_operator_values(

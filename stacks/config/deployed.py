@@ -1,0 +1,115 @@
+"""What the stack's last deployment recorded: the `deployed` stack output, parsed.
+
+Day-2 rules (Kubernetes version skew, operator upgrade paths, host replacement) compare
+the config with what is running. The program records the facts those rules need in
+the stack output `deployed` on every update (`stacks.deployed.deployed_output`) and
+reads them back at the start of the next run (`stacks.deployed.previous_deployment`,
+the engine's `pulumi:pulumi:readStackOutputs` on the stack itself), before any resource
+is registered. This module is the pure part: the record's shape and its parser.
+
+Shape of the output (every value a plain string; nothing secret is ever recorded):
+
+    deployed:
+      schema: 1
+      controlPlaneBackend: kubeadm          # hosted | kubeadm | external
+      kubernetesVersion: 1.34.2             # kubernetes.version
+      nodeGroupVersions: {train: 1.34.2}    # kubelet version per node group with hosts
+      components: {NVIDIA GPU Operator: v26.7.0}  # `Component.name` -> pinned version
+      driverVersion: "595.91.07"            # the driver the GPU Operator deploys
+      hosts: {gpu-0: {nodeGroup: train, state: active, gpuModel: H100-80GB}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA = 1
+"""Version of the record's shape; a record of another schema is ignored (treated as a
+first deployment is not safe, so readers get `DeployedState.unreadable`)."""
+
+
+@dataclass(frozen=True)
+class DeployedHost:
+    """One inventory host as last deployed."""
+
+    node_group: str | None
+    """The node group it was in (None: control plane or no group)."""
+    state: str
+    """`active`, `spare` or `failed` (`stacks.config.inventory.HostState`)."""
+    gpu_model: str | None = None
+
+
+@dataclass(frozen=True)
+class DeployedState:
+    """The facts of the last deployment the day-2 rules compare against.
+
+    `DeployedState()` (all empty) is a stack that was never deployed: every rule that
+    needs a previous value skips.
+    """
+
+    control_plane_backend: str | None = None
+    kubernetes_version: str | None = None
+    """`kubernetes.version` as last deployed, e.g. "1.34.2"."""
+    node_group_versions: Mapping[str, str] = field(default_factory=dict)
+    """Kubelet version per node group (groups with inventory hosts)."""
+    components: Mapping[str, str] = field(default_factory=dict)
+    """Pinned version per installed component (`components.versions.Component.name`)."""
+    driver_version: str | None = None
+    hosts: Mapping[str, DeployedHost] = field(default_factory=dict)
+    unreadable: str | None = None
+    """Why the record could not be read (another schema, a malformed value), else None."""
+
+    @property
+    def first_deployment(self) -> bool:
+        """True when nothing was recorded (a new stack, or one deployed before the record
+        existed)."""
+        return self.kubernetes_version is None and self.unreadable is None
+
+
+def _strings(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(k): str(v) for k, v in value.items() if isinstance(v, str | int | float)}
+
+
+def parse_deployed(outputs: Mapping[str, Any] | None) -> DeployedState:
+    """`DeployedState` from the stack's outputs (the whole outputs mapping).
+
+    Never raises: a missing record is a first deployment, a record of another schema or
+    shape is `unreadable` (its reason says which key).
+    """
+    record = (outputs or {}).get("deployed")
+    if record is None:
+        return DeployedState()
+    if not isinstance(record, Mapping):
+        return DeployedState(unreadable="the stack output `deployed` is not a mapping")
+    if record.get("schema") != SCHEMA:
+        return DeployedState(
+            unreadable=f"the stack output `deployed` has schema {record.get('schema')!r}, "
+            f"this program reads schema {SCHEMA}"
+        )
+    hosts: dict[str, DeployedHost] = {}
+    raw_hosts = record.get("hosts")
+    if isinstance(raw_hosts, Mapping):
+        for name, host in raw_hosts.items():
+            if isinstance(host, Mapping):
+                group = host.get("nodeGroup")
+                model = host.get("gpuModel")
+                hosts[str(name)] = DeployedHost(
+                    node_group=str(group) if group else None,
+                    state=str(host.get("state") or "active"),
+                    gpu_model=str(model) if model else None,
+                )
+    version = record.get("kubernetesVersion")
+    backend = record.get("controlPlaneBackend")
+    driver = record.get("driverVersion")
+    return DeployedState(
+        control_plane_backend=str(backend) if backend else None,
+        kubernetes_version=str(version) if version else None,
+        node_group_versions=_strings(record.get("nodeGroupVersions")),
+        components=_strings(record.get("components")),
+        driver_version=str(driver) if driver else None,
+        hosts=hosts,
+    )
