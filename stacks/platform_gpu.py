@@ -62,6 +62,10 @@ def node_group_gpus(config: TenantConfig) -> tuple[NodeGroupGpu, ...]:
                 sharing=Sharing(
                     mode=mode if mode in ("time-slicing", "mps") else "exclusive",
                     replicas=replicas,
+                    # Replicas are advertised as `nvidia.com/gpu.shared`, never as whole
+                    # GPUs: quotas and NodePool limits count them apart
+                    # (components/gpu/advertised.py).
+                    rename_by_default=mode in ("time-slicing", "mps"),
                 ),
                 mig_layout=node_group_mig_layout(group),
             )

@@ -70,8 +70,8 @@ class TestSettings:
         groups = {g.name: g for g in platform_gpu.node_group_gpus(_config())}
         assert groups["system"].gpu_model is None
         assert groups["train"].sharing == Sharing()
-        assert groups["infer"].sharing == Sharing("time-slicing", 4)
-        assert groups["mps"].sharing == Sharing("mps", 8)
+        assert groups["infer"].sharing == Sharing("time-slicing", 4, rename_by_default=True)
+        assert groups["mps"].sharing == Sharing("mps", 8, rename_by_default=True)
         assert groups["mig"].mig_layout == {"1g.10gb": 7}
         assert groups["mig"].sharing.mode == "exclusive"
 
