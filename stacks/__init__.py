@@ -187,7 +187,8 @@ def day2_problems(config: TenantConfig) -> tuple[list[Problem], list[Problem]]:
         skipped = Problem(
             key_path(),
             f"{IGNORE_DEPLOYED_RECORD} is set: the day-2 checks against the last "
-            "deployment (version steps and skew, backend, operator upgrade paths) are "
+            "deployment (version steps and skew, backend, operator upgrade paths, driver "
+            "branch) are "
             "skipped for this run",
         )
         return [], [skipped]

@@ -56,10 +56,14 @@ def node_group_line(config: TenantConfig, group: NodeGroupConfig) -> str:
         # Failed hosts are out of service: named, never counted as capacity.
         active = active_hosts(config, group)
         failed = failed_hosts(config, group)
-        capacity = hosts_text(active) + (f" (failed: {', '.join(failed)})" if failed else "")
-        gpus = [config.host(name).gpu for name in active]
+        capacity = hosts_text(active) if active else "no host in service"
+        if failed:
+            capacity += f" (failed: {', '.join(failed)})"
+        # The model and per-node count come from every listed host (a group whose hosts
+        # all failed is still a GPU group); the total only from those in service.
+        gpus = [config.host(name).gpu for name in [*active, *failed]]
         counts = [gpu.count for gpu in gpus if gpu is not None]
-        total = sum(counts)
+        total = sum(g.count for g in (config.host(n).gpu for n in active) if g is not None)
     if model is None or not counts:
         return SEPARATOR.join([capacity, "CPU only"])
     low, high = min(counts), max(counts)

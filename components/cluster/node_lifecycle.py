@@ -166,8 +166,42 @@ DRAIN_FOR_UPGRADE = (
   exit 0
 fi
 if [ "${info#* }" = "v$VERSION" ]; then
+  # A rollout that stopped after this drain (and was then reverted, or re-run after the
+  # host was fixed by hand) left our cordon behind: nothing else would lift it, the
+  # node step only runs when its own inputs change.
+  mine=$(k get node "$NODE" -o jsonpath='{.metadata.annotations.gpu-caas\.io/cordoned}')
+  if [ "$mine" = upgrade ]; then
+    k patch node "$NODE" --type merge \
+      -p '{"metadata":{"annotations":{"gpu-caas.io/cordoned":null}},"spec":{"unschedulable":false}}' \
+      >/dev/null
+    echo "node $NODE runs kubelet v$VERSION: uncordoned (an earlier rollout had cordoned it)"
+    exit 0
+  fi
   echo "node $NODE runs kubelet v$VERSION: nothing to drain"
   exit 0
+fi
+# Refuse what the upgrade would refuse before taking the node out of service: the
+# upgrade step runs on the host only after this drain.
+running=${info#* v}
+if [ "${running%%.*}" = "${VERSION%%.*}" ]; then
+  have_minor=${running#*.}; have_minor=${have_minor%%.*}
+  want_minor=${VERSION#*.}; want_minor=${want_minor%%.*}
+  case "$have_minor$want_minor" in
+    *[!0-9]*|"") ;;
+    *)
+      if [ "$want_minor" -lt "$have_minor" ] || { [ "$want_minor" -eq "$have_minor" ] &&
+          [ "${VERSION##*.}" -lt "${running##*.}" ] 2>/dev/null; }; then
+        echo "gpu-caas: $NODE: kubelet v$running is newer than v$VERSION: downgrades are" \
+          "not supported; set the version back to $running (nothing was drained)" >&2
+        exit 1
+      fi
+      if [ "$want_minor" -gt $((have_minor + 1)) ]; then
+        echo "gpu-caas: $NODE: kubelet v$running to v$VERSION skips a minor version;" \
+          "upgrade one minor at a time (nothing was drained)" >&2
+        exit 1
+      fi
+      ;;
+  esac
 fi
 cordon_node upgrade
 drain_node
@@ -175,7 +209,10 @@ echo "drained $NODE (kubelet ${info#* })"
 """
 )
 """Cordon and drain `NODE` unless it is absent or its kubelet runs `VERSION`; a Node
-that was schedulable gets `CORDONED_ANNOTATION=upgrade` with the cordon.
+that was schedulable gets `CORDONED_ANNOTATION=upgrade` with the cordon. A Node already
+at `VERSION` that still carries that annotation (a rollout stopped after its drain and
+was reverted) is uncordoned. A downgrade or a skipped minor is refused before the
+cordon (the upgrade step would refuse it on the host, after the drain).
 
 Env: KUBECONFIG_DATA, NODE, VERSION, DRAIN_TIMEOUT, DELETE_EMPTYDIR. Stdout: one line
 saying what was done. Exits 1 when the drain does not finish in DRAIN_TIMEOUT seconds

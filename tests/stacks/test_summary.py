@@ -198,3 +198,27 @@ def test_every_example_has_a_line_per_node_group_and_team(path: Path) -> None:
     assert list(summary["nodeGroups"]) == [g.name for g in config.node_groups]
     assert list(summary["teams"]) == [t.name for t in config.teams]
     assert all(summary["nodeGroups"].values()) and all(summary["teams"].values())
+
+
+@pytest.mark.parametrize(
+    ("failed", "expected"),
+    [
+        (["gpu-1"], "no host in service (failed: gpu-1); 8x H100-80GB per node (0 GPUs)"),
+        ([], "host gpu-1; 8x H100-80GB per node (8 GPUs)"),
+    ],
+)
+def test_failed_hosts_are_named_and_not_counted(failed: list[str], expected: str) -> None:
+    from pathlib import Path
+
+    from stacks.config.inventory import HostState
+    from stacks.config.loader import load_stack_file
+    from stacks.summary import node_group_line
+
+    config = load_stack_file(Path(__file__).resolve().parents[2] / "Pulumi.dev.yaml")
+    hosts = [
+        h.model_copy(update={"state": HostState.FAILED}) if h.name in failed else h
+        for h in config.hosts
+    ]
+    config = config.model_copy(update={"hosts": hosts})
+    group = next(g for g in config.node_groups if g.name == "notebooks")
+    assert node_group_line(config, group).startswith(expected)

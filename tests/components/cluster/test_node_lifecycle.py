@@ -524,6 +524,49 @@ def test_drain_for_upgrade_skips_absent_and_current_nodes(cluster: LocalCluster)
     assert not _node(cluster, "current-0")["spec"].get("unschedulable")
 
 
+@pytest.mark.engine
+@pytest.mark.live
+def test_a_reverted_rollout_lifts_the_cordon_it_left(cluster: LocalCluster) -> None:
+    """The rollout drained the node, then stopped (the upgrade failed on the host) and
+    the config went back to the running version: the drain of that version finds its
+    own cordon and lifts it (the node step would never run again)."""
+    _register(cluster, "revert-0", version="v1.35.0")
+    drained = _run(cluster, DRAIN_FOR_UPGRADE, node="revert-0", version="1.36.0")
+    assert drained.returncode == 0, drained.stderr
+    assert _node(cluster, "revert-0")["spec"]["unschedulable"] is True
+    reverted = _run(cluster, DRAIN_FOR_UPGRADE, node="revert-0", version="1.35.0")
+    assert reverted.returncode == 0, reverted.stderr
+    assert "uncordoned (an earlier rollout had cordoned it)" in reverted.stdout
+    node = _node(cluster, "revert-0")
+    assert not node["spec"].get("unschedulable")
+    assert CORDONED_ANNOTATION not in _annotations(node)
+    # Someone else's cordon is never lifted this way.
+    _kubectl(cluster, "cordon", "revert-0")
+    again = _run(cluster, DRAIN_FOR_UPGRADE, node="revert-0", version="1.35.0")
+    assert again.stdout.endswith("nothing to drain\n"), again.stdout
+    assert _node(cluster, "revert-0")["spec"]["unschedulable"] is True
+
+
+@pytest.mark.engine
+@pytest.mark.live
+@pytest.mark.parametrize(
+    ("version", "says"),
+    [
+        ("1.34.2", "downgrades are not supported; set the version back to 1.35.1"),
+        ("1.35.0", "downgrades are not supported"),
+        ("1.37.0", "skips a minor version"),
+    ],
+)
+def test_a_refused_version_never_drains(cluster: LocalCluster, version: str, says: str) -> None:
+    name = f"refuse-{version.replace('.', '-')}"
+    _register(cluster, name, version="v1.35.1")
+    refused = _run(cluster, DRAIN_FOR_UPGRADE, node=name, version=version)
+    assert refused.returncode == 1
+    assert says in refused.stderr and "(nothing was drained)" in refused.stderr
+    assert refused.stderr.startswith(f"gpu-caas: {name}: kubelet v1.35.1")
+    assert not _node(cluster, name)["spec"].get("unschedulable")
+
+
 def _guarded_pod(cluster: LocalCluster, node: str) -> str:
     """A one-replica Deployment on `node` with a PDB `minAvailable: 1`; its pod name."""
     manifests = [
@@ -565,7 +608,7 @@ def test_a_drain_blocked_by_a_pdb_fails_naming_the_node_and_the_pod(cluster: Loc
     done = _run(cluster, DRAIN_FOR_UPGRADE, node="drain-0", version="1.35.1", drain_timeout=3)
     assert done.returncode == 1
     assert "gpu-caas: could not drain node drain-0 within 3s; it stays cordoned." in done.stderr
-    assert f"  default/{pod}\n" in done.stderr
+    assert f"gpu-caas:   default/{pod}\n" in done.stderr
     assert "disruption budget" in done.stderr  # kubectl's own reason
     assert _node(cluster, "drain-0")["spec"]["unschedulable"] is True
 
