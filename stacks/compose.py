@@ -27,6 +27,7 @@ from components.cluster import (
     TenantClusterArgs,
 )
 from components.cluster.kubeadm import endpoint_with_port
+from components.cluster.labels import team_labels, team_taints
 from components.cluster.node_group import group_labels, group_taints
 from components.cluster.types import DEFAULT_CRI_SOCKET
 from components.gpu.catalog import spec
@@ -181,8 +182,13 @@ def _node_group_shape(config: TenantConfig, group: NodeGroupConfig) -> NodeGroup
         gpu_product=product,
         mig_config=selectors.get(naming.LABEL_MIG_CONFIG),
         sharing_config=selectors.get(naming.LABEL_DEVICE_PLUGIN_CONFIG),
-        labels=dict(group.labels),
-        taints=[Taint(t.key, t.value, t.effect.value) for t in group.taints],
+        # A team-dedicated group's label and taint (`nodeGroups[].team`) ride with the
+        # group's own, so joined hosts, the node step and the Karpenter NodePool get them.
+        labels={**group.labels, **team_labels(group.team)},
+        taints=[
+            *team_taints(group.team),
+            *(Taint(t.key, t.value, t.effect.value) for t in group.taints),
+        ],
         gpu_taint=group.gpu_taint,
         cri_socket=_cri_socket(config),
         registry_mirrors=dict(config.mirrors.image_registries),

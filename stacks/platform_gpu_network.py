@@ -13,6 +13,7 @@ has passed `stacks.config.gpu_network.network_rules` before this runs.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import pulumi
@@ -30,9 +31,21 @@ from components.gpu.network_operator import (
 )
 from components.gpu.nim_operator import NimModel, NimOperator, NimOperatorArgs
 from components.mirrors import Mirrors
+from components.naming import LABEL_NODE_GROUP
+from components.placement import Taint, tolerate
 from stacks import compose
 from stacks.config import TenantConfig
-from stacks.config.gpu_network import DpuConfig, NetworkOperatorConfig, NimConfig
+from stacks.config.gpu_network import (
+    DpuConfig,
+    NetworkOperatorConfig,
+    NimConfig,
+    NimModelConfig,
+    nim_egress,
+    nim_gpu,
+    nim_namespace,
+    nim_node_group,
+    nim_team,
+)
 from stacks.config.inventory import HostState
 from stacks.config.placement import gpu_node_tolerations_k8s, system_tolerations_k8s
 from stacks.platform_handle import ClusterHandle
@@ -138,8 +151,44 @@ def nim_models(nim: NimConfig) -> tuple[NimModel, ...]:
             engine=model.engine,
             tensor_parallelism=model.tensor_parallelism,
             shared_memory_size=model.shared_memory_size,
+            cpu=model.cpu,
+            memory=model.memory,
         )
         for model in nim.models
+    )
+
+
+def _placed(config: TenantConfig, config_model: NimModelConfig, model: NimModel) -> NimModel:
+    """`model` in its team namespace and on its node group (what `nim_placement_rules`
+    validated): node selector `gpu-caas.io/node-group`, tolerations of exactly the
+    group's taints (`compose.node_group_taints`, what its nodes carry), and the resource
+    the group advertises (`nim_gpu`). Clients: the team's namespaces, then
+    `gpu.nim.ingressNamespaces`."""
+    group = nim_node_group(config, config_model)
+    if group is not None:
+        taints = compose.node_group_taints(config, group)
+        model = replace(
+            model,
+            node_selector=((LABEL_NODE_GROUP, group.name),),
+            tolerations=tuple(tolerate(Taint(t.key, t.value, t.effect)).to_k8s() for t in taints),
+        )
+        placed = nim_gpu(config, config_model)
+        if placed is not None:
+            model = replace(model, gpu_resource=placed.resource)
+    team = nim_team(config, config_model)
+    namespace = nim_namespace(config, config_model)
+    if team is not None and namespace is not None:
+        clients = (*team.effective_namespaces, *config.gpu.nim.ingress_namespaces)
+        model = replace(model, namespace=namespace, clients=tuple(dict.fromkeys(clients)))
+    return model
+
+
+def placed_nim_models(config: TenantConfig) -> tuple[NimModel, ...]:
+    """`nim_models`, each in its team's namespace and pinned to its node group."""
+    nim = config.gpu.nim
+    return tuple(
+        _placed(config, config_model, model)
+        for config_model, model in zip(nim.models, nim_models(nim), strict=True)
     )
 
 
@@ -149,21 +198,36 @@ def nim_operator_args(
     mirrors: Mirrors,
     depends_on: Sequence[pulumi.Resource] = (),
 ) -> NimOperatorArgs:
-    """`NimOperatorArgs` from `tenant.gpu.nim`; the NGC key only as `Output.secret`."""
+    """`NimOperatorArgs` from `tenant.gpu.nim`; the NGC key only as `Output.secret`.
+
+    Team models wait for `handle.tenant_ready` (their namespaces, created after Kyverno)
+    and get the egress `nim_egress` derives; both only when a model has a team.
+    """
     nim = config.gpu.nim
     if nim.ngc_api_key is None:  # network_rules reports this before any resource exists
         raise ValueError("gpu.nim.ngcApiKey is required when gpu.nim is enabled")
+    models = placed_nim_models(config)
+    extra: dict[str, Any] = {}
+    if any(model.namespace is not None for model in models):
+        cidrs, port = nim_egress(nim)  # nim_placement_rules reported a missing one
+        extra = {
+            "egress_cidrs": cidrs,
+            "egress_port": port,
+            "models_depend_on": tuple(handle.tenant_ready),
+        }
     return NimOperatorArgs(
         provider=handle.provider,
         mirrors=mirrors,
         tolerations=system_tolerations_k8s(config),
         ngc_api_key=nim.ngc_api_key.output(),
-        models=nim_models(nim),
+        models=models,
         namespace=nim.namespace,
         default_storage_class=nim.storage_class,
         http_proxy=nim.http_proxy,
         no_proxy=nim.no_proxy,
         depends_on=tuple(depends_on),
+        tenant=config.name,
+        **extra,
     )
 
 
@@ -173,7 +237,8 @@ def install(handle: ClusterHandle, config: TenantConfig) -> dict[str, pulumi.Out
     Args:
         handle: the tenant cluster (provider, parent, name prefix). The operators' Helm
             releases wait for `handle.network_ready` (the CNI) and `handle.gpu_ready`
-            (the GPU Operator: its Node Feature Discovery and device plugin come first).
+            (the GPU Operator: its Node Feature Discovery and device plugin come first);
+            NIM models of a team also wait for `handle.tenant_ready` (their namespaces).
         config: the validated tenant config.
     """
     gpu = config.gpu
@@ -205,5 +270,7 @@ def install(handle: ClusterHandle, config: TenantConfig) -> dict[str, pulumi.Out
             nim_operator_args(config, handle, mirrors, depends_on),
             opts,
         )
-        outputs["nim"] = pulumi.Output.all(namespace=nim.namespace, endpoints=nim.endpoints)
+        outputs["nim"] = pulumi.Output.all(
+            namespace=nim.namespace, namespaces=nim.namespaces, endpoints=nim.endpoints
+        )
     return outputs

@@ -17,7 +17,6 @@ from dataclasses import replace
 
 import pulumi
 
-from components.gpu.gpu_operator import mig_strategy
 from components.isolation.kyverno import ImageVerification, KyvernoPolicies, KyvernoPoliciesArgs
 from components.isolation.tenant_namespaces import (
     LimitDefaults,
@@ -29,35 +28,29 @@ from components.isolation.tenant_namespaces import (
 )
 from stacks import compose
 from stacks.config import TenantConfig
+from stacks.config.gpu_quota import team_quota
 from stacks.config.isolation import IsolationConfig
 from stacks.config.placement import system_tolerations_k8s
-from stacks.platform_gpu import node_group_gpus
 from stacks.platform_handle import ClusterHandle
 
 
 def team_namespaces(config: TenantConfig) -> tuple[TeamNamespace, ...]:
-    """One `TeamNamespace` per namespace of every team, in config order."""
-    return tuple(
-        TeamNamespace(
-            team=team.name,
-            namespace=namespace,
-            gpu_quota=team.gpu_quota,
-            idp_groups=tuple(team.idp_groups),
+    """One `TeamNamespace` per namespace of every team, in config order, each with the
+    team's GPU quota lines (`stacks.config.gpu_quota.team_quota`: every namespace of a
+    team gets the same lines)."""
+    found: list[TeamNamespace] = []
+    for team in config.teams:
+        lines = tuple(team_quota(config, team).items())
+        found.extend(
+            TeamNamespace(
+                team=team.name,
+                namespace=namespace,
+                gpu_quota=lines,
+                idp_groups=tuple(team.idp_groups),
+            )
+            for namespace in team.effective_namespaces
         )
-        for team in config.teams
-        for namespace in team.effective_namespaces
-    )
-
-
-def mig_instances_per_gpu(config: TenantConfig) -> tuple[tuple[str, int], ...]:
-    """MIG profiles the cluster advertises as their own resource (node groups with the
-    mixed strategy), each with the most instances one GPU yields in any layout."""
-    most: dict[str, int] = {}
-    for group in node_group_gpus(config):
-        if group.mig_layout and mig_strategy(group) == "mixed":
-            for profile, count in group.mig_layout.items():
-                most[profile] = max(most.get(profile, 0), count)
-    return tuple(sorted(most.items()))
+    return tuple(found)
 
 
 def tenant_namespaces_args(
@@ -84,8 +77,6 @@ def tenant_namespaces_args(
             default_limit_cpu=iso.limit_range.default_limit_cpu,
             default_limit_memory=iso.limit_range.default_limit_memory,
         ),
-        dra_device_classes=tuple(iso.dra_device_classes),
-        mig_instances_per_gpu=mig_instances_per_gpu(config),
         depends_on=depends_on,
     )
 
@@ -102,6 +93,15 @@ def _verification(iso: IsolationConfig) -> ImageVerification | None:
         mutate_digest=verification.mutate_digest,
         verify_digest=verification.verify_digest,
     )
+
+
+def dedicated_team_namespaces(config: TenantConfig) -> dict[str, tuple[str, ...]]:
+    """Team -> its namespaces, for every team some node group is dedicated to
+    (`nodeGroups[].team`), in config order: what the Kyverno team policies render."""
+    owners = {group.team for group in config.node_groups if group.team is not None}
+    return {
+        team.name: tuple(team.effective_namespaces) for team in config.teams if team.name in owners
+    }
 
 
 def kyverno_args(handle: ClusterHandle, config: TenantConfig) -> KyvernoPoliciesArgs:
@@ -121,6 +121,7 @@ def kyverno_args(handle: ClusterHandle, config: TenantConfig) -> KyvernoPolicies
         tolerations=system_tolerations_k8s(config),
         admission_replicas=iso.kyverno.admission_replicas,
         depends_on=handle.network_ready,
+        team_namespaces=dedicated_team_namespaces(config),
     )
 
 

@@ -58,6 +58,7 @@ from components.services.observability import (
 )
 from stacks import compose
 from stacks.config import TenantConfig
+from stacks.config.gpu_quota import kai_queue_quota
 from stacks.config.placement import system_tolerations_k8s
 from stacks.config.services import (
     SCRATCH_PROVISIONERS,
@@ -70,8 +71,8 @@ from stacks.config.services import (
     effective_cni_plugin,
     effective_pod_cidr,
     effective_topology_levels,
-    team_gpu_quota,
 )
+from stacks.platform_gpu import node_group_gpus
 from stacks.platform_handle import ClusterHandle
 
 TOPOLOGY_LABELS: dict[TopologyLevel, str] = {
@@ -161,7 +162,8 @@ def storage_args(handle: ClusterHandle, config: TenantConfig) -> StorageArgs | N
 
 
 def kai_args(handle: ClusterHandle, config: TenantConfig) -> KaiSchedulerArgs | None:
-    """KAI Args, or None when the scheduler is off."""
+    """KAI Args, or None when the scheduler is off. Each team queue's GPU quota is the
+    team's `gpuQuota` in KAI's GPU units (`stacks.config.gpu_quota.kai_queue_quota`)."""
     scheduler = config.services.scheduler
     if not scheduler.enabled:
         return None
@@ -173,7 +175,8 @@ def kai_args(handle: ClusterHandle, config: TenantConfig) -> KaiSchedulerArgs | 
         tolerations=system_tolerations_k8s(config),
         tenant=config.name,
         teams=tuple(
-            TeamQueue(name=team.name, gpu_quota=team_gpu_quota(team)) for team in config.teams
+            TeamQueue(name=team.name, gpu_quota=kai_queue_quota(config, team))
+            for team in config.teams
         ),
         queue_settings=QueueSettings(
             over_quota_weight=defaults.over_quota_weight,
@@ -220,6 +223,9 @@ def karpenter_args(handle: ClusterHandle, config: TenantConfig) -> KarpenterArgs
     groups = [(g, g.autoscale) for g in config.node_groups if g.autoscale is not None]
     if not autoscaling.enabled or not groups:
         return None
+    # What the GPU Operator gets for each group: NodePool limits and NodeOverlays count
+    # the resources its device plugin config makes a node advertise.
+    gpus = {gpu.name: gpu for gpu in node_group_gpus(config)}
     pools = []
     for group, scale in groups:
         if scale.gpu is None:
@@ -249,6 +255,7 @@ def karpenter_args(handle: ClusterHandle, config: TenantConfig) -> KarpenterArgs
                     for t in compose.node_group_taints(config, group)
                 ),
                 gpu_taint=False,  # already in node_group_taints (unless the group opts out)
+                gpu=gpus[group.name],
             )
         )
     consolidation = autoscaling.consolidation

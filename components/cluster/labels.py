@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from components import naming
 from components.cluster.types import SshHost, Taint
+from components.isolation.tenant_namespaces import LABEL_TEAM
 
 CONTROL_PLANE_TAINT = Taint("node-role.kubernetes.io/control-plane", "", "NoSchedule")
 """kubeadm's default control-plane taint; restated because an explicit taint list
@@ -67,6 +68,26 @@ def node_taints(*, gpu: bool, gpu_taint: bool, extra: Sequence[Taint] = ()) -> l
         taints.append(Taint(naming.GPU_TAINT_KEY, naming.GPU_TAINT_VALUE, "NoSchedule"))
     taints.extend(t for t in extra if t not in taints)
     return taints
+
+
+def team_labels(team: str | None) -> dict[str, str]:
+    """Node labels of a group dedicated to `team`: `{gpu-caas.io/team: <team>}`, or none.
+
+    The same key as the team namespaces' label (`tenant_namespaces.LABEL_TEAM`), so a
+    pod selects its team's nodes with the label its namespace carries.
+    """
+    return {LABEL_TEAM: team} if team is not None else {}
+
+
+def team_taints(team: str | None) -> list[Taint]:
+    """Taints of a group dedicated to `team`: `gpu-caas.io/team=<team>:NoSchedule`, or none.
+
+    Only pods tolerating it land there: the team's pods get the toleration from Kyverno
+    (`components.isolation.kyverno.render_team_tolerations`), and other teams' pods that
+    tolerate it are refused (`render_team_nodes`). NoSchedule, not NoExecute: pods
+    already running when a group is dedicated are not evicted.
+    """
+    return [Taint(LABEL_TEAM, team, "NoSchedule")] if team is not None else []
 
 
 def kubelet_node_labels(labels: Mapping[str, str]) -> str:

@@ -16,6 +16,7 @@ from components.cluster.bootstrap import SECRET_OUTPUTS, configure_registry_mirr
 from components.cluster.labels import node_labels, node_taints
 from components.cluster.types import JoinParameters, NodeGroupArgs, SshHost, Taint, secret
 from components.cluster.upgrade import UpgradeRole, upgrade_script
+from components.isolation.tenant_namespaces import LABEL_TEAM
 
 TYPE = "gpu-caas:cluster:NodeGroup"
 
@@ -40,16 +41,23 @@ def group_taints(args: NodeGroupArgs) -> list[Taint]:
 
 
 def node_group_props(args: NodeGroupArgs) -> dict[str, object]:
-    """Props the component registers: `tenant`, `nodeGroup` and inventory `hosts`.
+    """Props the component registers: `tenant`, `nodeGroup`, inventory `hosts` and
+    `failedHosts`, and `team` for a group dedicated to one team (its `gpu-caas.io/team`
+    label, set from `nodeGroups[].team`; absent otherwise).
 
-    `policies/gpu_caas_policies/platform_safety.py` (`NODE_GROUP`) reads these.
+    `policies/gpu_caas_policies/platform_safety.py` (`NODE_GROUP`) and the team rules of
+    `policies/gpu_caas_policies/tenant_isolation.py` read these.
     """
-    return {
+    props: dict[str, object] = {
         "tenant": args.cluster_name,
         "nodeGroup": args.group_name,
         "hosts": [h.name for h in args.hosts],
         "failedHosts": [h.name for h in args.failed_hosts],
     }
+    team = args.labels.get(LABEL_TEAM)
+    if team is not None:
+        props["team"] = team
+    return props
 
 
 class NodeGroup(pulumi.ComponentResource):

@@ -171,9 +171,9 @@ if [ "${info#* }" = "v$VERSION" ]; then
   # node step only runs when its own inputs change.
   mine=$(k get node "$NODE" -o jsonpath='{.metadata.annotations.gpu-caas\.io/cordoned}')
   if [ "$mine" = upgrade ]; then
-    k patch node "$NODE" --type merge \
-      -p '{"metadata":{"annotations":{"gpu-caas.io/cordoned":null}},"spec":{"unschedulable":false}}' \
-      >/dev/null
+    lift='{"metadata":{"annotations":{"gpu-caas.io/cordoned":null}},'
+    lift="$lift"'"spec":{"unschedulable":false}}'
+    k patch node "$NODE" --type merge -p "$lift" >/dev/null
     echo "node $NODE runs kubelet v$VERSION: uncordoned (an earlier rollout had cordoned it)"
     exit 0
   fi

@@ -10,8 +10,24 @@ What `NimOperator` creates on the tenant cluster (all with the tenant provider):
   (`kubernetes.io/dockerconfigjson` for nvcr.io: NIM images). Both are built from
   `Output.secret` values, so the key stays encrypted in Pulumi state;
 * per model: a `NIMCache` (`nim_cache_spec`) that downloads the weights into a PVC, and
-  a `NIMService` (`nim_service_spec`) that serves them on `nvidia.com/gpu` GPUs,
-  tolerating the GPU node taint.
+  a `NIMService` (`nim_service_spec`) that serves them on the GPUs of the model's node
+  group (node selector `gpu-caas.io/node-group`, tolerations of that group's taints,
+  the extended resource the group advertises), or on any GPU node tolerating the GPU
+  taint when the model names no node group.
+
+Models of a team (`NimModel.namespace` set) run in that team's namespace, which the
+isolation platform created with Pod Security `restricted`, default-deny NetworkPolicies,
+a ResourceQuota and a LimitRange. For them the component also creates, in that namespace:
+
+* the two NGC secrets (one pair per team namespace with models);
+* two NetworkPolicies per model (`model_network_policies`): ingress to the NIMService
+  port from the team's namespaces (and configured ingress namespaces), and egress of the
+  cache job to the model source (`egress_cidrs`: NGC, a mirror or the proxy) plus DNS;
+* one Kyverno ClusterPolicy for all of them (`render_pod_security_policy`) that adds the
+  fields Pod Security `restricted` demands and the NIM Operator v3.1.2 leaves out
+  (seccomp `RuntimeDefault`, `runAsNonRoot`, no privilege escalation, capabilities
+  dropped) to the operator's Deployments, Jobs and Pods of those models, before the
+  namespace's Pod Security admission and Kyverno's `gpu-caas-pod-security` judge them.
 
 Specs are validated in tests against the NIM Operator v3.1.2 CRDs
 (`../shared/crds/k8s-nim-operator/v3.1.2/` for NIMService; NIMCache from the main-branch
@@ -30,9 +46,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import workloads as wl
+from components.gpu.advertised import GPU
 from components.helm import helm_release
+from components.isolation import kyverno
 from components.mirrors import Mirrors, record_images
-from components.naming import GPU_TAINT_KEY, GPU_TAINT_VALUE
+from components.naming import GPU_TAINT_KEY, GPU_TAINT_VALUE, LABEL_TENANT
 from components.placement import apply_tolerations, parse_tolerations
 from components.versions import NIM_OPERATOR, HelmChart
 
@@ -53,6 +71,26 @@ NGC_USERNAME = "$oauthtoken"
 
 SERVICE_PORT = 8000
 """NIM's OpenAI-compatible HTTP port (the NIMService CRD default)."""
+
+NIM_USER_ID = 1000
+NIM_GROUP_ID = 2000
+"""UID and GID of NIM pods: the NIM Operator v3.1.2 defaults (`NIMService.GetUserID`/
+`GetGroupID`, `NIMCache.GetUserID`/`GetGroupID` in api/apps/v1alpha1), written into every
+spec so that Pod Security `restricted`'s "runAsUser must not be 0" holds by our config,
+not by an operator default
+(NVIDIA/k8s-nim-operator@v3.1.2:api/apps/v1alpha1/nimservice_types.go)."""
+
+OPERATOR_APP = "k8s-nim-operator"
+"""`app` label of the NIMCache job's and manifest pod's pods (NIM Operator v3.1.2
+`constructJob`/`constructPodSpec`, internal/controller/nimcache_controller.go); NIMService
+pods carry `app: <NIMService name>` instead (manifests/deployment.yaml)."""
+APP_NAME_LABEL = "app.kubernetes.io/name"
+"""Set to the NIMCache/NIMService name on every pod the operator creates for it."""
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+"""Set by the API server on every namespace; tenants cannot forge it."""
+
+POD_SECURITY_POLICY = "gpu-caas-nim-pod-security"
+"""Kyverno ClusterPolicy completing the NIM pods of team namespaces for `restricted`."""
 
 GPU_TOLERATION: dict[str, str] = {
     "key": GPU_TAINT_KEY,
@@ -85,6 +123,28 @@ class NimModel:
     engine: str | None = None
     tensor_parallelism: int | None = None
     shared_memory_size: str | None = None
+    namespace: str | None = None
+    """The team namespace the NIMCache, NIMService and their NGC secrets go to (guarded:
+    Pod Security `restricted`, default-deny); None: the shared models namespace
+    (`NimOperatorArgs.namespace`)."""
+    node_selector: tuple[tuple[str, str], ...] = ()
+    """Node labels the cache job and the NIMService pods must match, e.g.
+    `(("gpu-caas.io/node-group", "llm"),)`; empty: any node."""
+    tolerations: tuple[Mapping[str, str], ...] | None = None
+    """Tolerations of the cache job and the NIMService pods (the taints of the model's
+    node group); None: `GPU_TOLERATION` only."""
+    gpu_resource: str = GPU
+    """Extended resource one GPU unit of `gpus` is requested as: what the node group
+    advertises (`components.gpu.advertised.advertised_per_gpu`), e.g.
+    `nvidia.com/gpu.shared` on a time-sliced group."""
+    cpu: str | None = None
+    """CPU request and limit of the NIM container (a quantity); None: the namespace's
+    LimitRange defaults."""
+    memory: str | None = None
+    """Memory request and limit of the NIM container; None: the LimitRange defaults."""
+    clients: tuple[str, ...] = ()
+    """Namespaces whose pods may reach the NIMService port (team namespaces only: the
+    team's namespaces, then the configured ingress namespaces)."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +170,21 @@ class NimOperatorArgs:
     tolerations: tuple[dict[str, str], ...] = ()
     """The tenant's system tolerations (`stacks.config.placement.system_tolerations`),
     added per workload to the chart's own at its values key (`components.workloads`)."""
+    tenant: str = ""
+    """Tenant name: prefix of the NetworkPolicies in team namespaces and the value of
+    their `gpu-caas.io/tenant` label (required when a model has a `namespace`)."""
+    egress_cidrs: tuple[str, ...] = ()
+    """Where the cache jobs of team-namespaced models download from: ipBlock CIDRs of
+    NGC, a model mirror, or the HTTP(S) proxy (NetworkPolicy cannot name hosts)."""
+    egress_port: int = 443
+    """TCP port of that download (443 for NGC; the proxy's port behind a proxy)."""
+    dns_namespace: str = "kube-system"
+    dns_pod_labels: tuple[tuple[str, str], ...] = (("k8s-app", "kube-dns"),)
+    """The cluster DNS pods (CoreDNS keeps the kube-dns label), as in the team
+    namespaces' own `allow-dns` policy."""
+    models_depend_on: tuple[pulumi.Resource, ...] = ()
+    """What team-namespaced models wait for: the tenant namespaces with their guardrails
+    (`ClusterHandle.tenant_ready`, created after Kyverno and its CRDs)."""
 
 
 def _chart() -> HelmChart:
@@ -170,6 +245,36 @@ def _proxy(http_proxy: str | None, no_proxy: str | None) -> dict[str, str] | Non
     return proxy
 
 
+def _placement(model: NimModel) -> dict[str, Any]:
+    """Scheduling and identity fields shared by the NIMCache and NIMService specs."""
+    tolerations = (
+        [GPU_TOLERATION] if model.tolerations is None else [dict(t) for t in model.tolerations]
+    )
+    placement: dict[str, Any] = {
+        "tolerations": tolerations,
+        "userID": NIM_USER_ID,
+        "groupID": NIM_GROUP_ID,
+    }
+    if model.node_selector:
+        placement["nodeSelector"] = dict(model.node_selector)
+    return placement
+
+
+def _resources(model: NimModel) -> dict[str, Any]:
+    """`resources` of the NIM container: the GPUs, plus CPU/memory when configured.
+
+    Requests equal limits: in a team namespace the LimitRange would otherwise give the
+    container its default limits, far below what loading a model takes.
+    """
+    limits: dict[str, Any] = {model.gpu_resource: model.gpus}
+    requests: dict[str, Any] = {}
+    for name, quantity in (("cpu", model.cpu), ("memory", model.memory)):
+        if quantity is not None:
+            limits[name] = quantity
+            requests[name] = quantity
+    return {"limits": limits, "requests": requests} if requests else {"limits": limits}
+
+
 def _model_selector(model: NimModel) -> dict[str, Any] | None:
     # Explicit profiles win (the operator ignores the other filters when they are set),
     # so the filters are only emitted without profiles.
@@ -195,7 +300,8 @@ def nim_cache_spec(
     """`NIMCache` spec: pull the model from NGC into a PVC the operator creates.
 
     The model puller is the NIM image itself (through the mirror); it authenticates to
-    NGC with `ngc-api-secret` and is pulled with `ngc-secret`.
+    NGC with `ngc-api-secret` and is pulled with `ngc-secret`. The cache job runs where
+    the model will: the node group's selector and tolerations (`_placement`).
     """
     ngc: dict[str, Any] = {
         "modelPuller": mirrors.image(model_image(model)),
@@ -216,7 +322,7 @@ def nim_cache_spec(
     spec: dict[str, Any] = {
         "source": {"ngc": ngc},
         "storage": {"pvc": pvc},
-        "tolerations": [GPU_TOLERATION],
+        **_placement(model),
     }
     proxy = _proxy(http_proxy, no_proxy)
     if proxy is not None:
@@ -231,7 +337,8 @@ def nim_service_spec(
     http_proxy: str | None = None,
     no_proxy: str | None = None,
 ) -> dict[str, Any]:
-    """`NIMService` spec: serve the cached model on `gpus` GPUs per replica."""
+    """`NIMService` spec: serve the cached model on `gpus` units of `gpu_resource` per
+    replica, on the model's node group."""
     storage: dict[str, Any] = {"nimCache": {"name": model.name}}
     if model.shared_memory_size is not None:
         storage["sharedMemorySizeLimit"] = model.shared_memory_size
@@ -245,8 +352,8 @@ def nim_service_spec(
         "authSecret": NGC_API_SECRET,
         "storage": storage,
         "replicas": model.replicas,
-        "resources": {"limits": {"nvidia.com/gpu": model.gpus}},
-        "tolerations": [GPU_TOLERATION],
+        "resources": _resources(model),
+        **_placement(model),
         "expose": {"service": {"type": "ClusterIP", "port": SERVICE_PORT}},
     }
     proxy = _proxy(http_proxy, no_proxy)
@@ -256,10 +363,185 @@ def nim_service_spec(
 
 
 def service_endpoints(models: Sequence[NimModel], namespace: str) -> dict[str, str]:
-    """Model name -> in-cluster URL of its OpenAI-compatible endpoint."""
+    """Model name -> in-cluster URL of its OpenAI-compatible endpoint (`namespace`: the
+    shared models namespace, for models without a team namespace)."""
     return {
-        model.name: f"http://{model.name}.{namespace}.svc.cluster.local:{SERVICE_PORT}"
+        model.name: (
+            f"http://{model.name}.{model.namespace or namespace}.svc.cluster.local:{SERVICE_PORT}"
+        )
         for model in models
+    }
+
+
+def _namespaces_selector(namespaces: Sequence[str]) -> dict[str, Any]:
+    return {
+        "namespaceSelector": {
+            "matchExpressions": [
+                {"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": list(namespaces)}
+            ]
+        }
+    }
+
+
+def service_pod_labels(model: NimModel) -> dict[str, str]:
+    """Labels of the NIMService's pods: `app: <name>`, the Deployment's selector
+    (NVIDIA/k8s-nim-operator@v3.1.2:manifests/deployment.yaml)."""
+    return {"app": model.name}
+
+
+def cache_pod_labels(model: NimModel) -> dict[str, str]:
+    """Labels of the NIMCache's job and manifest pods (NIM Operator v3.1.2
+    `constructJob`/`constructPodSpec`): `app: k8s-nim-operator` and
+    `app.kubernetes.io/name: <name>` (NIMService pods have another `app`)."""
+    return {"app": OPERATOR_APP, APP_NAME_LABEL: model.name}
+
+
+def model_network_policies(
+    model: NimModel,
+    tenant: str,
+    egress_cidrs: Sequence[str],
+    egress_port: int = 443,
+    dns_namespace: str = "kube-system",
+    dns_pod_labels: Sequence[tuple[str, str]] = (("k8s-app", "kube-dns"),),
+) -> dict[str, dict[str, Any]]:
+    """NetworkPolicy specs by object name for one model in a team namespace.
+
+    The namespace denies all ingress and egress by default and allows DNS and traffic
+    inside itself (`components/isolation/tenant_namespaces.py`); NetworkPolicies only
+    add up, so these add exactly what a NIM needs beyond that:
+
+    * `<tenant>-nim-<model>-ingress`: the NIMService pods accept TCP `SERVICE_PORT` from
+      pods of `model.clients` (the team's namespaces, and ingress namespaces if any);
+    * `<tenant>-nim-<model>-cache-egress`: the NIMCache pods reach `egress_cidrs` on TCP
+      `egress_port` (the model download: NGC, a mirror or the proxy) and the cluster DNS.
+
+    The NIMService itself gets no egress: it serves from the cache, which a NIM does
+    without network access
+    (https://docs.nvidia.com/nim/large-language-models/latest/deploy-air-gap.html).
+    Image pulls are the kubelet's, not the pod's, so no policy is needed for them.
+    NetworkPolicy selects destinations by address only (no host names), hence CIDRs
+    (https://kubernetes.io/docs/concepts/services-networking/network-policies/#what-you-can-t-do-with-network-policies-at-least-not-yet).
+
+    Raises:
+        ValueError: `egress_cidrs` empty or `model.clients` empty (the config rules
+            report both first: `stacks.config.gpu_network.nim_rules`).
+    """
+    if not egress_cidrs:
+        raise ValueError(f"model {model.name!r}: no egress CIDRs for its cache job")
+    if not model.clients:
+        raise ValueError(f"model {model.name!r}: no client namespaces for its NIMService")
+    prefix = f"{tenant}-nim-{model.name}"
+    return {
+        f"{prefix}-ingress": {
+            "podSelector": {"matchLabels": service_pod_labels(model)},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [_namespaces_selector(model.clients)],
+                    "ports": [{"protocol": "TCP", "port": SERVICE_PORT}],
+                }
+            ],
+        },
+        f"{prefix}-cache-egress": {
+            "podSelector": {"matchLabels": cache_pod_labels(model)},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [{"ipBlock": {"cidr": cidr}} for cidr in egress_cidrs],
+                    "ports": [{"protocol": "TCP", "port": egress_port}],
+                },
+                {
+                    "to": [
+                        {
+                            **_namespaces_selector([dns_namespace]),
+                            "podSelector": {"matchLabels": dict(dns_pod_labels)},
+                        }
+                    ],
+                    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                },
+            ],
+        },
+    }
+
+
+_POD_DEFAULTS: dict[str, Any] = {
+    "securityContext": {
+        "+(runAsNonRoot)": True,
+        "+(seccompProfile)": {"type": "RuntimeDefault"},
+    },
+    "containers": [
+        {
+            "(name)": "*",
+            "securityContext": {
+                "+(allowPrivilegeEscalation)": False,
+                "+(capabilities)": {"drop": ["ALL"]},
+            },
+        }
+    ],
+}
+"""Kyverno strategic-merge patch of a PodSpec: `+(field)` adds a field only where it is
+absent, `(name): "*"` applies to every container
+(https://kyverno.io/docs/writing-policies/mutate/). These are the `restricted` controls
+the NIM Operator v3.1.2 leaves unset: on NIMService pods seccomp, runAsNonRoot,
+allowPrivilegeEscalation and capabilities (manifests/deployment.yaml sets only
+runAsUser/runAsGroup/fsGroup, and seccomp on TKGS only); on NIMCache pods seccomp
+(internal/controller/nimcache_controller.go). Restricted profile:
+https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted"""
+
+
+def render_pod_security_policy(models: Sequence[NimModel]) -> dict[str, Any]:
+    """Kyverno ClusterPolicy spec completing the NIM pods of team namespaces for
+    Pod Security `restricted`.
+
+    The NIM CRDs offer no securityContext (only `userID`/`groupID`), so what the operator
+    leaves out is added at admission by a mutation, which the API server runs before
+    Pod Security admission and Kyverno's own validation. It matches only the objects the
+    operator creates for these models, by name and namespace (NIM Operator v3.1.2: the
+    Deployment `<model>`, the cache Job `<model>-job`, the manifest Pod `<model>-pod`),
+    and only adds fields, never loosens one. Rules that name resources are not
+    auto-generated for Pod controllers
+    (https://kyverno.io/docs/writing-policies/autogen/), so each kind has its own filter.
+
+    Args:
+        models: the models with a team namespace (at least one).
+    """
+    by_namespace: dict[str, list[str]] = {}
+    for model in models:
+        if model.namespace is not None:
+            by_namespace.setdefault(model.namespace, []).append(model.name)
+
+    def filters(kind: str, suffix: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "resources": {
+                    "kinds": [kind],
+                    "namespaces": [namespace],
+                    "names": [f"{name}{suffix}" for name in names],
+                    "operations": ["CREATE", "UPDATE"],
+                }
+            }
+            for namespace, names in sorted(by_namespace.items())
+        ]
+
+    rules = [
+        {
+            "name": "nim-workload-restricted-defaults",
+            "match": {"any": [*filters("Deployment", ""), *filters("Job", "-job")]},
+            "mutate": {"patchStrategicMerge": {"spec": {"template": {"spec": _POD_DEFAULTS}}}},
+        },
+        {
+            "name": "nim-pod-restricted-defaults",
+            "match": {"any": filters("Pod", "-pod")},
+            "mutate": {"patchStrategicMerge": {"spec": _POD_DEFAULTS}},
+        },
+    ]
+    return {
+        # Admission only: the operator's objects are mutated when it writes them.
+        "background": False,
+        # Fail closed like the isolation policies: without the mutation the pods would
+        # be refused anyway, so failing is never less safe.
+        "webhookConfiguration": {"failurePolicy": "Fail", "timeoutSeconds": 10},
+        "rules": rules,
     }
 
 
@@ -271,8 +553,10 @@ def service_endpoints(models: Sequence[NimModel], namespace: str) -> dict[str, s
 class NimOperator(pulumi.ComponentResource):
     """NIM Operator plus one NIMCache and NIMService per model."""
 
-    namespace: pulumi.Output[str]
-    """Namespace of the NIM services."""
+    namespace: pulumi.Output[str | None]
+    """The shared models namespace, when a model has no team namespace; else None."""
+    namespaces: pulumi.Output[dict[str, str]]
+    """Model name -> namespace of its NIMCache and NIMService."""
     endpoints: pulumi.Output[dict[str, str]]
     """Model name -> in-cluster URL (`http://<model>.<namespace>.svc.cluster.local:8000`)."""
 
@@ -281,18 +565,47 @@ class NimOperator(pulumi.ComponentResource):
     ) -> None:
         super().__init__(TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        team_models = [model for model in args.models if model.namespace is not None]
+        if team_models and not args.tenant:
+            raise ValueError("NimOperatorArgs.tenant is required for models in team namespaces")
 
         release = _create_operator(name, args, child)
-        namespace = _create_models_namespace(name, args, child)
-        secrets = _create_ngc_secrets(name, args, namespace, child)
-        services = _create_models(name, args, [release, *secrets], child)
+        prerequisites: dict[str | None, list[pulumi.Resource]] = {}
+        shared = None
+        if len(team_models) < len(args.models):
+            shared = _create_models_namespace(name, args, child)
+            prerequisites[None] = [
+                release,
+                *_create_ngc_secrets(name, args, args.namespace, child, depends_on=[shared]),
+            ]
+        if team_models:
+            guarded = _create_team_guards(name, args, team_models, child)
+            team_namespaces = [m.namespace for m in team_models if m.namespace is not None]
+            for namespace in dict.fromkeys(team_namespaces):
+                secrets = _create_ngc_secrets(
+                    f"{name}-{namespace}",
+                    args,
+                    namespace,
+                    child,
+                    depends_on=list(args.models_depend_on),
+                )
+                prerequisites[namespace] = [release, *guarded, *secrets]
+        services = _create_models(name, args, prerequisites, child)
 
         # Outputs resolve once the objects they describe are registered.
-        self.namespace = namespace.metadata.name
+        self.namespace = pulumi.Output.from_input(None) if shared is None else shared.metadata.name
+        placed = {m.name: m.namespace or args.namespace for m in args.models}
+        self.namespaces = pulumi.Output.all(*[s.urn for s in services]).apply(lambda _: placed)
         self.endpoints = pulumi.Output.all(*[s.urn for s in services]).apply(
             lambda _: service_endpoints(args.models, args.namespace)
         )
-        self.register_outputs({"namespace": self.namespace, "endpoints": self.endpoints})
+        self.register_outputs(
+            {
+                "namespace": self.namespace,
+                "namespaces": self.namespaces,
+                "endpoints": self.endpoints,
+            }
+        )
 
 
 def _namespace(
@@ -341,20 +654,25 @@ def _create_models_namespace(
 def _create_ngc_secrets(
     name: str,
     args: NimOperatorArgs,
-    namespace: k8s.core.v1.Namespace,
+    namespace: str,
     opts: pulumi.ResourceOptions,
+    *,
+    depends_on: list[pulumi.Resource],
 ) -> list[k8s.core.v1.Secret]:
+    """The two NGC secrets in `namespace`, named `<name>-ngc-api-secret` and
+    `<name>-ngc-pull-secret` (`name`: the component's, or `<component>-<namespace>` for a
+    team namespace)."""
     # string_data is derived from a secret Output, so Pulumi keeps it encrypted in state;
     # additional_secret_outputs also covers the provider's `data` echo.
     secret_opts = pulumi.ResourceOptions.merge(
         opts,
         pulumi.ResourceOptions(
-            depends_on=[namespace], additional_secret_outputs=["data", "stringData"]
+            depends_on=depends_on, additional_secret_outputs=["data", "stringData"]
         ),
     )
     api_key = k8s.core.v1.Secret(
         f"{name}-ngc-api-secret",
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=NGC_API_SECRET, namespace=args.namespace),
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=NGC_API_SECRET, namespace=namespace),
         type="Opaque",
         string_data={"NGC_API_KEY": args.ngc_api_key},
         opts=secret_opts,
@@ -363,7 +681,7 @@ def _create_ngc_secrets(
     # the NGC key to another host would leak it there.
     pull = k8s.core.v1.Secret(
         f"{name}-ngc-pull-secret",
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=NGC_PULL_SECRET, namespace=args.namespace),
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=NGC_PULL_SECRET, namespace=namespace),
         type="kubernetes.io/dockerconfigjson",
         string_data={
             ".dockerconfigjson": args.ngc_api_key.apply(
@@ -375,21 +693,73 @@ def _create_ngc_secrets(
     return [api_key, pull]
 
 
+def _create_team_guards(
+    name: str,
+    args: NimOperatorArgs,
+    models: Sequence[NimModel],
+    opts: pulumi.ResourceOptions,
+) -> list[pulumi.Resource]:
+    """The Kyverno mutation and each model's NetworkPolicies, after the tenant namespaces
+    (whose creation waits for Kyverno and its CRDs)."""
+    after = pulumi.ResourceOptions.merge(
+        opts, pulumi.ResourceOptions(depends_on=list(args.models_depend_on))
+    )
+    created: list[pulumi.Resource] = [
+        k8s.apiextensions.CustomResource(
+            f"{name}-pod-security",
+            api_version=kyverno.API_VERSION,
+            kind=kyverno.KIND,
+            metadata={"name": POD_SECURITY_POLICY, "labels": {LABEL_TENANT: args.tenant}},
+            spec=render_pod_security_policy(models),
+            opts=after,
+        )
+    ]
+    for model in models:
+        policies = model_network_policies(
+            model,
+            args.tenant,
+            args.egress_cidrs,
+            args.egress_port,
+            args.dns_namespace,
+            args.dns_pod_labels,
+        )
+        for policy_name, spec in policies.items():
+            suffix = policy_name.removeprefix(f"{args.tenant}-nim-{model.name}-")
+            created.append(
+                k8s.networking.v1.NetworkPolicy(
+                    f"{name}-{model.name}-{suffix}",
+                    metadata={
+                        "name": policy_name,
+                        "namespace": model.namespace,
+                        "labels": {LABEL_TENANT: args.tenant},
+                    },
+                    spec=spec,
+                    opts=after,
+                )
+            )
+    return created
+
+
 def _create_models(
     name: str,
     args: NimOperatorArgs,
-    prerequisites: list[pulumi.Resource],
+    prerequisites: Mapping[str | None, list[pulumi.Resource]],
     opts: pulumi.ResourceOptions,
 ) -> list[k8s.apiextensions.CustomResource]:
+    """NIMCache + NIMService per model, each after the operator and what its namespace
+    needs first (`prerequisites`, keyed by `NimModel.namespace`)."""
     record_images([model_image(model) for model in args.models], args.mirrors)
-    after = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=prerequisites))
     services = []
     for model in args.models:
+        namespace = model.namespace or args.namespace
+        after = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(depends_on=prerequisites[model.namespace])
+        )
         cache = k8s.apiextensions.CustomResource(
             f"{name}-{model.name}-cache",
             api_version=API_VERSION,
             kind="NIMCache",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=model.name, namespace=args.namespace),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=model.name, namespace=namespace),
             spec=nim_cache_spec(
                 model,
                 args.mirrors,
@@ -411,7 +781,7 @@ def _create_models(
             f"{name}-{model.name}-service",
             api_version=API_VERSION,
             kind="NIMService",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=model.name, namespace=args.namespace),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=model.name, namespace=namespace),
             spec=nim_service_spec(
                 model, args.mirrors, http_proxy=args.http_proxy, no_proxy=args.no_proxy
             ),

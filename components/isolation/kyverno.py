@@ -17,10 +17,17 @@ ClusterPolicy CRD in tests):
 * `gpu-caas-verify-nvidia-images` - cosign key verification of NVIDIA images, tags
   mutated to the verified digest (https://kyverno.io/docs/writing-policies/verify-images/).
 * `gpu-caas-no-nodeport` - no NodePort Services in tenant namespaces.
+* `gpu-caas-team-tolerations` (mutate) and `gpu-caas-team-nodes` (validate), when node
+  groups are dedicated to a team (`nodeGroups[].team`; required for time-slicing and
+  MPS, which give no memory or fault isolation between the pods sharing a GPU): pods in
+  the team's namespaces get the toleration of the group's
+  `gpu-caas.io/team=<team>:NoSchedule` taint, and a pod anywhere else (platform
+  namespaces excepted) that tolerates it is refused.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +37,7 @@ import pulumi_kubernetes as k8s
 
 from components import workloads as wl
 from components.helm import helm_release
+from components.isolation.tenant_namespaces import LABEL_TEAM
 from components.mirrors import Mirrors
 from components.naming import LABEL_TENANT
 from components.placement import apply_tolerations, parse_tolerations
@@ -89,6 +97,9 @@ class KyvernoPoliciesArgs:
     tolerations: tuple[dict[str, str], ...] = ()
     """The tenant's system tolerations (`stacks.config.placement.system_tolerations`),
     added per workload to the chart's own at its values key (`components.workloads`)."""
+    team_namespaces: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Team -> its namespaces, for every team that owns a node group
+    (`nodeGroups[].team`); empty: no team policies."""
 
 
 # --------------------------------------------------------------------------- #
@@ -287,6 +298,127 @@ def render_no_nodeport(platform_namespaces: Sequence[str]) -> dict[str, Any]:
     )
 
 
+def team_toleration(team: str) -> dict[str, str]:
+    """The toleration of a team-dedicated group's taint (`gpu-caas.io/team=<team>:NoSchedule`,
+    `components.cluster.labels.team_taints`), as a pod spec entry."""
+    return {"key": LABEL_TEAM, "operator": "Equal", "value": team, "effect": "NoSchedule"}
+
+
+def tolerating_team_query(team: str) -> str:
+    """JMESPath: the pod's tolerations that tolerate `gpu-caas.io/team=<team>:NoSchedule`.
+
+    Kubernetes' matching (`ToleratesTaint`,
+    https://kubernetes.io/docs/concepts/scheduling-eviction/taint-and-toleration/): the
+    key with operator `Exists` or value `<team>`, or no key with operator `Exists`
+    (tolerates every taint); and no effect (every effect) or `NoSchedule`. `team` is a DNS
+    label (`nodeGroups[].team`), safe inside the quotes.
+    """
+    key_matches = (
+        f"(key=='{LABEL_TEAM}' && (operator=='Exists' || value=='{team}'))"
+        " || (!key && operator=='Exists')"
+    )
+    return (
+        f"request.object.spec.tolerations[?({key_matches}) && "
+        "(!effect || effect=='NoSchedule')] || `[]`"
+    )
+
+
+def render_team_tolerations(team_namespaces: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    """Mutate: pods created in a team's namespaces get the toleration of its groups' taint.
+
+    One rule per team (named after it). A JSON patch appends to the pod's tolerations
+    (Kyverno creates the list when there is none), unless the pod already has it; a
+    strategic-merge patch would replace the list (tolerations have no merge key). Pods
+    only, on CREATE: a controller's pods are mutated when they are created, and
+    tolerations are what lets the pod *onto* the nodes; selecting those nodes
+    (`gpu-caas.io/team` node label, or the group's `gpu-caas.io/node-group`) is the
+    workload's choice, docs/policies.md.
+    """
+    rules = []
+    for team, namespaces in sorted(team_namespaces.items()):
+        toleration = team_toleration(team)
+        present = (
+            f"request.object.spec.tolerations[?key=='{LABEL_TEAM}' && "
+            f"operator=='Equal' && value=='{team}' && effect=='NoSchedule'] || `[]`"
+        )
+        rules.append(
+            {
+                "name": team,
+                "match": {
+                    "any": [
+                        {
+                            "resources": {
+                                "kinds": ["Pod"],
+                                "namespaces": sorted(namespaces),
+                                "operations": ["CREATE"],
+                            }
+                        }
+                    ]
+                },
+                "preconditions": {
+                    "all": [
+                        {
+                            "key": f"{{{{ {present} | length(@) }}}}",
+                            "operator": "Equals",
+                            "value": 0,
+                        }
+                    ]
+                },
+                "mutate": {
+                    # A string (RFC 6902 as YAML or JSON); JSON is both.
+                    "patchesJson6902": json.dumps(
+                        [{"op": "add", "path": "/spec/tolerations/-", "value": toleration}]
+                    )
+                },
+            }
+        )
+    # Background mode applies to validate and generate rules, not to admission mutations.
+    return _policy_spec(rules, background=False)
+
+
+def render_team_nodes(
+    team_namespaces: Mapping[str, Sequence[str]], platform_namespaces: Sequence[str]
+) -> dict[str, Any]:
+    """Validate (Enforce): only a team's own pods may tolerate its groups' taint.
+
+    One rule per team (named after it): a pod outside the team's namespaces and the
+    platform namespaces (whose node agents run on every GPU node) is refused when any of
+    its tolerations tolerates `gpu-caas.io/team=<team>:NoSchedule`
+    (`tolerating_team_query`), so another team's pod cannot share the team's
+    time-sliced or MPS GPUs.
+    """
+    rules = []
+    for team, namespaces in sorted(team_namespaces.items()):
+        rules.append(
+            {
+                "name": team,
+                "match": _pods(),
+                "exclude": _exclude_namespaces([*platform_namespaces, *namespaces]),
+                "validate": {
+                    "failureAction": ENFORCE,
+                    "message": f"Only pods of team '{team}' (namespaces "
+                    f"{', '.join(sorted(namespaces))}) may tolerate the taint "
+                    f"{LABEL_TEAM}={team}:NoSchedule: its node groups are dedicated to it "
+                    "(time-slicing and MPS give no memory or fault isolation between pods "
+                    "sharing a GPU). Remove that toleration (an `operator: Exists` "
+                    "toleration without a key tolerates it too).",
+                    "deny": {
+                        "conditions": {
+                            "any": [
+                                {
+                                    "key": f"{{{{ {tolerating_team_query(team)} | length(@) }}}}",
+                                    "operator": "GreaterThan",
+                                    "value": 0,
+                                }
+                            ]
+                        }
+                    },
+                },
+            }
+        )
+    return _policy_spec(rules)
+
+
 def render_cluster_policies(args: KyvernoPoliciesArgs) -> dict[str, dict[str, Any]]:
     """Every ClusterPolicy spec, by policy name."""
     policies = {
@@ -298,6 +430,11 @@ def render_cluster_policies(args: KyvernoPoliciesArgs) -> dict[str, dict[str, An
     if args.verification is not None:
         policies["gpu-caas-verify-nvidia-images"] = render_verify_images(
             args.verification, args.mirrors
+        )
+    if args.team_namespaces:
+        policies["gpu-caas-team-tolerations"] = render_team_tolerations(args.team_namespaces)
+        policies["gpu-caas-team-nodes"] = render_team_nodes(
+            args.team_namespaces, args.platform_namespaces
         )
     return policies
 

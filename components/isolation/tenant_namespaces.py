@@ -9,9 +9,11 @@ Benchmarks PL1/PL2, CIS Kubernetes 5.1-5.3):
 * NetworkPolicies: default-deny ingress and egress, plus DNS egress to kube-dns and
   traffic within the namespace
   (https://kubernetes.io/docs/concepts/services-networking/network-policies/#default-policies);
-* a ResourceQuota with the team's GPU quota, both as `requests.nvidia.com/gpu` (device
-  plugin) and per DRA DeviceClass (`<class>.deviceclass.resource.k8s.io/devices`), so
-  ResourceClaims cannot bypass it; no NodePorts;
+* a ResourceQuota with the team's GPU quota: one line per GPU resource the cluster
+  advertises (`requests.<resource>`: whole GPUs, each MIG profile, time-sliced and MPS
+  replicas) and per DRA DeviceClass (`<class>.deviceclass.resource.k8s.io/devices`), so
+  neither another sharing mode nor a ResourceClaim bypasses it; the lines come from
+  `stacks.config.gpu_quota.team_quota` (docs/gpu-platform.md#gpu-quotas); no NodePorts;
 * a LimitRange, so every container counts against the quota;
 * a `tenant-admin` Role with explicit verbs and resources (no wildcards, no writes to
   the guardrails above) bound to the team's identity-provider groups;
@@ -105,8 +107,10 @@ class TeamNamespace:
 
     team: str
     namespace: str
-    gpu_quota: int | None
-    """GPUs the namespace may request; None: no GPU quota line."""
+    gpu_quota: tuple[tuple[str, int], ...] = ()
+    """GPU lines of the namespace's ResourceQuota, `(quota key, count)` pairs (keys from
+    `quota_key` / `device_class_quota_key`, values from
+    `stacks.config.gpu_quota.team_quota`); empty: no GPU line."""
     idp_groups: tuple[str, ...] = ()
     """Identity-provider groups bound to `tenant-admin` (OIDC `groups` claim values)."""
 
@@ -144,10 +148,6 @@ class TenantNamespacesArgs:
     """PSA version label, e.g. `v1.34` (the cluster's minor)."""
     quota: QuotaDefaults = field(default_factory=QuotaDefaults)
     limits: LimitDefaults = field(default_factory=LimitDefaults)
-    dra_device_classes: tuple[str, ...] = ("gpu.nvidia.com", "mig.nvidia.com")
-    mig_instances_per_gpu: tuple[tuple[str, int], ...] = ()
-    """MIG profiles advertised as `nvidia.com/mig-<profile>` in the cluster (mixed
-    strategy) with the most instances of each one GPU yields; see `render_quota`."""
     dns_namespace: str = "kube-system"
     dns_pod_labels: tuple[tuple[str, str], ...] = (("k8s-app", "kube-dns"),)
     """Labels of the cluster DNS pods (CoreDNS keeps the kube-dns label)."""
@@ -216,25 +216,31 @@ def render_network_policies(
     }
 
 
-def render_quota(
-    team: TeamNamespace,
-    quota: QuotaDefaults,
-    dra_device_classes: Sequence[str],
-    mig_instances_per_gpu: Sequence[tuple[str, int]] = (),
-) -> dict[str, str]:
-    """ResourceQuota `spec.hard` of a tenant namespace.
-
-    With the mixed MIG strategy a node advertises `nvidia.com/mig-<profile>` and no
-    `nvidia.com/gpu`, so each profile gets its own line: the instances of that profile
-    `gpu_quota` GPUs yield in the cluster's layouts (`gpu_quota` x instances per GPU).
-    Without those lines any team could take every MIG slice of the cluster
-    (https://docs.nvidia.com/datacenter/cloud-native/gpu-operator/latest/gpu-operator-mig.html).
-
-    Extended resources such as `nvidia.com/gpu` cannot be overcommitted, so quota only
-    accepts the `requests.` prefix for them
+def quota_key(resource: str) -> str:
+    """`nvidia.com/gpu` -> `requests.nvidia.com/gpu`: the ResourceQuota key of an
+    extended resource. Extended resources cannot be overcommitted, so quota only accepts
+    the `requests.` prefix for them
     (https://kubernetes.io/docs/concepts/policy/resource-quotas/#resource-quota-for-extended-resources).
-    DRA devices are quota'd per DeviceClass; without those lines a team could claim
-    unlimited GPUs through ResourceClaims.
+    """
+    return f"requests.{resource}"
+
+
+def device_class_quota_key(device_class: str) -> str:
+    """`gpu.nvidia.com` -> the ResourceQuota key counting the devices ResourceClaims of a
+    namespace allocate from that DRA DeviceClass
+    (https://kubernetes.io/docs/concepts/policy/resource-quotas/).
+    """
+    return f"{device_class}.deviceclass.resource.k8s.io/devices"
+
+
+def render_quota(team: TeamNamespace, quota: QuotaDefaults) -> dict[str, str]:
+    """ResourceQuota `spec.hard` of a tenant namespace: the defaults plus the team's GPU
+    lines (`team.gpu_quota`) as they are.
+
+    What the GPU lines hold (one per resource the cluster advertises, each converted
+    from the team's physical GPUs, 0 for resources of a node group dedicated to another
+    team) is decided in `stacks.config.gpu_quota.team_quota`; this renderer adds no GPU
+    knowledge of its own.
     """
     hard = {
         "requests.cpu": quota.requests_cpu,
@@ -245,12 +251,8 @@ def render_quota(
         "services.nodeports": "0",
         "services.loadbalancers": str(quota.load_balancers),
     }
-    if team.gpu_quota is not None:
-        hard["requests.nvidia.com/gpu"] = str(team.gpu_quota)
-        for device_class in dra_device_classes:
-            hard[f"{device_class}.deviceclass.resource.k8s.io/devices"] = str(team.gpu_quota)
-        for profile, per_gpu in mig_instances_per_gpu:
-            hard[f"requests.nvidia.com/mig-{profile}"] = str(team.gpu_quota * per_gpu)
+    for key, count in team.gpu_quota:
+        hard[key] = str(count)
     return hard
 
 
@@ -343,11 +345,7 @@ def _create_namespace(
     k8s.core.v1.ResourceQuota(
         f"{prefix}-quota",
         metadata=meta("tenant-quota"),
-        spec={
-            "hard": render_quota(
-                team, args.quota, args.dra_device_classes, args.mig_instances_per_gpu
-            )
-        },
+        spec={"hard": render_quota(team, args.quota)},
         opts=child,
     )
     k8s.core.v1.LimitRange(

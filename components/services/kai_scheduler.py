@@ -6,7 +6,10 @@ Creates, on the tenant cluster:
   `components/versions.py`);
 * a department `Queue` named after the tenant whose GPU quota is the sum of the team
   quotas, and one leaf `Queue` per team (`scheduling.run.ai/v2`, cluster scoped).
-  Workloads pick a queue with the `kai.scheduler/queue: <team>` label;
+  Workloads pick a queue with the `kai.scheduler/queue: <team>` label. A queue quota is
+  in KAI's GPU units, which differ from physical GPUs under MIG and ignore time-sliced
+  and MPS replicas (`kai_gpu_units`); the stack converts each team's `gpuQuota` with it
+  (`stacks.config.gpu_quota.kai_queue_quota`);
 * a `Topology` (`kai.scheduler/v1alpha1`) whose levels are the node labels the host
   inventory carries (NVLink domain, rack, hostname), so gang jobs can ask for
   `kai.scheduler/topology-required-placement: gpu-caas.io/nvlink-domain`. Rails are no
@@ -19,6 +22,7 @@ https://github.com/NVIDIA/KAI-Scheduler/blob/main/docs/topology/README.md
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +31,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import workloads as wl
+from components.gpu.advertised import GPU, mig_resource
 from components.helm import helm_release
 from components.mirrors import Mirrors
 from components.placement import apply_tolerations, parse_tolerations
@@ -62,6 +67,51 @@ UNLIMITED = -1
 """KAI's "no limit" value for `quota`/`limit` (chart defaultQueue values)."""
 
 
+_MIG_PROFILE = re.compile(r"^(\d+)g\.\d+gb$")
+"""`<compute slices>g.<memory>gb`, the profile names KAI parses (mig.go)."""
+
+
+def kai_gpu_units(resources: Mapping[str, int]) -> int:
+    """GPUs KAI's queue accounting counts for `resources`, `{extended resource or DRA
+    DeviceClass: count}` (e.g. what one physical GPU advertises,
+    `components.gpu.advertised.advertised_per_gpu`).
+
+    A KAI `Queue` holds one GPU number (`spec.resources.gpu`, "GPU resources in
+    fractions" in the scheduling.run.ai/v2 CRD), and KAI v0.13.0 converts every request
+    into it:
+
+    * `nvidia.com/gpu`: 1 each. Whole GPUs, but also MIG instances under the `single`
+      strategy, which the device plugin advertises under the same name: KAI cannot tell
+      them apart (pkg/scheduler/api/resource_info/resource_requirment.go
+      `RequirementsFromResourceList`).
+    * `nvidia.com/mig-<g>g.<mem>gb` (`mixed` strategy): `<g>` each, the instance's
+      compute slices read from the name (pkg/scheduler/api/common_info/resources/mig.go
+      `ExtractGpuAndMemoryFromMigResourceName`, summed by
+      pkg/scheduler/api/resource_info/gpu_resource_requirment.go `GetGpusQuota`): one
+      H100 split 7 x `1g.10gb` counts 7, split 2 x `3g.40gb` counts 6.
+    * a device of a DRA DeviceClass whose name contains `gpu` (`gpu.nvidia.com`): 1
+      each (pkg/common/resources/dra.go `IsGPUDeviceClass`); `mig.nvidia.com`: 0.
+    * anything else: 0, time-sliced and MPS replicas among them (`nvidia.com/gpu.shared`
+      under `renameByDefault`). KAI takes only the GPU names above as GPUs; any other
+      extended resource is a plain scalar its queues neither guarantee nor cap, so a
+      shared node group is bounded by the team's ResourceQuota alone.
+
+    Sources under https://github.com/NVIDIA/KAI-Scheduler/blob/v0.13.0/ (the pinned
+    chart's version).
+    """
+    units = 0
+    mig_prefix = mig_resource("")
+    for name, count in resources.items():
+        if name == GPU:
+            units += count
+        elif name.startswith(mig_prefix):
+            profile = _MIG_PROFILE.match(name.removeprefix(mig_prefix))
+            units += int(profile.group(1)) * count if profile else 0
+        elif "/" not in name and "gpu" in name.lower():
+            units += count
+    return units
+
+
 @dataclass(frozen=True)
 class TeamQueue:
     """One team's queue."""
@@ -69,7 +119,8 @@ class TeamQueue:
     name: str
     """Queue name (the team name; also the `kai.scheduler/queue` label value)."""
     gpu_quota: float
-    """GPUs guaranteed to the team (fractions allowed: 0.5 = half a GPU)."""
+    """GPUs guaranteed to the team, in KAI's GPU units (`kai_gpu_units`; fractions
+    allowed: 0.5 = half a GPU)."""
     gpu_limit: float | None = None
     """Hard cap; None follows `QueueSettings.burst_beyond_quota`."""
     display_name: str | None = None

@@ -11,9 +11,29 @@ GPU node away:
 * `expireAfter: Never` by default (Karpenter's 720h default would recycle nodes
   mid-training run) and, unless drift replacement is allowed, a `nodes: "0"` budget
   for `Drifted`, so image/config drift is only applied to empty nodes;
-* `limits` cap the pool in `nvidia.com/gpu` (the resource that costs money);
 * GPU nodes are tainted `nvidia.com/gpu=present:NoSchedule` and labelled with their
   node group and tenant.
+
+`maxNodes` means nodes in every sharing mode (kubernetes-sigs/karpenter#729 is why this
+needs care: a time-sliced or MIG node advertises other resources, in other counts, than
+the physical GPUs its instance type reports):
+
+* `limits` hold `nodes: maxNodes` (a limit key since Karpenter v1.11, kubernetes-sigs/
+  karpenter#2526; the v1.14.1 CRD and https://karpenter.sh/v1.14/concepts/nodepools/#speclimits
+  document it) and, for every resource the pool's nodes advertise
+  (`components.gpu.advertised.advertised_per_node`), maxNodes x that count. The
+  resource limits all allow exactly maxNodes nodes too, so none stops growth early;
+  they are kept because Karpenter subtracts a new NodeClaim's resources from them
+  within one provisioning batch, and not its node (v1.14.1
+  pkg/controllers/provisioning/scheduling/scheduler.go `subtractMax`).
+* A `NodeOverlay` (`karpenter.sh/v1alpha1`, validated in tests against the pinned
+  v1.14.1 CRD) per pool whose nodes advertise anything but one `nvidia.com/gpu` per
+  GPU (MIG, time-slicing, MPS): it tells Karpenter's scheduling simulation what a node
+  of this pool will advertise before the node exists, so a pending pod asking for a
+  MIG slice or a shared GPU triggers a scale-up
+  (https://karpenter.sh/v1.14/concepts/nodeoverlays/). NodeOverlay is alpha: the
+  controller needs the `NodeOverlay` feature gate, which `render_controller_values`
+  turns on when an overlay exists and we install the controller.
 
 The NodeClass (images, networks, BMC pools) belongs to the infrastructure provider and
 is referenced by `nodeClassRef`. Docs: https://karpenter.sh/docs/concepts/nodepools/ and
@@ -30,6 +50,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import workloads as wl
+from components.gpu.advertised import advertised_per_node
+from components.gpu.gpu_operator import NodeGroupGpu
 from components.helm import helm_release
 from components.mirrors import Mirrors
 from components.naming import GPU_TAINT_KEY, GPU_TAINT_VALUE, LABEL_NODE_GROUP, LABEL_TENANT
@@ -47,6 +69,26 @@ NODEPOOL_REPLACE_ON_CHANGES: tuple[str, ...] = (
 """Fields of a NodePool the API server refuses to update (the CRD's CEL rules, checked
 by tests/components/test_immutable_fields.py): a change replaces the NodePool."""
 GPU_RESOURCE = "nvidia.com/gpu"
+NODE_LIMIT = "nodes"
+"""`spec.limits` key that counts nodes, not resources (Karpenter >= v1.11: every node
+counts 1, pkg/controllers/state/statenode.go `Capacity`)."""
+NODEOVERLAY_API_VERSION = "karpenter.sh/v1alpha1"
+NODEPOOL_LABEL = "karpenter.sh/nodepool"
+"""Label Karpenter puts on every node of a NodePool (value: the NodePool name); the one
+`karpenter.sh` key a NodeOverlay requirement may use besides the capacity type (CRD CEL
+rule)."""
+OVERLAY_WEIGHT = 1000
+"""`spec.weight` of our NodeOverlays (CRD: 1-10000; unset counts as 0). Two overlays of
+equal weight that set the same resource for one instance type conflict and one is not
+applied (v1.14.1 pkg/controllers/nodeoverlay/store.go `isCapacityUpdateConflicting`);
+above the default, ours (what the device plugin config of these very nodes advertises)
+wins over a hand-written overlay, and room is left above for a deliberate override."""
+NODE_OVERLAY_GATE_VALUE = "nodeOverlay"
+"""AWS chart value `settings.featureGates.nodeOverlay` (false by default), rendered into
+the controller's `FEATURE_GATES` as `NodeOverlay=<value>`
+(aws/karpenter-provider-aws@v1.14.1 charts/karpenter/values.yaml and
+templates/deployment.yaml; https://karpenter.sh/v1.14/reference/settings/#feature-gates)."""
+LABEL_VALUE_MAX = 63
 
 GPU_PRODUCT_LABELS: dict[str, str] = {
     # Well-known instance labels each provider publishes for its instance types, so
@@ -100,6 +142,10 @@ class GpuNodePool:
     gpu_taint: bool = True
     """Add `nvidia.com/gpu=present:NoSchedule`."""
     weight: int | None = None
+    gpu: NodeGroupGpu | None = None
+    """The group's GPU model, sharing mode and MIG layout (what `stacks.platform_gpu.
+    node_group_gpus` gives the GPU Operator), from which the resources a node advertises
+    are derived. None: whole GPUs, one `nvidia.com/gpu` each."""
 
 
 @dataclass(frozen=True)
@@ -168,7 +214,7 @@ def node_pool_name(tenant: str, group: str) -> str:
 def _is_restricted_label(key: str) -> bool:
     """Label keys the NodePool CRD's CEL rules reject in `template.metadata.labels`."""
     domain = key.split("/", 1)[0] if "/" in key else ""
-    if key == "kubernetes.io/hostname" or key == "karpenter.sh/nodepool":
+    if key == "kubernetes.io/hostname" or key == NODEPOOL_LABEL:
         return True
     return domain.endswith("karpenter.sh") and key != "karpenter.sh/capacity-type"
 
@@ -237,6 +283,84 @@ def render_taints(pool: GpuNodePool, gpu_taint: bool) -> list[dict[str, Any]]:
     return taints
 
 
+def advertised(pool: GpuNodePool) -> dict[str, int]:
+    """`{extended resource: count}` one node of the pool advertises once its device
+    plugin runs (`advertised_per_node` of its `gpu`; whole GPUs when `gpu` is None).
+
+    Raises:
+        ValueError: `gpu` has no GPU model (a GPU pool needs one), or bad replicas.
+    """
+    if pool.gpu is None:
+        return {GPU_RESOURCE: pool.gpus_per_node}
+    resources = advertised_per_node(pool.gpu, pool.gpus_per_node)
+    if not resources:
+        raise ValueError(f"node group {pool.name}: autoscaled GPU pools need a GPU model")
+    return resources
+
+
+def needs_node_overlay(resources: Mapping[str, int], gpus_per_node: int) -> bool:
+    """Whether a node advertising `resources` (`advertised_per_node`) needs a NodeOverlay
+    for Karpenter to launch it for pods asking for them: anything but one
+    `nvidia.com/gpu` per GPU, the only GPU resource a provider's instance type reports."""
+    return dict(resources) != {GPU_RESOURCE: gpus_per_node}
+
+
+def render_limits(pool: GpuNodePool) -> dict[str, str]:
+    """`spec.limits`: `nodes: maxNodes`, and maxNodes x each advertised resource.
+
+    Every entry allows exactly `max_nodes` nodes of this pool, so whichever Karpenter
+    checks first, growth stops at `maxNodes` nodes and not before. A resource the
+    pool's nodes never advertise (`nvidia.com/gpu` of a time-sliced or mixed-MIG pool)
+    gets no limit: Karpenter would count it only on nodes still starting.
+    Quantities are strings, as the API server stores them.
+    """
+    limits = {NODE_LIMIT: str(pool.max_nodes)}
+    for resource, count in sorted(advertised(pool).items()):
+        limits[resource] = str(pool.max_nodes * count)
+    return limits
+
+
+def render_node_overlay(pool: GpuNodePool, tenant: str) -> dict[str, Any] | None:
+    """The `spec` of the pool's NodeOverlay (karpenter.sh/v1alpha1, v1.14.1 CRD), or None
+    when its nodes advertise whole GPUs only, one `nvidia.com/gpu` each (what the
+    cloud provider's instance type already reports).
+
+    * `requirements`: `karpenter.sh/nodepool In [<NodePool>]` selects the instance types
+      of this NodePool only (Karpenter adds that requirement to every instance type of a
+      NodePool when it matches overlays: v1.14.1 pkg/controllers/nodeoverlay/
+      controller.go `getOverlaidOfferings`).
+    * `capacity`: `advertised(pool)`. The overlay's values replace the instance type's
+      for the same resource (`InstanceType.ApplyCapacityOverlay`), and where the nodes
+      advertise no `nvidia.com/gpu` at all (time-slicing and MPS rename their replicas
+      to `nvidia.com/gpu.shared`; mixed MIG advertises `nvidia.com/mig-*`),
+      `nvidia.com/gpu: "0"` stops Karpenter from launching a node of this pool for a
+      pod asking for whole GPUs, which it could never run (the provider's instance type
+      still reports its physical GPUs as `nvidia.com/gpu`).
+    * `weight`: `OVERLAY_WEIGHT`.
+
+    Raises:
+        ValueError: the NodePool name is longer than a label value (63 characters);
+            Karpenter labels every node with it.
+    """
+    resources = advertised(pool)
+    if not needs_node_overlay(resources, pool.gpus_per_node):
+        return None
+    name = node_pool_name(tenant, pool.name)
+    if len(name) > LABEL_VALUE_MAX:
+        raise ValueError(
+            f"node group {pool.name}: NodePool name {name!r} is longer than "
+            f"{LABEL_VALUE_MAX} characters, the limit of the {NODEPOOL_LABEL} label value; "
+            "shorten the tenant or node group name"
+        )
+    capacity = {resource: str(count) for resource, count in sorted(resources.items())}
+    capacity.setdefault(GPU_RESOURCE, "0")
+    return {
+        "weight": OVERLAY_WEIGHT,
+        "requirements": [{"key": NODEPOOL_LABEL, "operator": "In", "values": [name]}],
+        "capacity": capacity,
+    }
+
+
 def render_node_pool(
     pool: GpuNodePool,
     *,
@@ -274,8 +398,8 @@ def render_node_pool(
     spec: dict[str, Any] = {
         "template": {"metadata": {"labels": labels}, "spec": template_spec},
         "disruption": render_disruption(disruption),
-        # Cap spend in GPUs, the resource that is billed; nodes are the unit of scale.
-        "limits": {GPU_RESOURCE: str(pool.max_nodes * pool.gpus_per_node)},
+        # Nodes are the unit of scale and of spend; see `render_limits`.
+        "limits": render_limits(pool),
     }
     if pool.weight is not None:
         spec["weight"] = pool.weight
@@ -283,16 +407,26 @@ def render_node_pool(
 
 
 def render_controller_values(
-    settings: ControllerSettings, mirrors: Mirrors, tolerations: Sequence[Mapping[str, str]] = ()
+    settings: ControllerSettings,
+    mirrors: Mirrors,
+    tolerations: Sequence[Mapping[str, str]] = (),
+    *,
+    node_overlay: bool = False,
 ) -> dict[str, Any]:
     """Values of the AWS provider chart (`oci://public.ecr.aws/karpenter/karpenter`).
 
     Keys from https://karpenter.sh/docs/reference/settings/ and the chart README; the
-    chart's values.yaml is not in ../shared/crds.
+    chart's values.yaml is not in ../shared/crds. `node_overlay`: turn the alpha
+    `NodeOverlay` feature gate on (`NODE_OVERLAY_GATE_VALUE`); only when we create a
+    NodeOverlay, so an alpha controller path runs only where it is needed. The other
+    gates keep the chart's defaults (Helm merges values).
     """
+    chart_settings: dict[str, Any] = {"clusterName": settings.cluster_name}
+    if node_overlay:
+        chart_settings["featureGates"] = {NODE_OVERLAY_GATE_VALUE: True}
     values: dict[str, Any] = {
         "replicas": settings.replicas,
-        "settings": {"clusterName": settings.cluster_name},
+        "settings": chart_settings,
         "controller": {
             "image": {"repository": mirrors.image_registry("public.ecr.aws/karpenter/controller")}
         },
@@ -319,6 +453,16 @@ def render_node_pools(args: KarpenterArgs) -> dict[str, dict[str, Any]]:
     }
 
 
+def render_node_overlays(args: KarpenterArgs) -> dict[str, dict[str, Any]]:
+    """NodeOverlay name (its NodePool's name) -> spec, for the pools that need one (pure)."""
+    overlays: dict[str, dict[str, Any]] = {}
+    for pool in args.pools:
+        spec = render_node_overlay(pool, args.tenant)
+        if spec is not None:
+            overlays[node_pool_name(args.tenant, pool.name)] = spec
+    return overlays
+
+
 # --------------------------------------------------------------------------- #
 # Component
 # --------------------------------------------------------------------------- #
@@ -329,6 +473,9 @@ class Karpenter(pulumi.ComponentResource):
 
     node_pool_names: list[str]
     """NodePools created, one per autoscaled node group."""
+    node_overlay_names: list[str]
+    """NodeOverlays created, one per pool whose nodes advertise MIG slices or shared
+    GPUs (`render_node_overlay`)."""
     controller_installed: bool
 
     def __init__(
@@ -336,7 +483,10 @@ class Karpenter(pulumi.ComponentResource):
     ) -> None:
         super().__init__(TYPE, name, None, opts)
         pools = render_node_pools(args)
-        controller = _create_controller(self, name, args)
+        overlays = render_node_overlays(args)
+        controller = _create_controller(self, name, args, node_overlay=bool(overlays))
+        # The controller's chart installs the CRDs, so our objects wait for it.
+        after_controller = [controller] if controller else []
 
         for pool_name, spec in pools.items():
             group = pool_name.removeprefix(f"{args.tenant}-")
@@ -347,7 +497,7 @@ class Karpenter(pulumi.ComponentResource):
                 metadata=cr_metadata(pool_name, args.tenant),
                 spec=spec,
                 opts=pulumi.ResourceOptions.merge(
-                    child_opts(self, args.provider, *([controller] if controller else [])),
+                    child_opts(self, args.provider, *after_controller),
                     # The API server refuses an update of these (CRD CEL rules), so a
                     # change replaces the NodePool; same name, so delete it first.
                     pulumi.ResourceOptions(
@@ -357,11 +507,24 @@ class Karpenter(pulumi.ComponentResource):
                 ),
             )
 
+        for overlay_name, spec in overlays.items():
+            # No CEL transition rule in the NodeOverlay CRD: every field updates in place.
+            k8s.apiextensions.CustomResource(
+                f"{name}-nodeoverlay-{overlay_name.removeprefix(f'{args.tenant}-')}",
+                api_version=NODEOVERLAY_API_VERSION,
+                kind="NodeOverlay",
+                metadata=cr_metadata(overlay_name, args.tenant),
+                spec=spec,
+                opts=child_opts(self, args.provider, *after_controller),
+            )
+
         self.node_pool_names = list(pools)
+        self.node_overlay_names = list(overlays)
         self.controller_installed = controller is not None
         self.register_outputs(
             {
                 "nodePoolNames": self.node_pool_names,
+                "nodeOverlayNames": self.node_overlay_names,
                 "controllerInstalled": self.controller_installed,
                 "karpenterVersion": KARPENTER.version,
             }
@@ -369,7 +532,7 @@ class Karpenter(pulumi.ComponentResource):
 
 
 def _create_controller(
-    parent: pulumi.Resource, name: str, args: KarpenterArgs
+    parent: pulumi.Resource, name: str, args: KarpenterArgs, *, node_overlay: bool
 ) -> pulumi.Resource | None:
     settings = args.controller
     if settings is None:
@@ -387,7 +550,9 @@ def _create_controller(
     return helm_release(
         f"{name}-controller",
         chart,
-        render_controller_values(settings, args.mirrors, args.tolerations),
+        render_controller_values(
+            settings, args.mirrors, args.tolerations, node_overlay=node_overlay
+        ),
         namespace.metadata.name,
         args.mirrors,
         child_opts(parent, args.provider, namespace, *args.depends_on),

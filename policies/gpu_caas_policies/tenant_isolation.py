@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from fnmatch import fnmatch
 from typing import Any
 
+import yaml
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -27,8 +28,13 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
+from components.isolation.tenant_namespaces import LABEL_TEAM
+from components.naming import gpu_config_name
+from components.placement import Taint, Toleration
 from policies.gpu_caas_policies import defaults
+from policies.gpu_caas_policies import report as pack_report
 from policies.gpu_caas_policies._props import (
     K8S_PROVIDER_TYPE,
     config_list,
@@ -697,6 +703,180 @@ no_nodeport = ResourceValidationPolicy(
     config_schema=PLATFORM_NAMESPACES_SCHEMA,
 )
 
+# --------------------------------------------------------------------------- #
+# Soft-shared GPUs: a time-sliced or MPS node group belongs to one team
+# --------------------------------------------------------------------------- #
+
+NODE_GROUP = "gpu-caas:cluster:NodeGroup"
+"""gpu-caas' node group component; its props name the group (`nodeGroup`) and, for a
+group dedicated to one team, the team (`team`): docs/policies.md, "Component
+properties"."""
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+_SOFT_SHARING = {"timeSlicing": "time-slicing", "mps": "MPS"}
+"""Device-plugin config `sharing` keys -> the mode's name in messages
+(https://github.com/NVIDIA/k8s-device-plugin#shared-access-to-gpus)."""
+
+
+def _dedicated_groups(args: StackValidationArgs) -> list[tuple[str, str, str | None]]:
+    """`(urn, node group name, team or None)` of every NodeGroup component, by name.
+
+    The team is the `team` prop, else the group's `gpu-caas.io/team` node label in its
+    `labels` output (what a stack policy sees of gpu-caas' NodeGroup: its outputs).
+    """
+    groups = []
+    for resource in args.resources:
+        if resource.resource_type != NODE_GROUP:
+            continue
+        props = props_of(resource)
+        name = known(props, "nodeGroup") or resource.name
+        team = known(props, "team") or known(props, "labels", LABEL_TEAM)
+        groups.append((resource.urn, str(name), team if isinstance(team, str) and team else None))
+    return sorted(groups, key=lambda group: group[1])
+
+
+def _device_plugin_configs(args: StackValidationArgs) -> dict[str, Any]:
+    """Every ConfigMap `data` entry of the stack, by key (device-plugin configs are keyed
+    `components.naming.gpu_config_name(<node group>)`)."""
+    entries: dict[str, Any] = {}
+    for resource in args.resources:
+        if resource.resource_type == CONFIG_MAP:
+            data = known(props_of(resource), "data", default={}) or {}
+            if isinstance(data, Mapping):
+                for key in list(data):
+                    entries.setdefault(str(key), known(data, key))
+    return entries
+
+
+def soft_sharing_mode(document: Any) -> str | None:
+    """ "time-slicing" or "MPS" when a device-plugin config (`version: v1` YAML text)
+    shares each GPU between pods, else None (exclusive, MIG, not a device-plugin config).
+    """
+    if not isinstance(document, str):
+        return None
+    try:
+        config = yaml.safe_load(document)
+    except yaml.YAMLError:
+        return None
+    sharing = get(config, "sharing") if isinstance(config, Mapping) else None
+    if not isinstance(sharing, Mapping):
+        return None
+    return next((mode for key, mode in _SOFT_SHARING.items() if get(sharing, key)), None)
+
+
+@preview_tolerant
+def soft_shared_team_validator(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Every node group whose device-plugin config time-slices or MPS-shares its GPUs
+    names one team (the NodeGroup's `team` prop)."""
+    configs = _device_plugin_configs(args)
+    groups = _dedicated_groups(args)
+    shared = []
+    for urn, name, team in groups:
+        key = gpu_config_name(name)
+        mode = soft_sharing_mode(configs.get(key))
+        if mode is None:
+            continue
+        shared.append(f"{name} ({mode}, team {team or 'none'})")
+        if team is None:
+            report(
+                f'NodeGroup "{name}" shares its GPUs by {mode} (device-plugin config '
+                f'"{key}") but is dedicated to no team. Time-slicing and MPS give no memory '
+                "or fault isolation between the pods sharing a GPU: set nodeGroups[].team "
+                f"to the one team allowed on it (its nodes get the taint {LABEL_TEAM}=<team>:"
+                "NoSchedule and only that team's pods tolerate it).",
+                urn,
+            )
+    if groups:
+        pack_report.note_outcome(
+            "soft-shared node groups: " + (", ".join(shared) if shared else "none")
+        )
+
+
+def _namespace_teams(args: StackValidationArgs) -> dict[str, str]:
+    """Namespace -> team, from the `gpu-caas.io/team` label of the stack's Namespaces."""
+    teams = {}
+    for resource in args.resources:
+        if resource.resource_type != NAMESPACE:
+            continue
+        props = props_of(resource)
+        name = known(props, "metadata", "name")
+        team = known(props, "metadata", "labels", LABEL_TEAM)
+        if isinstance(name, str) and isinstance(team, str):
+            teams[name] = team
+    return teams
+
+
+def _tolerated(spec: Mapping[str, Any], taint: Taint) -> list[Toleration]:
+    """The tolerations of a PodSpec that tolerate `taint`. One with an unknown field
+    (preview) is left for `pulumi up`: read as absent, an unknown key with `Exists`
+    would look like a toleration of every taint."""
+    found = []
+    for item in known(spec, "tolerations", default=[]) or []:
+        if not isinstance(item, Mapping):
+            continue
+        try:
+            toleration = Toleration.from_k8s({key: get(item, key) for key in list(item)})
+        except UnknownValueError as error:
+            pack_report.note_unknown(error)
+            continue
+        if toleration.tolerates(taint):
+            found.append(toleration)
+    return found
+
+
+@preview_tolerant
+def team_tolerations_validator(args: StackValidationArgs, report: ReportViolation) -> None:
+    """No workload outside a team's namespaces (and the platform's) tolerates the
+    `gpu-caas.io/team=<team>:NoSchedule` taint of a group dedicated to that team."""
+    owners: dict[str, list[str]] = {}
+    for _, name, team in _dedicated_groups(args):
+        if team is not None:
+            owners.setdefault(team, []).append(name)
+    if not owners:
+        return
+    platform = _platform(args)
+    namespace_teams = _namespace_teams(args)
+    for resource in args.resources:
+        props = props_of(resource)
+        spec = pod_spec(resource.resource_type, props)
+        if spec is None:
+            continue
+        namespace = known(props, "metadata", "namespace", default="default") or "default"
+        if not isinstance(namespace, str) or namespace in platform:
+            continue
+        own = namespace_teams.get(namespace)
+        kind = resource.resource_type.rsplit(":", 1)[-1]
+        who = f'team "{own}"' if own else "no team"
+        for team, groups in sorted(owners.items()):
+            if team == own:
+                continue
+            taint = Taint(LABEL_TEAM, team, "NoSchedule")
+            for toleration in _tolerated(spec, taint):
+                report(
+                    f'{kind} "{namespace}/{name_of(props, resource.name)}" (namespace of '
+                    f"{who}) tolerates {toleration}, which lets it onto node group(s) "
+                    f'{", ".join(groups)} dedicated to team "{team}" (taint {taint}). '
+                    "Remove the toleration: only the team's own pods may share its GPUs.",
+                    resource.urn,
+                )
+
+
+soft_shared_gpus_team = StackValidationPolicy(
+    name="soft-shared-gpus-belong-to-one-team",
+    description="A node group that shares GPUs by time-slicing or MPS must be dedicated "
+    "to one team (nodeGroups[].team).",
+    validate=soft_shared_team_validator,
+    enforcement_level=EnforcementLevel.MANDATORY,
+)
+
+no_other_team_tolerations = StackValidationPolicy(
+    name="no-tolerations-of-other-teams-gpus",
+    description="Workloads outside a team's namespaces must not tolerate the taint of a "
+    "node group dedicated to that team.",
+    validate=team_tolerations_validator,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PLATFORM_NAMESPACES_SCHEMA,
+)
+
 POLICIES = [
     explicit_provider,
     provider_kubeconfig,
@@ -711,5 +891,7 @@ POLICIES = [
     no_host_path,
     no_added_capabilities,
     no_nodeport,
+    soft_shared_gpus_team,
+    no_other_team_tolerations,
 ]
 """The tenant-isolation pack, in the order the docs list it."""

@@ -9,8 +9,13 @@ Three models live under `tenant.gpu` (`GpuPlatformConfig` in `stacks/config/gpu.
 
 `network_rules(tenant)` holds the cross-field rules of this area (rails that no host
 is on, hosts on rails without a network, DPF without DPU hosts, NIM without an NGC key,
-...). It is pure, runs after model parsing and returns every problem at once as
-`(full key path, message)`.
+NIM models outside a team namespace or node group, ...). It is pure, runs after model
+parsing and returns every problem at once as `(full key path, message)`;
+`nim_warnings(tenant)` returns what is valid but will not run as written.
+
+NIM models of a team run in that team's namespace and on their node group: `nim_namespace`,
+`nim_node_group`, `nim_gpu` and `nim_egress` resolve them, for the rules here and for the
+platform (`stacks/platform_gpu_network.py`), so both read the same answers.
 
 Rails: a host is on every rail in `hosts[].topology.rails` (`host_rails`). On
 rail-optimized fabrics (DGX/HGX, GB200) every GPU host has one NIC per rail, so a GPU
@@ -20,19 +25,28 @@ host that lists no rails is on every rail of `gpu.network.rails`.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
-from ipaddress import IPv4Address, IPv4Network
-from typing import Annotated, Protocol
+from ipaddress import IPv4Address, IPv4Network, IPv6Network, ip_address, ip_network
+from typing import TYPE_CHECKING, Annotated, Protocol
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
+from components.gpu.advertised import advertised_per_gpu, is_soft_shared
 from components.gpu.network_operator import rail_name
+from components.isolation.tenant_namespaces import LABEL_TEAM
 from components.naming import LABEL_DPU
 from stacks.config.base import ConfigModel
 from stacks.config.errors import closest_match, did_you_mean, key_path
 from stacks.config.inventory import HostConfig, RailId
 from stacks.config.node_groups import NodeGroupConfig
 from stacks.config.secret import ApiKey
+from stacks.config.teams import TeamConfig
+
+if TYPE_CHECKING:
+    from components.cluster.types import Taint
+    from components.gpu.gpu_operator import NodeGroupGpu
 
 _DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 _QUANTITY = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$"
@@ -289,6 +303,21 @@ class NimModelConfig(ConfigModel):
     """Profile filter (ignored when `profiles` is set); defaults to `gpus`."""
     shared_memory_size: Quantity | None = None
     """Size of /dev/shm for multi-GPU NIMs (NCCL needs more than the 64Mi default)."""
+    team: DnsLabel | None = None
+    """Team the model belongs to (required when the tenant has teams): its NIMCache and
+    NIMService run in the team's namespace, under its quota, Pod Security `restricted`
+    and NetworkPolicies."""
+    namespace: DnsLabel | None = None
+    """Which of the team's namespaces (default: its first)."""
+    node_group: DnsLabel | None = None
+    """Node group the model runs on (required when the tenant has GPU node groups): the
+    cache job and the NIMService pods get its `gpu-caas.io/node-group` selector,
+    tolerate its taints and request the GPU resource it advertises."""
+    cpu: Quantity | None = None
+    """CPU request and limit of each NIM pod (default: the namespace's LimitRange)."""
+    memory: Quantity | None = None
+    """Memory request and limit of each NIM pod (default: the namespace's LimitRange,
+    `isolation.limitRange.defaultLimitMemory`, too little to load most models)."""
 
 
 class NimConfig(ConfigModel):
@@ -296,15 +325,25 @@ class NimConfig(ConfigModel):
 
     enabled: bool = False
     namespace: DnsLabel = "nim"
-    """Namespace of the NIMCaches, NIMServices and NGC secrets."""
+    """Namespace of the NIMCaches, NIMServices and NGC secrets of models without a team
+    (tenants without teams); provider-operated, outside the team guardrails."""
     ngc_api_key: ApiKey | None = Field(default=None, exclude=True)
     """NGC API key: pulls NIM images from nvcr.io and model weights from NGC. Pulumi
     `secure:` value; never printed."""
     storage_class: str | None = None
     """Default storage class of model caches (None = the cluster default)."""
     http_proxy: str | None = None
-    """Proxy for model downloads (air-gapped sites without an NGC mirror)."""
+    """Proxy for model downloads (air-gapped sites without an NGC mirror), e.g.
+    `http://10.0.0.10:3128`."""
     no_proxy: str | None = None
+    egress_cidrs: list[IPv4Network | IPv6Network] = Field(default_factory=list)
+    """Where the cache jobs of team models may connect (NetworkPolicy ipBlocks): the
+    address ranges of NGC or the model mirror (TCP 443), or of `httpProxy` (its port).
+    Needed because team namespaces deny all egress and NetworkPolicy cannot name hosts;
+    not needed behind a proxy given by IP address."""
+    ingress_namespaces: list[DnsLabel] = Field(default_factory=list)
+    """Namespaces besides the team's own whose pods may reach the NIM port (8000), e.g.
+    the ingress controller's."""
     models: list[NimModelConfig] = Field(default_factory=list)
 
     @field_validator("models")
@@ -354,6 +393,9 @@ class _Tenant(Protocol):
     @property
     def node_groups(self) -> Sequence[NodeGroupConfig]: ...
 
+    @property
+    def teams(self) -> Sequence[TeamConfig]: ...
+
 
 def network_rules(config: _Tenant) -> list[Problem]:
     """Return every cross-field problem of `tenant.gpu.network`, `.dpu` and `.nim`.
@@ -372,6 +414,7 @@ def network_rules(config: _Tenant) -> list[Problem]:
         *network_operator_rules(gpu.network, config.hosts),
         *dpu_rules(gpu.dpu, config.hosts),
         *nim_rules(gpu.nim, max_gpus_per_node(config)),
+        *nim_placement_rules(config),
     ]
 
 
@@ -630,8 +673,9 @@ def nim_rules(nim: NimConfig, max_gpus: int | None = None) -> list[Problem]:
                     "(a ReadWriteOnce volume mounts on one node only)",
                 )
             )
-        if max_gpus is not None and model.gpus > max_gpus:
-            # A NIMService replica is one pod: its GPUs must all be on one node.
+        if model.node_group is None and max_gpus is not None and model.gpus > max_gpus:
+            # A NIMService replica is one pod: its GPUs must all be on one node. With a
+            # node group, `nim_placement_rules` checks that group's nodes instead.
             problems.append(
                 (
                     key_path("gpu", "nim", "models", index, "gpus"),
@@ -648,6 +692,392 @@ def nim_rules(nim: NimConfig, max_gpus: int | None = None) -> list[Problem]:
                 )
             )
     return problems
+
+
+# --------------------------------------------------------------------------- #
+# NIM models in team namespaces, pinned to node groups
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True)
+class NimGpu:
+    """What one model's GPUs are on its node group (`nim_gpu`)."""
+
+    resource: str
+    """The extended resource a replica requests `gpus` of, e.g. `nvidia.com/gpu.shared`."""
+    per_gpu: int
+    """Units of `resource` one physical GPU of the group advertises."""
+    per_node: int | None
+    """Units of `resource` the group's largest node advertises (None: GPU count unknown)."""
+    group: NodeGroupGpu
+    """The group's GPU settings, as the GPU platform builds them."""
+
+
+def nim_team(config: _Tenant, model: NimModelConfig) -> TeamConfig | None:
+    """The team `model.team` names, or None (no team, or one that does not exist)."""
+    return next((team for team in config.teams if team.name == model.team), None)
+
+
+def nim_namespace(config: _Tenant, model: NimModelConfig) -> str | None:
+    """The team namespace of `model`: `namespace` or its team's first; None without a
+    (known) team: the model then runs in the shared `gpu.nim.namespace`."""
+    team = nim_team(config, model)
+    if team is None:
+        return None
+    return model.namespace or team.effective_namespaces[0]
+
+
+def nim_node_group(config: _Tenant, model: NimModelConfig) -> NodeGroupConfig | None:
+    """The node group `model.nodeGroup` names, or None."""
+    return next((g for g in config.node_groups if g.name == model.node_group), None)
+
+
+def _group_gpus(config: _Tenant) -> dict[str, NodeGroupGpu]:
+    # Imported here: stacks.platform_gpu imports the config package, which imports this
+    # module. It is the one place GPU settings are derived from config; NIM placement
+    # must read the same numbers the GPU Operator's config is made of.
+    from stacks.platform_gpu import node_group_gpus
+
+    return {group.name: group for group in node_group_gpus(config)}  # type: ignore[arg-type]
+
+
+def _gpus_per_node(config: _Tenant, group: NodeGroupConfig) -> int | None:
+    """GPUs of the group's largest node (autoscaled: per node; hosts: the most of any)."""
+    if group.autoscale is not None:
+        return None if group.autoscale.gpu is None else group.autoscale.gpu.count
+    hosts = {host.name: host for host in config.hosts}
+    counts = [
+        hosts[name].gpu.count  # type: ignore[union-attr]
+        for name in group.hosts
+        if name in hosts and hosts[name].gpu is not None
+    ]
+    return max(counts) if counts else None
+
+
+def nim_gpu(config: _Tenant, model: NimModelConfig) -> NimGpu | None:
+    """The resource `model` requests on its node group, or None when the group is
+    unknown, has no GPUs or advertises several resources (`nim_placement_rules` says
+    which). Every number comes from `components.gpu.advertised`."""
+    group = nim_node_group(config, model)
+    if group is None:
+        return None
+    gpu = _group_gpus(config).get(group.name)
+    if gpu is None:
+        return None
+    advertised = advertised_per_gpu(gpu)
+    if len(advertised) != 1:
+        return None
+    ((resource, per_gpu),) = advertised.items()
+    count = _gpus_per_node(config, group)
+    return NimGpu(resource, per_gpu, None if count is None else count * per_gpu, gpu)
+
+
+def nim_egress(nim: NimConfig) -> tuple[tuple[str, ...], int]:
+    """`(ipBlock CIDRs, TCP port)` the cache jobs of team models may connect to.
+
+    Behind `httpProxy` the download goes to the proxy, on its port (URL port, else 80
+    for http and 443 for https); to `egressCidrs` when given, else to the proxy's own
+    address when the URL names it by IP. Without a proxy: `egressCidrs` on TCP 443 (NGC
+    and model mirrors serve HTTPS).
+
+    Raises:
+        ValueError: `"<key path>: <message>"` when no destination can be derived (what
+            `nim_placement_rules` reports).
+    """
+    problem = _egress_problem(nim)
+    if problem is not None:
+        raise ValueError(f"{problem[0]}: {problem[1]}")
+    cidrs = tuple(str(cidr) for cidr in nim.egress_cidrs)
+    if nim.http_proxy is None:
+        return cidrs, 443
+    url = urlsplit(nim.http_proxy)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    if not cidrs:
+        cidrs = (str(ip_network(url.hostname or "")),)
+    return cidrs, port
+
+
+def _egress_problem(nim: NimConfig) -> Problem | None:
+    cidrs_path = key_path("gpu", "nim", "egressCidrs")
+    if nim.http_proxy is not None:
+        try:
+            url = urlsplit(nim.http_proxy)
+            valid = url.scheme in ("http", "https") and bool(url.hostname)
+            _ = url.port  # raises on a port that is not a number in range
+        except ValueError:
+            valid = False
+        if not valid:
+            return (
+                key_path("gpu", "nim", "httpProxy"),
+                f"{nim.http_proxy!r} is not a proxy URL; use http(s)://<host>[:<port>], "
+                "e.g. http://10.0.0.10:3128",
+            )
+        if nim.egress_cidrs:
+            return None
+        try:
+            ip_address(url.hostname or "")
+        except ValueError:
+            return (
+                cidrs_path,
+                f"the cache jobs of team models reach the proxy {url.hostname} through "
+                "their namespace's default-deny egress, and a NetworkPolicy allows "
+                "addresses, not host names: list the proxy's address range here, or give "
+                "httpProxy with the proxy's IP address",
+            )
+        return None
+    if nim.egress_cidrs:
+        return None
+    return (
+        cidrs_path,
+        "the cache jobs of team models download from NGC (api.ngc.nvidia.com and its "
+        "CDN) through their namespace's default-deny egress, and a NetworkPolicy allows "
+        "addresses, not host names: list the address ranges of NGC or of your model "
+        "mirror here (TCP 443), or set httpProxy to a proxy that filters by name",
+    )
+
+
+def nim_placement_rules(config: _Tenant) -> list[Problem]:
+    """Rules of `gpu.nim.models[].team`, `.namespace` and `.nodeGroup`, and of the
+    egress and ingress of team models.
+
+    * `team` is required when the tenant has teams and must name one; `namespace` must
+      be one of that team's.
+    * `nodeGroup` is required when the tenant has GPU node groups; it must name a GPU
+      group that advertises one resource (not a mixed-strategy MIG group), whose nodes
+      advertise at least `gpus` units of it; on time-slicing/MPS groups `gpus` is 1 (the
+      device plugin refuses more, `failRequestsGreaterThanOne`); a group tainted for
+      another team (`gpu-caas.io/team=<team>`) is refused.
+    * Team models need an egress destination (`nim_egress`); `ingressNamespaces` must not
+      be another team's namespaces (a NIM is reached by its team only).
+    """
+    nim = config.gpu.nim
+    if not nim.enabled:
+        return []
+    problems: list[Problem] = []
+    teams = [team.name for team in config.teams]
+    gpus = _group_gpus(config)
+    unresolved = _unresolved_groups(config)
+    gpu_groups = [name for name, gpu in gpus.items() if gpu.gpu_model is not None]
+    for index, model in enumerate(nim.models):
+        problems += _team_problems(config, index, model, teams)
+        if model.node_group is None:
+            if gpu_groups:
+                problems.append(
+                    (
+                        key_path("gpu", "nim", "models", index, "nodeGroup"),
+                        "required: name the GPU node group the model runs on "
+                        f"({_join(gpu_groups)}); without it its pods may land on any GPU "
+                        "node, e.g. a training group",
+                    )
+                )
+        elif model.node_group not in unresolved:
+            problems += _node_group_problems(config, index, model, gpus)
+    if any(model.team is not None for model in nim.models):
+        problem = _egress_problem(nim)
+        if problem is not None:
+            problems.append(problem)
+    owners = {ns: team.name for team in config.teams for ns in team.effective_namespaces}
+    for index, namespace in enumerate(nim.ingress_namespaces):
+        if namespace in owners:
+            problems.append(
+                (
+                    key_path("gpu", "nim", "ingressNamespaces", index),
+                    f"namespace {namespace!r} belongs to team {owners[namespace]!r}; a "
+                    "team model is reached from its own team's namespaces, so list only "
+                    "shared ingress namespaces (e.g. the ingress controller's) here",
+                )
+            )
+    return problems
+
+
+def _unresolved_groups(config: _Tenant) -> set[str]:
+    """Node groups whose hosts do not all resolve: their GPUs are unknown (not none) and
+    the host reference is reported once, where it is written (stacks/config/rules.py)."""
+    from stacks.config.rules import unresolved_host_references
+
+    broken = unresolved_host_references(config)  # type: ignore[arg-type]
+    return {config.node_groups[index].name for index in broken}
+
+
+def _team_problems(
+    config: _Tenant, index: int, model: NimModelConfig, teams: Sequence[str]
+) -> list[Problem]:
+    path = ("gpu", "nim", "models", index)
+    if model.team is None:
+        found: list[Problem] = []
+        if teams:
+            found.append(
+                (
+                    key_path(*path, "team"),
+                    f"required: the tenant has teams ({_join(teams)}); the model's NIMCache "
+                    "and NIMService run in a namespace of its team, under that team's "
+                    "quota, Pod Security and NetworkPolicies",
+                )
+            )
+        if model.namespace is not None:
+            found.append(
+                (
+                    key_path(*path, "namespace"),
+                    "names one of the team's namespaces: set `team` too",
+                )
+            )
+        return found
+    team = nim_team(config, model)
+    if team is None:
+        hint = did_you_mean(model.team, teams)
+        return [
+            (
+                key_path(*path, "team"),
+                f"team {model.team!r} does not exist"
+                + (f"; {hint}" if hint else "")
+                + f" (teams: {_join(teams) if teams else 'none'})",
+            )
+        ]
+    namespaces = team.effective_namespaces
+    if model.namespace is not None and model.namespace not in namespaces:
+        hint = did_you_mean(model.namespace, namespaces)
+        return [
+            (
+                key_path(*path, "namespace"),
+                f"namespace {model.namespace!r} is not one of team {team.name!r}'s "
+                f"({_join(namespaces)})" + (f"; {hint}" if hint else ""),
+            )
+        ]
+    return []
+
+
+def _node_group_problems(
+    config: _Tenant, index: int, model: NimModelConfig, gpus: dict[str, NodeGroupGpu]
+) -> list[Problem]:
+    path = ("gpu", "nim", "models", index)
+    group = nim_node_group(config, model)
+    names = [g.name for g in config.node_groups]
+    if group is None:
+        hint = did_you_mean(str(model.node_group), names)
+        return [
+            (
+                key_path(*path, "nodeGroup"),
+                f"node group {model.node_group!r} does not exist"
+                + (f"; {hint}" if hint else "")
+                + f" (node groups: {_join(names) if names else 'none'})",
+            )
+        ]
+    gpu = gpus[group.name]
+    if gpu.gpu_model is None:
+        usable = [name for name, g in gpus.items() if g.gpu_model is not None]
+        return [
+            (
+                key_path(*path, "nodeGroup"),
+                f"node group {group.name!r} has no GPUs; a NIM needs one "
+                f"(GPU node groups: {_join(usable) if usable else 'none'})",
+            )
+        ]
+    advertised = advertised_per_gpu(gpu)
+    if len(advertised) != 1:
+        return [
+            (
+                key_path(*path, "nodeGroup"),
+                f"node group {group.name!r} advertises several MIG resources "
+                f"({_join(advertised)}); a NIM replica requests one resource: pin the "
+                "model to a group with whole GPUs, one MIG profile per GPU, or "
+                "time-slicing/MPS",
+            )
+        ]
+    placed = nim_gpu(config, model)
+    if placed is None:  # pragma: no cover - advertised has one resource here
+        return []
+    problems: list[Problem] = []
+    if is_soft_shared(gpu) and gpu.sharing.fail_requests_greater_than_one and model.gpus > 1:
+        # https://github.com/NVIDIA/k8s-device-plugin#shared-access-to-gpus
+        problems.append(
+            (
+                key_path(*path, "gpus"),
+                f"node group {group.name!r} shares its GPUs ({gpu.sharing.mode}): the "
+                f"device plugin refuses a pod asking for more than one {placed.resource} "
+                "(failRequestsGreaterThanOne), and several replicas of one GPU add no "
+                "GPU; use gpus: 1, or a group with whole GPUs",
+            )
+        )
+    elif placed.per_node is not None and model.gpus > placed.per_node:
+        # A NIMService replica is one pod: all its GPUs are on one node.
+        problems.append(
+            (
+                key_path(*path, "gpus"),
+                f"{model.gpus} {placed.resource} per replica, but a node of group "
+                f"{group.name!r} advertises {placed.per_node}; a replica runs on one node",
+            )
+        )
+    dedicated = sorted({t.value for t in _group_taints(config, group) if t.key == LABEL_TEAM})
+    if dedicated and model.team not in dedicated:
+        problems.append(
+            (
+                key_path(*path, "nodeGroup"),
+                f"node group {group.name!r} belongs to team {_join(dedicated)} (taint "
+                f"{LABEL_TEAM}); the model's team {model.team!r} may not run there: pin it "
+                "to a group its team may use",
+            )
+        )
+    return problems
+
+
+def _group_taints(config: _Tenant, group: NodeGroupConfig) -> list[Taint]:
+    # Imported here (stacks.compose imports the config package): the same taints the
+    # nodes get, so the NIM pods tolerate exactly those.
+    from stacks.compose import node_group_taints
+
+    return node_group_taints(config, group)  # type: ignore[arg-type]
+
+
+def nim_warnings(config: _Tenant) -> list[Problem]:
+    """Valid NIM configs that will not run as written.
+
+    * The GPUs the models of one team namespace request (`replicas x gpus` of a resource)
+      exceed that namespace's quota line for the resource: the team's `gpuQuota`
+      (physical GPUs) times what one GPU of the group advertises. The ResourceQuota
+      refuses the replicas beyond it.
+    * A team model without `memory`: the namespace's LimitRange gives the NIM container
+      `isolation.limitRange.defaultLimitMemory`, too little to load most models.
+    """
+    nim = config.gpu.nim
+    if not nim.enabled:
+        return []
+    warnings: list[Problem] = []
+    demand: dict[tuple[str, str], list[tuple[int, NimModelConfig]]] = {}
+    for index, model in enumerate(nim.models):
+        namespace = nim_namespace(config, model)
+        if namespace is None:
+            continue
+        placed = nim_gpu(config, model)
+        if placed is not None:
+            demand.setdefault((namespace, placed.resource), []).append((index, model))
+        if model.memory is None:
+            warnings.append(
+                (
+                    key_path("gpu", "nim", "models", index, "memory"),
+                    f"unset: in namespace {namespace!r} the LimitRange limits the NIM "
+                    "container to isolation.limitRange.defaultLimitMemory, too little to "
+                    "load most models; set the memory the model needs",
+                )
+            )
+    for (namespace, resource), models in demand.items():
+        first = models[0][1]
+        team = nim_team(config, first)
+        placed = nim_gpu(config, first)
+        if team is None or team.gpu_quota is None or placed is None:
+            continue
+        line = team.gpu_quota * placed.per_gpu
+        needed = sum(model.replicas * model.gpus for _, model in models)
+        if needed > line:
+            warnings.append(
+                (
+                    key_path("gpu", "nim", "models", models[-1][0], "replicas"),
+                    f"the models in namespace {namespace!r} ({_join(m.name for _, m in models)}) "
+                    f"request {needed} {resource} (replicas x gpus), more than team "
+                    f"{team.name!r}'s quota for it: gpuQuota {team.gpu_quota} GPUs = {line} "
+                    f"{resource}; the ResourceQuota refuses the replicas beyond it",
+                )
+            )
+    return warnings
 
 
 def _join(items: Iterable[object]) -> str:

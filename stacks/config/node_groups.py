@@ -298,11 +298,23 @@ class NodeGroupConfig(ConfigModel):
     Groups of hosts only: autoscaled nodes run the version of their NodeClass image."""
     upgrade: NodeGroupUpgradeConfig = NodeGroupUpgradeConfig()
     """How the group's hosts are drained and upgraded (groups of hosts only)."""
+    team: str | None = None
+    """The one team (`teams[].name`) whose pods may run on the group: its nodes get the
+    label `gpu-caas.io/team=<team>` and the taint `gpu-caas.io/team=<team>:NoSchedule`,
+    pods in the team's namespaces get the toleration, and other teams' pods that tolerate
+    it are refused. Required with `sharing.mode` `time-slicing` or `mps` (no memory or
+    fault isolation between pods sharing a GPU); optional otherwise (a dedicated group).
+    Groups with GPUs only."""
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
         return check_dns_label(value)
+
+    @field_validator("team")
+    @classmethod
+    def _team(cls, value: str | None) -> str | None:
+        return check_dns_label(value) if value is not None else None
 
     @field_validator("kubernetes_version", mode="before")
     @classmethod

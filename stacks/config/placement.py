@@ -31,7 +31,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from components import workloads as wl
-from components.cluster.labels import CONTROL_PLANE_TAINT, node_taints
+from components.cluster.labels import CONTROL_PLANE_TAINT, node_taints, team_labels, team_taints
 from components.cluster.types import Taint as ClusterTaint
 from components.naming import LABEL_NODE_GROUP, LABEL_TENANT
 from components.placement import (
@@ -171,6 +171,7 @@ def gpu_node_tolerations(config: TenantConfig) -> tuple[Toleration, ...]:
     found: list[Toleration] = []
     for group in config.node_groups:
         if _has_gpu(config, group):
+            found.extend(tolerate(Taint(t.key, t.value, t.effect)) for t in team_taints(group.team))
             found.extend(tolerate(t) for t in _taints(group.taints))
     return tuple(dict.fromkeys(found))
 
@@ -238,13 +239,18 @@ def node_pools(config: TenantConfig) -> list[NodePool]:
         )
     for i, group in enumerate(config.node_groups):
         gpu = _has_gpu(config, group)
-        labels = {**group.labels, LABEL_TENANT: config.name, LABEL_NODE_GROUP: group.name}
+        labels = {
+            **group.labels,
+            **team_labels(group.team),
+            LABEL_TENANT: config.name,
+            LABEL_NODE_GROUP: group.name,
+        }
         if group.autoscale is not None:
             labels[KARPENTER_NODEPOOL_LABEL] = group.name
         taints = node_taints(
             gpu=gpu,
             gpu_taint=group.gpu_taint,
-            extra=[_cluster_taint(t) for t in group.taints],
+            extra=[*team_taints(group.team), *(_cluster_taint(t) for t in group.taints)],
         )
         pools.append(
             NodePool(

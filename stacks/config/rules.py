@@ -22,18 +22,20 @@ from components.gpu.catalog import (
     spec,
     validate_mig_layout,
 )
+from components.isolation.tenant_namespaces import LABEL_TEAM
 from components.naming import RESERVED_LABEL_KEYS, RESERVED_LABEL_PREFIXES, is_reserved_label
 from stacks.config.commands import config_set_command
 from stacks.config.control_plane import ControlPlaneBackend
-from stacks.config.errors import Problem, closest_match, key_path
+from stacks.config.errors import Problem, closest_match, did_you_mean, key_path
 from stacks.config.gpu import gpu_rules, gpu_warnings
-from stacks.config.gpu_network import network_rules
+from stacks.config.gpu_network import network_rules, nim_warnings
+from stacks.config.gpu_quota import quota_warnings
 from stacks.config.host_states import host_state_rules, host_state_warnings
 from stacks.config.inventory import HostRole, HostState
 from stacks.config.isolation import isolation_rules
 from stacks.config.node_groups import NodeGroupConfig, SharingMode
 from stacks.config.placement import placement_problems, placement_warnings
-from stacks.config.services import services_rules, services_warnings
+from stacks.config.services import karpenter_sharing_warnings, services_rules, services_warnings
 from stacks.config.tenant import ALLOWED_BACKENDS, TenantConfig
 from stacks.config.upgrades import node_group_upgrade_warnings, node_group_version_rules
 
@@ -385,6 +387,77 @@ def labels_and_taints(config: TenantConfig) -> list[Problem]:
     return problems
 
 
+SOFT_SHARING_DOCS = (
+    "https://docs.nvidia.com/datacenter/cloud-native/gpu-operator/latest/gpu-sharing.html"
+)
+"""NVIDIA: time-slicing gives no memory or fault isolation between the replicas; MPS
+limits memory per client but a fault ends every client of the GPU."""
+_SOFT_SHARING = (SharingMode.TIME_SLICING, SharingMode.MPS)
+
+
+def team_node_groups(config: TenantConfig) -> list[Problem]:
+    """`nodeGroups[].team`: required on time-slicing and MPS groups, a configured team,
+    only on groups with GPUs; `gpu-caas.io/team` is not set by hand.
+
+    A group whose GPU model is unknown (unresolved hosts, mixed models), or that shares
+    GPUs it does not have, is not judged on "has GPUs": `node_group_hosts` /
+    `node_group_gpus` already report it.
+    """
+    problems = []
+    teams = [team.name for team in config.teams]
+    unresolved = unresolved_host_references(config)
+    for i, group in enumerate(config.node_groups):
+        path = key_path("nodeGroups", i, "team")
+        mode = group.sharing.mode
+        if group.team is None and mode in _SOFT_SHARING:
+            problems.append(
+                Problem(
+                    path,
+                    f"is required with mode {mode.value!r}: time-slicing and MPS give no "
+                    "memory or fault isolation between pods sharing a GPU "
+                    f"({SOFT_SHARING_DOCS}): name the one team allowed on it with "
+                    f"nodeGroups[{i}].team (teams: {', '.join(teams) or 'none; add one to teams'})",
+                )
+            )
+        elif group.team is not None and group.team not in teams:
+            hint = did_you_mean(group.team, teams)
+            problems.append(
+                Problem(
+                    path,
+                    f"unknown team {group.team!r}; {hint + ' ' if hint else ''}"
+                    f"teams: {', '.join(teams) or 'none (add it to teams)'}",
+                )
+            )
+        elif group.team is not None and i not in unresolved and mode is SharingMode.EXCLUSIVE:
+            # Other modes without GPUs are refused by `node_group_gpus` already.
+            model, mixed = _group_gpu(config, group)
+            if model is None and not mixed:
+                problems.append(
+                    Problem(
+                        path,
+                        "dedicates a group's GPUs to a team, but the node group has none; "
+                        "remove it (CPU nodes tainted for one team would keep the "
+                        "platform's own workloads off)",
+                    )
+                )
+        if LABEL_TEAM in group.labels:
+            problems.append(
+                Problem(
+                    key_path("nodeGroups", i, "labels", LABEL_TEAM),
+                    f"is set from nodeGroups[{i}].team; set `team` instead",
+                )
+            )
+        problems.extend(
+            Problem(
+                key_path("nodeGroups", i, "taints", j),
+                f"taint {LABEL_TEAM!r} is set from nodeGroups[{i}].team; set `team` instead",
+            )
+            for j, taint in enumerate(group.taints)
+            if taint.key == LABEL_TEAM
+        )
+    return problems
+
+
 def topology(config: TenantConfig) -> list[Problem]:
     """Multi-node NVLink hosts (GB200) need an NVLink domain; other hosts may not have one."""
     problems = []
@@ -527,6 +600,7 @@ RULES: tuple[Callable[[TenantConfig], list[Problem]], ...] = (
     node_group_gpus,
     declared_gpu_facts_agree,
     labels_and_taints,
+    team_node_groups,
     topology,
     host_state_rules,
     node_group_version_rules,
@@ -545,7 +619,10 @@ WARNINGS: tuple[Callable[[TenantConfig], list[Problem]], ...] = (
     host_state_warnings,
     node_group_upgrade_warnings,
     _pairs(services_warnings),
+    _pairs(karpenter_sharing_warnings),
+    _pairs(nim_warnings),
     _pairs(gpu_warnings),
+    quota_warnings,
     placement_warnings,
 )
 """Valid, but probably not what the operator meant: shown, never fatal."""

@@ -29,12 +29,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
 
-from components.versions import KARPENTER_PROVIDER_CHARTS
+from components.gpu.advertised import advertised_per_node
+from components.services.karpenter import needs_node_overlay
+from components.versions import KARPENTER, KARPENTER_PROVIDER_CHARTS
 from stacks.config.base import ConfigModel
-from stacks.config.errors import plural
+from stacks.config.errors import key_path, plural
 
 if TYPE_CHECKING:  # pragma: no cover - type-only: tenant.py imports this module
-    from stacks.config.teams import TeamConfig
     from stacks.config.tenant import TenantConfig
 
 SERVICES_PATH = "gpu-caas:tenant.services"
@@ -238,6 +239,11 @@ class KarpenterControllerConfig(ConfigModel):
     """`settings.clusterName` for the AWS chart; defaults to the tenant name."""
     service_account_annotations: dict[str, str] = Field(default_factory=dict)
     """e.g. the IAM role of the controller (`eks.amazonaws.com/role-arn`)."""
+    node_overlay_gate: bool = False
+    """The provider's own controller (`install: false`) runs with Karpenter's alpha
+    feature gate `NodeOverlay=true`, so the NodeOverlays gpu-caas declares for MIG,
+    time-slicing and MPS groups take effect (https://karpenter.sh/v1.14/reference/settings/#feature-gates).
+    With `install: true` gpu-caas sets the gate itself when an overlay exists."""
 
 
 class AutoscalingConfig(ConfigModel):
@@ -255,6 +261,108 @@ class AutoscalingConfig(ConfigModel):
     controller chart."""
     controller: KarpenterControllerConfig = Field(default_factory=KarpenterControllerConfig)
     consolidation: ConsolidationConfig = Field(default_factory=ConsolidationConfig)
+
+
+def node_overlay_gate_set(autoscaling: AutoscalingConfig) -> bool:
+    """Whether gpu-caas turns Karpenter's `NodeOverlay` feature gate on: only in a
+    controller it installs (`controller.install`, a provider with a pinned chart)."""
+    return autoscaling.controller.install and (
+        autoscaling.provider.value in KARPENTER_PROVIDER_CHARTS
+    )
+
+
+def node_overlay_gate_on(autoscaling: AutoscalingConfig) -> bool:
+    """Whether NodeOverlays take effect: gpu-caas sets the gate, or the provider's own
+    controller has it (`controller.nodeOverlayGate`)."""
+    return node_overlay_gate_set(autoscaling) or autoscaling.controller.node_overlay_gate
+
+
+def karpenter_sharing_warnings(config: TenantConfig) -> list[tuple[str, str]]:
+    """Autoscaled GPU groups whose pending pods Karpenter may never scale up for.
+
+    Karpenter launches a node for a pending pod only if its simulation of the node
+    fits the pod's requests, and before a node exists it knows only what the
+    provider's instance type reports: whole GPUs (kubernetes-sigs/karpenter#729).
+
+    * MIG, time-slicing, MPS (`needs_node_overlay`): gpu-caas declares what the nodes
+      will advertise in a NodeOverlay, an alpha API the controller applies only with
+      its `NodeOverlay` feature gate (https://karpenter.sh/v1.14/concepts/nodeoverlays/,
+      https://karpenter.sh/v1.14/reference/settings/#feature-gates). Warned when
+      gpu-caas does not run the controller, so cannot turn the gate on itself.
+    * DRA (`gpu.dra.gpuResources`, ComputeDomains on an autoscaled group): Karpenter
+      v1.14.1 ignores pods' DRA requests by default (`IGNORE_DRA_REQUESTS`, default
+      true, https://karpenter.sh/v1.14/reference/settings/), and a NodeOverlay adds
+      extended resources only, so there is nothing gpu-caas can declare.
+
+    Valid configs (the provider's controller may run with the gate), so warnings.
+
+    Returns:
+        `(path, message)` pairs, paths like `gpu-caas:tenant.nodeGroups[2].sharing.mode`.
+    """
+    # stacks.platform_gpu imports stacks.config: imported at call time, to count
+    # exactly what the GPU Operator is told for each group.
+    from stacks.platform_gpu import node_group_gpus
+
+    autoscaling = config.services.autoscaling
+    if not autoscaling.enabled:
+        return []  # autoscaled groups without Karpenter are an error already
+    gpus = {gpu.name: gpu for gpu in node_group_gpus(config)}
+    gate_set = node_overlay_gate_on(autoscaling)
+    warnings: list[tuple[str, str]] = []
+    autoscaled: list[str] = []
+    for index, group in enumerate(config.node_groups):
+        scale = group.autoscale
+        if scale is None or scale.gpu is None:
+            continue
+        autoscaled.append(group.name)
+        resources = advertised_per_node(gpus[group.name], scale.gpu.count)
+        if gate_set or not needs_node_overlay(resources, scale.gpu.count):
+            continue
+        names = ", ".join(sorted(resources))
+        warnings.append(
+            (
+                key_path("nodeGroups", index, "sharing", "mode"),
+                f"nodes of autoscaled group {group.name!r} ({group.sharing.mode.value}) "
+                f"advertise {names}; Karpenter cannot see these on a node that does not "
+                "exist yet (kubernetes-sigs/karpenter#729) except through the NodeOverlay "
+                "gpu-caas creates, which the controller applies only with its alpha "
+                "feature gate NodeOverlay=true (Karpenter >= 1.7, with the NodeOverlay "
+                "CRD). gpu-caas sets the gate only in a controller it installs "
+                "(services.autoscaling.controller.install: true): enable it in the "
+                "provider's controller and say so with "
+                "services.autoscaling.controller.nodeOverlayGate: true, or pods requesting "
+                "these never trigger a scale-up",
+            )
+        )
+    if not autoscaled:
+        return warnings
+    dra = config.gpu.dra
+    cannot = (
+        f"Karpenter {KARPENTER.version} ignores pods' DRA requests by default "
+        "(IGNORE_DRA_REQUESTS=true) and a NodeOverlay declares extended resources only, "
+        "so such pods never trigger a scale-up"
+    )
+    if dra.enabled and dra.gpu_resources:
+        warnings.append(
+            (
+                key_path("gpu", "dra", "gpuResources"),
+                f"GPUs are allocated through DRA, also on autoscaled "
+                f"{plural(len(autoscaled), 'group', counted=False)} "
+                f"{', '.join(autoscaled)}: {cannot}; run DRA GPU workloads on inventory "
+                "node groups",
+            )
+        )
+    for index, domain in enumerate(dra.domains):
+        if dra.enabled and dra.compute_domains and domain.node_group in autoscaled:
+            warnings.append(
+                (
+                    key_path("gpu", "dra", "domains", index, "nodeGroup"),
+                    f"ComputeDomain {domain.name!r} is on autoscaled group "
+                    f"{domain.node_group!r}, and its pods claim IMEX channels through DRA: "
+                    f"{cannot}; put the domain on an inventory node group",
+                )
+            )
+    return warnings
 
 
 # --------------------------------------------------------------------------- #
@@ -551,17 +659,6 @@ class ClusterServicesConfig(ConfigModel):
 # --------------------------------------------------------------------------- #
 
 
-def team_gpu_quota(team: TeamConfig) -> int:
-    """GPUs guaranteed to a team's KAI queue: its `gpuQuota` (0 when unset).
-
-    `gpuQuota` is also each team namespace's ResourceQuota cap (isolation module). The
-    cap bounds one namespace; the queue quota is what KAI guarantees the team as a
-    whole, so it is not multiplied by the number of namespaces: a team with two
-    namespaces capped at 32 is guaranteed 32 GPUs, not 64.
-    """
-    return team.gpu_quota or 0
-
-
 def effective_cni_plugin(config: TenantConfig) -> CniPlugin:
     """`cni.plugin`, or the flavor's default: `external` for isv-managed, else Cilium."""
     if config.services.cni.plugin is not None:
@@ -843,17 +940,8 @@ def services_warnings(config: TenantConfig) -> list[tuple[str, str]]:
     """Cross-field warnings: valid, but probably not what the operator meant."""
     services = config.services
     warnings: list[tuple[str, str]] = []
-    total_quota = sum(team_gpu_quota(team) for team in config.teams)
-    capacity = inventory_gpu_count(config) + autoscaled_gpu_capacity(config)
-    if total_quota > capacity:
-        warnings.append(
-            (
-                "gpu-caas:tenant.teams",
-                f"team GPU quotas add up to {total_quota} but the "
-                f"node groups hold at most {plural(capacity, 'GPU')}; not every quota can be "
-                "met",
-            )
-        )
+    # Team GPU quotas above what the node groups advertise: stacks.config.gpu_quota
+    # (quota_warnings), per resource in every sharing mode.
     for index, group in enumerate(config.node_groups):
         if group.autoscale is not None and group.autoscale.min_nodes > 0:
             warnings.append(

@@ -16,8 +16,11 @@ class TeamConfig(ConfigModel):
     namespaces: list[str] = []
     """Namespaces of the team; default: one namespace named like the team."""
     gpu_quota: int | None = Field(default=None, ge=0)
-    """GPUs each namespace of the team may request (`requests.nvidia.com/gpu`);
-    unset: no quota."""
+    """Physical GPUs each namespace of the team may hold, in every sharing mode: one
+    ResourceQuota line per GPU resource the cluster advertises (whole GPUs, each MIG
+    profile, time-sliced and MPS replicas, DRA devices), each this many GPUs converted
+    (docs/gpu-platform.md#gpu-quotas). The team's KAI queue gets the same in KAI's
+    units, once for the team. Unset: no GPU quota."""
     idp_groups: list[str] = []
     """Identity-provider groups bound to the team's namespaces (OIDC `groups` claim)."""
 

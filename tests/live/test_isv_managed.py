@@ -164,6 +164,18 @@ def test_gpu_quota_and_nodeport_are_enforced(live: LiveStack) -> None:
         stdin=json.dumps(slices), as_user=user[0], as_groups=user[1],
     )  # fmt: skip
     assert refused.returncode != 0 and "exceeded quota" in refused.stderr, refused.stderr
+    # The time-sliced `embeddings` group is serving's: research's quota holds 0 replicas
+    # of it, serving's its gpuQuota x 4 (issue 10; stacks/config/gpu_quota.py).
+    shared = gpu_pod("a-shared-gpu", {"nvidia.com/gpu.shared": "1"})
+    refused = live.cluster.kubectl(
+        "create", "-n", TEAM_B, "-f", "-",
+        stdin=json.dumps(shared), as_user=user[0], as_groups=user[1],
+    )  # fmt: skip
+    assert refused.returncode != 0 and "exceeded quota" in refused.stderr, refused.stderr
+    hard = live.cluster.kubectl(
+        "get", "resourcequota", "-n", TEAM_A, "-o", "jsonpath={.items[0].spec.hard}"
+    )
+    assert int(json.loads(hard.stdout)["requests.nvidia.com/gpu.shared"]) > 0, hard.stdout
     within = gpu_pod("two-gpus", {"nvidia.com/gpu": "2"})
     admitted = live.cluster.kubectl(
         "create", "-n", TEAM_B, "--dry-run=server", "-f", "-",
@@ -263,10 +275,11 @@ def test_mig_layout_change_updates_only_gpu_configuration(live: LiveStack) -> No
     planned = _preview_json(live)
     assert set(planned) == {"update"}, planned
     # The device-plugin and MIG configs (updated in place, never deleted first), the
-    # GPU Operator's cluster-wide MIG strategy (mixed -> single: one profile left) and
-    # the team quotas' per-profile MIG lines (gone with the mixed strategy).
+    # GPU Operator's cluster-wide MIG strategy (mixed -> single: one profile left), the
+    # team quotas' per-profile MIG lines (gone with the mixed strategy) and the KAI
+    # queues, whose GPU units follow the layout (stacks/config/gpu_quota.py).
     kinds = {urn_type(urn) for urn in planned["update"]}
-    assert kinds == {"ConfigMap", "Release", "ResourceQuota"}, planned
+    assert kinds == {"ConfigMap", "Release", "ResourceQuota", "Queue"}, planned
     _up(live)
     hard = live.cluster.kubectl(
         "get", "resourcequota", "-n", TEAM_A, "-o", "jsonpath={.items[0].spec.hard}"

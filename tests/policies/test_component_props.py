@@ -3,10 +3,13 @@
 `NodeGroup` registers `tenant`/`nodeGroup`/`hosts` and `TenantCluster` registers
 `tenant`/`kubernetesVersion` as component props (inputs). Here the real components run
 under mocks and the pack analyzes exactly what they registered: no labels or outputs
-to fall back on, so a violation proves the explicit props are read.
+to fall back on, so a violation proves the explicit props are read. A group dedicated
+to one team also registers `team`, which the tenant-isolation pack's team rules read.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pulumi
 
@@ -18,9 +21,12 @@ from components.cluster import (
     TenantCluster,
     TenantClusterArgs,
 )
+from components.gpu.gpu_operator import NodeGroupGpu, Sharing, render_device_plugin_config_map
 from policies.gpu_caas_policies import platform_safety as ps
+from policies.gpu_caas_policies import tenant_isolation as ti
 from tests.components.cluster.helpers import MANAGEMENT_KUBECONFIG, command_outputs, host
-from tests.policies.helpers import analyze
+from tests.policies.helpers import analyze, stack
+from tests.policies.helpers import run as run_policy
 from tests.support.mocks import RecordingMocks, run
 
 HOSTS_POLICIES = [ps.node_group_ownership, ps.one_group_per_host, ps.kubernetes_version]
@@ -91,3 +97,21 @@ def test_a_foreign_group_is_found_from_the_registered_tenant() -> None:
 def test_the_cluster_version_is_read_from_the_registered_props() -> None:
     messages = _messages(_cluster(version="1.33.4"))
     assert any("TenantCluster \"acme\" runs Kubernetes '1.33.4'" in m for m in messages), messages
+
+
+def test_a_team_dedicated_group_registers_its_team_for_the_tenant_isolation_pack() -> None:
+    """`team` is the group's `gpu-caas.io/team` label (set from `nodeGroups[].team` by
+    `stacks.compose`); the team rules of tenant-isolation read it."""
+    dedicated = replace(_group("acme", "embeddings", "gpu-0"), labels={"gpu-caas.io/team": "a"})
+    mocks = _cluster(dedicated, _group("acme", "agents", "gpu-1"))
+    assert mocks.one("gpu-caas:cluster:NodeGroup", "acme-embeddings").inputs["team"] == "a"
+    assert "team" not in mocks.one("gpu-caas:cluster:NodeGroup", "acme-agents").inputs
+    shared = Sharing("time-slicing", 4)
+    device_plugin = render_device_plugin_config_map(
+        [NodeGroupGpu(name, "H100-80GB", shared) for name in ("embeddings", "agents")]
+    )
+    resources = [(r.type, r.name, r.inputs) for r in mocks.resources if r.type == ti.NODE_GROUP] + [
+        (ti.CONFIG_MAP, "device-plugin-config", {"data": device_plugin})
+    ]
+    [message] = run_policy(ti.soft_shared_gpus_team, stack(resources))
+    assert message.startswith('NodeGroup "agents" shares its GPUs by time-slicing')

@@ -98,7 +98,7 @@ class TestExplicitProvider:
 
 def guarded_namespace(namespace: str) -> list[tuple[str, str, dict[str, Any]]]:
     """What TenantNamespaces renders for one namespace (from the real renderers)."""
-    team = TeamNamespace("a", namespace, 4, ("idp:team-a",))
+    team = TeamNamespace("a", namespace, (("requests.nvidia.com/gpu", 4),), ("idp:team-a",))
     resources: list[tuple[str, str, dict[str, Any]]] = [
         (
             ti.NAMESPACE,
@@ -125,7 +125,7 @@ def guarded_namespace(namespace: str) -> list[tuple[str, str, dict[str, Any]]]:
             f"{namespace}-quota",
             {
                 "metadata": {"name": "q", "namespace": namespace},
-                "spec": {"hard": render_quota(team, QuotaDefaults(), ["gpu.nvidia.com"])},
+                "spec": {"hard": render_quota(team, QuotaDefaults())},
             },
         )
     )

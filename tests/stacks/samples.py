@@ -121,8 +121,11 @@ ISV_MANAGED: dict[str, Any] = {
                 "nodeClass": {"group": "karpenter.example", "kind": "NodeClass", "name": "nvl"},
             },
             "sharing": {"mode": "time-slicing", "timeSlicing": {"replicas": 4}},
+            # Time-sliced GPUs belong to one team (`nodeGroups[].team`).
+            "team": "serving",
         }
     ],
+    "teams": [{"name": "serving", "gpuQuota": 8, "idpGroups": ["acme:serving"]}],
     "services": AUTOSCALING,
     "isolation": ISOLATION,
 }

@@ -249,6 +249,12 @@ def test_external_nodes_with_a_taint_are_tolerated():
 def test_isv_cluster_with_only_karpenter_gpu_nodes_warns():
     raw = sample("isv-managed")
     raw["systemCapacity"] = {"placement": "gpu-nodes"}
+    # The sample's one GPU group is time-sliced, so dedicated to a team (tainted
+    # gpu-caas.io/team): controllers need a GPU group shared by every team.
+    shared = copy.deepcopy(raw["nodeGroups"][0])
+    shared.update(name="batch", sharing={"mode": "exclusive"})
+    del shared["team"]
+    raw["nodeGroups"].append(shared)
     config = parse_tenant(raw)
     assert all(p.placeable for p in placements(config))
     assert any("can run only on GPU nodes" in w.message for w in warnings(config))

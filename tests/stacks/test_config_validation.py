@@ -59,7 +59,13 @@ GOOD = [
     ("ncp-managed", {}),
     ("isv-managed", {}),
     ("tenant-managed", {"kubernetes.version": "v1.35.0"}),
-    ("tenant-managed", {"nodeGroups[1].sharing": {"mode": "mps", "mps": {"replicas": 8}}}),
+    (
+        "tenant-managed",
+        {
+            "nodeGroups[1].sharing": {"mode": "mps", "mps": {"replicas": 8}},
+            "nodeGroups[1].team": "ml",
+        },
+    ),
     (
         "tenant-managed",
         {"nodeGroups[1].sharing": {"mode": "exclusive"}, "nodeGroups[1].gpuTaint": False},

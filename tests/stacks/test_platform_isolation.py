@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from stacks import platform_isolation
 from stacks.config import TenantConfig
+from stacks.config.gpu_quota import team_quota
 from stacks.config.isolation import (
     DEFAULT_PLATFORM_NAMESPACES,
     IsolationConfig,
@@ -61,12 +62,33 @@ def handle() -> ClusterHandle:
 class TestArgs:
     def test_one_namespace_per_team_namespace(self) -> None:
         teams = platform_isolation.team_namespaces(config())
-        assert [(t.team, t.namespace, t.gpu_quota) for t in teams] == [
-            ("vision", "vision-train", 8),
-            ("vision", "vision-serve", 8),
-            ("nlp", "nlp", 4),
+        assert [(t.team, t.namespace) for t in teams] == [
+            ("vision", "vision-train"),
+            ("vision", "vision-serve"),
+            ("nlp", "nlp"),
         ]
         assert teams[0].idp_groups == ("oidc:vision",)
+
+    def test_every_namespace_of_a_team_gets_the_team_quota_lines(self) -> None:
+        mig = {
+            "name": "notebooks",
+            "autoscale": {
+                "maxNodes": 2,
+                "gpu": {"model": "H100-80GB", "count": 8},
+                "nodeClass": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "g"},
+            },
+            "sharing": {"mode": "mig", "mig": {"layout": {"1g.10gb": 4, "3g.40gb": 1}}},
+        }
+        cfg = config(nodeGroups=[mig])
+        vision, _, nlp = platform_isolation.team_namespaces(cfg)
+        assert dict(vision.gpu_quota) == team_quota(cfg, cfg.teams[0])
+        assert dict(nlp.gpu_quota) == {
+            "gpu.nvidia.com.deviceclass.resource.k8s.io/devices": 0,
+            "mig.nvidia.com.deviceclass.resource.k8s.io/devices": 0,
+            "requests.nvidia.com/gpu": 4,
+            "requests.nvidia.com/mig-1g.10gb": 16,
+            "requests.nvidia.com/mig-3g.40gb": 4,
+        }
 
     def test_psa_version_follows_the_cluster_unless_configured(self) -> None:
         stub: Any = ClusterHandle("acme", None, None, "1.35.1")  # type: ignore[arg-type]

@@ -9,13 +9,15 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
+from components.gpu.advertised import advertised_per_node
 from components.services import karpenter
 from components.services.kai_scheduler import HOSTNAME_LABEL
 from components.services.karpenter import DisruptionSettings
 from stacks import compose
 from stacks import platform_services as ps
 from stacks.config import TenantConfig
-from stacks.config.services import services_rules
+from stacks.config.services import karpenter_sharing_warnings, services_rules
+from stacks.platform_gpu import node_group_gpus
 from stacks.platform_handle import ClusterHandle
 from tests.components.services import documented_values as dv
 from tests.components.services import schemas
@@ -256,7 +258,7 @@ CHART_CHECKS: dict[str, Any] = {
 }
 """Chart name -> the strictest values check we have for it."""
 
-UPSTREAM_CRD_KINDS = {"Queue", "Topology", "NodePool"}
+UPSTREAM_CRD_KINDS = {"Queue", "Topology", "NodePool", "NodeOverlay"}
 OWN_SCHEMAS = {
     "PrometheusRule": schemas.PROMETHEUS_RULE_SPEC,
     "NodeHealthCheck": schemas.NODE_HEALTH_CHECK_SPEC,
@@ -419,3 +421,171 @@ def test_an_external_cni_leaves_nothing_to_wait_for(mocks: ServiceMocks) -> None
 )
 def test_gpu_family(model: str, family: str) -> None:
     assert ps.gpu_family(model) == family
+
+
+# --------------------------------------------------------------------------- #
+# Autoscaling counts the way the device plugin advertises (issue 10)
+# --------------------------------------------------------------------------- #
+
+TIME_SLICED_BURST: dict[str, Any] = {
+    **AWS_BURST,
+    "name": "shared",
+    "team": "research",
+    "sharing": {"mode": "time-slicing", "timeSlicing": {"replicas": 4}},
+    "autoscale": {**AWS_BURST["autoscale"], "maxNodes": 2},
+}
+# aws/karpenter-provider-aws@v1.14.1 charts/karpenter/values.yaml `settings.featureGates.
+# nodeOverlay` (false by default; templates/deployment.yaml: FEATURE_GATES NodeOverlay=).
+KARPENTER_AWS_KEYS_WITH_GATE = dv.KARPENTER_AWS_KEYS | {"settings.featureGates.nodeOverlay"}
+
+
+class TestSharedAutoscaledGroups:
+    def test_the_pool_gets_what_the_gpu_operator_gets(self):
+        cfg = config(AWS_SERVICES, (TIME_SLICED_BURST,))
+        (pool,) = must(ps.karpenter_args(fake_handle(), cfg)).pools
+        (gpu,) = [g for g in node_group_gpus(cfg) if g.name == "shared"]
+        assert pool.gpu == gpu
+        # 8 GPUs x 4 replicas per node, renamed: 32 nvidia.com/gpu.shared per node.
+        assert karpenter.advertised(pool) == {"nvidia.com/gpu.shared": 32}
+        assert karpenter.render_limits(pool) == {"nodes": "2", "nvidia.com/gpu.shared": "64"}
+
+    def test_everything_emitted_is_validated(self, mocks: ServiceMocks) -> None:
+        cfg = config(AWS_SERVICES, (AWS_BURST, TIME_SLICED_BURST))
+        assert services_rules(cfg) == []
+
+        def build() -> None:
+            parent = pulumi.ComponentResource("gpu-caas:cluster:TenantCluster", "acme")
+            handle = ClusterHandle(
+                name="acme", provider=tenant_provider(), parent=parent, kubernetes_version="1.34.2"
+            )
+            install_services(handle, cfg)
+
+        run(mocks, build)
+        kinds: dict[str, list[dict[str, Any]]] = {}
+        for resource in mocks.kubernetes_resources():
+            kind = resource.type.rsplit(":", 1)[-1]
+            if kind in ("NodePool", "NodeOverlay"):
+                validate_custom_resource(resource.inputs["apiVersion"], kind, resource.inputs)
+                kinds.setdefault(kind, []).append(resource.inputs)
+        assert [p["metadata"]["name"] for p in kinds["NodePool"]] == ["acme-burst", "acme-shared"]
+        (overlay,) = kinds["NodeOverlay"]
+        assert overlay["metadata"]["name"] == "acme-shared"
+        assert overlay["spec"]["requirements"] == [
+            {"key": "karpenter.sh/nodepool", "operator": "In", "values": ["acme-shared"]}
+        ]
+        assert overlay["spec"]["capacity"] == {
+            "nvidia.com/gpu": "0",
+            "nvidia.com/gpu.shared": "32",
+        }
+        (release,) = [r for r in mocks.resources if r.name == "acme-karpenter-controller"]
+        values = release.inputs["values"]
+        dv.assert_keys_documented(
+            values, KARPENTER_AWS_KEYS_WITH_GATE, {"serviceAccount.annotations"}
+        )
+        assert values["settings"]["featureGates"] == {"nodeOverlay": True}
+
+
+def sharing_group(sharing: dict[str, Any] | None) -> dict[str, Any]:
+    group: dict[str, Any] = {**BURST, "name": "burst"}
+    if sharing is not None:
+        group["sharing"] = sharing
+        if sharing["mode"] in ("time-slicing", "mps"):
+            group["team"] = "research"
+    return group
+
+
+GATE_WARNING = "gpu-caas:tenant.nodeGroups[1].sharing.mode"
+
+
+@pytest.mark.parametrize(
+    ("sharing", "autoscaling", "expected"),
+    [
+        (None, {"enabled": True}, []),
+        (
+            {"mode": "time-slicing", "timeSlicing": {"replicas": 4}},
+            {"enabled": True},
+            [GATE_WARNING],
+        ),
+        ({"mode": "mps", "mps": {"replicas": 2}}, {"enabled": True}, [GATE_WARNING]),
+        ({"mode": "mig", "mig": {"layout": {"3g.40gb": 2}}}, {"enabled": True}, [GATE_WARNING]),
+        ({"mode": "mig", "mig": {"layout": {"7g.80gb": 1}}}, {"enabled": True}, []),
+        (
+            {"mode": "mig", "mig": {"layout": {"3g.40gb": 1, "1g.10gb": 2}}},
+            {"enabled": True},
+            [GATE_WARNING],
+        ),
+        # gpu-caas installs the controller and turns the gate on itself.
+        (
+            {"mode": "time-slicing", "timeSlicing": {"replicas": 4}},
+            {"enabled": True, "provider": "aws", "controller": {"install": True}},
+            [],
+        ),
+        # No Karpenter: an error already (services_rules), not a second warning.
+        ({"mode": "time-slicing", "timeSlicing": {"replicas": 4}}, {"enabled": False}, []),
+    ],
+    ids=[
+        "exclusive",
+        "time-slicing",
+        "mps",
+        "mig-single",
+        "mig-single-whole-gpu",
+        "mig-mixed",
+        "gate-set-by-gpu-caas",
+        "autoscaling-off",
+    ],
+)
+def test_karpenter_sharing_warnings(sharing, autoscaling, expected):
+    group = sharing_group(sharing)
+    if autoscaling.get("provider") == "aws":
+        group["autoscale"] = {**AWS_BURST["autoscale"]}
+    cfg = config({"autoscaling": autoscaling}, (group,))
+    warnings = karpenter_sharing_warnings(cfg)
+    assert [path for path, _ in warnings] == expected
+    if expected:
+        (gpu,) = [g for g in node_group_gpus(cfg) if g.name == "burst"]
+        message = warnings[0][1]
+        # The message names exactly what the nodes advertise.
+        for resource in advertised_per_node(gpu, group["autoscale"]["gpu"]["count"]):
+            assert resource in message
+        assert "NodeOverlay=true" in message
+        assert "kubernetes-sigs/karpenter#729" in message
+
+
+@pytest.mark.parametrize(
+    ("dra", "expected"),
+    [
+        ({"enabled": True}, []),
+        (
+            {"enabled": True, "gpuResources": True},
+            ["gpu-caas:tenant.gpu.dra.gpuResources"],
+        ),
+        (
+            {
+                "enabled": True,
+                "computeDomains": True,
+                "domains": [{"name": "imex", "namespace": "research", "nodeGroup": "burst"}],
+            },
+            ["gpu-caas:tenant.gpu.dra.domains[0].nodeGroup"],
+        ),
+        (
+            {
+                "enabled": True,
+                "computeDomains": True,
+                "domains": [{"name": "imex", "namespace": "research", "nodeGroup": "gb200"}],
+            },
+            [],
+        ),
+    ],
+    ids=["dra-driver-only", "dra-gpus", "compute-domain-on-autoscaled", "compute-domain-inventory"],
+)
+def test_karpenter_cannot_scale_up_for_dra_claims(dra, expected):
+    raw = copy.deepcopy(BASE)
+    raw["nodeGroups"] = [*raw["nodeGroups"], BURST]
+    raw["services"] = {"autoscaling": {"enabled": True}}
+    # DRA GPUs replace the device plugin (gpu_rules refuses both).
+    operator = {"devicePlugin": False} if dra.get("gpuResources") else {}
+    raw["gpu"] = {"dra": dra, "operator": operator}
+    warnings = karpenter_sharing_warnings(TenantConfig.model_validate(raw))
+    assert [path for path, _ in warnings] == expected
+    for _, message in warnings:
+        assert "ignores pods' DRA requests" in message

@@ -20,7 +20,6 @@ from stacks.config.services import (
     inventory_gpu_count,
     services_rules,
     services_warnings,
-    team_gpu_quota,
 )
 
 CAPI_CLASS = {"group": "karpenter.cluster.x-k8s.io", "kind": "ClusterAPINodeClass", "name": "gpu"}
@@ -297,14 +296,6 @@ class TestWarnings:
         ):
             assert services_warnings(tenant(services)) == [], services
 
-    def test_quotas_exceed_capacity(self):
-        # research 4 + inference 8 = 12 GPUs; inventory has 3 x 8 = 24.
-        assert other_warnings(tenant()) == []
-        teams = [*BASE["teams"], {"name": "extra", "gpuQuota": 13}]
-        warnings = other_warnings(tenant(teams=teams))
-        assert paths(warnings) == ["gpu-caas:tenant.teams"]
-        assert "25" in warnings[0][1] and "24" in warnings[0][1]
-
     def test_min_nodes_is_ignored_by_karpenter(self):
         groups = [
             {
@@ -373,11 +364,6 @@ class TestCniDefault:
 
 
 class TestHelpers:
-    def test_team_quota_is_the_team_share_not_per_namespace(self):
-        # research has two namespaces capped at 4 each: the team queue guarantees 4.
-        config = tenant()
-        assert [team_gpu_quota(t) for t in config.teams] == [4, 8, 0]
-
     def test_capacity(self):
         groups = [
             *BASE["nodeGroups"],

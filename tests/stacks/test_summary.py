@@ -64,11 +64,17 @@ def _with_groups(groups: list[dict[str, Any]], extra_hosts: list[dict[str, Any]]
                 "name": "shared",
                 "hosts": ["gpu-1"],
                 "sharing": {"mode": "time-slicing", "timeSlicing": {"replicas": 4}},
+                "team": "ml",
             },
             "host gpu-1; 8x H100-80GB per node (8 GPUs); time-slicing: 4 pods per GPU",
         ),
         (
-            {"name": "mps", "hosts": ["gpu-1"], "sharing": {"mode": "mps", "mps": {"replicas": 8}}},
+            {
+                "name": "mps",
+                "hosts": ["gpu-1"],
+                "sharing": {"mode": "mps", "mps": {"replicas": 8}},
+                "team": "ml",
+            },
             "host gpu-1; 8x H100-80GB per node (8 GPUs); MPS: 8 clients per GPU",
         ),
         (

@@ -19,8 +19,8 @@ from tests.support.mocks import RecordingMocks
 from tests.support.mocks import run as run_program
 
 TEAMS = (
-    tn.TeamNamespace("vision", "vision-train", 8, ("oidc:vision",)),
-    tn.TeamNamespace("vision", "vision-serve", None, ()),
+    tn.TeamNamespace("vision", "vision-train", (("requests.nvidia.com/gpu", 8),), ("oidc:vision",)),
+    tn.TeamNamespace("vision", "vision-serve", (), ()),
 )
 PUBLIC_KEY = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0=\n-----END PUBLIC KEY-----\n"
 

@@ -6,6 +6,12 @@ host-IPC or hostPath pod, an image from an unlisted registry and a NodePort
 service are refused, a restricted pod from an allowed registry is admitted, and
 the platform namespaces that need host access keep it.
 
+Soft-shared GPUs belong to one team: a pod of team A (whose namespaces own a
+time-sliced node group) is mutated to tolerate the group's `gpu-caas.io/team=A` taint
+and admitted; a pod of team B (or of any other non-platform namespace) that tolerates
+it, by value, by `Exists` on the key or by a keyless `Exists`, is refused. Mutation
+runs first, then validation on its output, as admission does.
+
 The CLI is built by `make setup-test` (scripts/toolchain/kyverno). The image-signature
 policy needs the registry to fetch signatures, so it is covered by the schema
 tests only.
@@ -24,12 +30,20 @@ import pytest
 import yaml
 
 from components.isolation.kyverno import API_VERSION, KIND, render_cluster_policies
-from stacks.config import load_stack_file
+from stacks.config import load_stack_file, parse_tenant
 from stacks.config.tenant import TenantConfig
 from stacks.platform_isolation import kyverno_args
+from tests.stacks.samples import sample
 
 ROOT = Path(__file__).resolve().parents[3]
 SIGNATURE_POLICY = "gpu-caas-verify-nvidia-images"
+BASE_POLICIES = {
+    "gpu-caas-pod-security",
+    "gpu-caas-host-access",
+    "gpu-caas-image-registries",
+    "gpu-caas-no-nodeport",
+}
+"""The validate policies every tenant gets (the signature policy is left out, above)."""
 
 pytestmark = pytest.mark.engine
 
@@ -157,12 +171,15 @@ def _kyverno() -> str:
     return path
 
 
-def _write_policies(config: TenantConfig, directory: Path) -> list[str]:
+def _write_policies(config: TenantConfig, directory: Path, *, mutate: bool = False) -> list[str]:
+    """Write the config's validate policies, or with `mutate` its mutate policies."""
     handle = types.SimpleNamespace(provider=None, network_ready=())
     specs = render_cluster_policies(kyverno_args(handle, config))  # type: ignore[arg-type]
     written = []
     for name, spec in specs.items():
         if name == SIGNATURE_POLICY:
+            continue
+        if any("mutate" in rule for rule in spec["rules"]) is not mutate:
             continue
         manifest = {
             "apiVersion": API_VERSION,
@@ -182,7 +199,7 @@ def _verdicts(
     policies, resource_dir = tmp_path / "policies", tmp_path / "resources"
     policies.mkdir()
     resource_dir.mkdir()
-    assert len(_write_policies(config, policies)) == 4
+    assert set(_write_policies(config, policies)) >= BASE_POLICIES
     (resource_dir / "resources.yaml").write_text(yaml.safe_dump_all(resources))
     proc = subprocess.run(
         [
@@ -242,3 +259,113 @@ def test_mirrored_images_are_admitted_and_upstream_only_if_listed(tmp_path: Path
     rule = "gpu-caas-image-registries/allowed-registries"
     assert verdicts[(team_ns, "from-mirror")][rule] == "pass", verdicts
     assert verdicts[(team_ns, "unlisted")][rule] == "fail", verdicts
+
+
+def _mutated(
+    config: TenantConfig, resources: list[dict[str, Any]], tmp_path: Path
+) -> list[dict[str, Any]]:
+    """`resources` after the config's mutate policies, as the Kyverno CLI writes them."""
+    policies, resource_dir, out = (tmp_path / d for d in ("mutate", "to-mutate", "mutated"))
+    for directory in (policies, resource_dir, out):
+        directory.mkdir()
+    assert _write_policies(config, policies, mutate=True)
+    (resource_dir / "resources.yaml").write_text(yaml.safe_dump_all(resources))
+    proc = subprocess.run(
+        [_kyverno(), "apply", str(policies), "--resource", str(resource_dir), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    written = {}
+    for path in out.glob("*.yaml"):
+        # Each file holds the resource followed by `---` (an empty second document).
+        *_, resource = (doc for doc in yaml.safe_load_all(path.read_text()) if doc)
+        written[resource["metadata"]["name"]] = resource
+    # One file per resource, named after it: the cases below have unique names.
+    return [written[r["metadata"]["name"]] for r in resources]
+
+
+TEAM_TAINT_KEY = "gpu-caas.io/team"
+A_TOLERATION = {"key": TEAM_TAINT_KEY, "operator": "Equal", "value": "a", "effect": "NoSchedule"}
+
+
+def _team_config() -> TenantConfig:
+    """Teams `a` (namespaces a, a-eval) and `b`; a time-sliced group dedicated to `a`."""
+    data = sample("tenant-managed")
+    data["teams"] = [{"name": "a", "namespaces": ["a", "a-eval"]}, {"name": "b"}]
+    data["nodeGroups"][1]["sharing"] = {"mode": "time-slicing", "timeSlicing": {"replicas": 4}}
+    data["nodeGroups"][1]["team"] = "a"
+    return parse_tenant(data)
+
+
+# (pod, tolerations it must end with after mutation, whether a policy refuses it).
+TEAM_CASES: list[tuple[dict[str, Any], list[dict[str, str]], bool]] = [
+    # Team a's pods get the toleration without editing their spec, and are admitted.
+    (_pod("a-plain", "a"), [A_TOLERATION], False),
+    (_pod("a-eval-plain", "a-eval"), [A_TOLERATION], False),
+    # ... alongside their own tolerations, and not twice.
+    (
+        _pod("a-gpu", "a", tolerations=[{"key": "nvidia.com/gpu", "operator": "Exists"}]),
+        [{"key": "nvidia.com/gpu", "operator": "Exists"}, A_TOLERATION],
+        False,
+    ),
+    (_pod("a-own", "a", tolerations=[A_TOLERATION]), [A_TOLERATION], False),
+    # Team b: untouched, and refused whenever it tolerates team a's taint.
+    (_pod("b-plain", "b"), [], False),
+    (_pod("b-steals", "b", tolerations=[A_TOLERATION]), [A_TOLERATION], True),
+    (
+        _pod("b-exists", "b", tolerations=[{"key": TEAM_TAINT_KEY, "operator": "Exists"}]),
+        [{"key": TEAM_TAINT_KEY, "operator": "Exists"}],
+        True,
+    ),
+    (
+        _pod("b-everything", "b", tolerations=[{"operator": "Exists"}]),
+        [{"operator": "Exists"}],
+        True,
+    ),
+    # Tolerating only NoExecute taints does not get a pod past a NoSchedule taint.
+    (
+        _pod("b-noexecute", "b", tolerations=[{"operator": "Exists", "effect": "NoExecute"}]),
+        [{"operator": "Exists", "effect": "NoExecute"}],
+        False,
+    ),
+    (
+        _pod(
+            "b-other-value",
+            "b",
+            tolerations=[{"key": TEAM_TAINT_KEY, "value": "b", "effect": "NoSchedule"}],
+        ),
+        [{"key": TEAM_TAINT_KEY, "value": "b", "effect": "NoSchedule"}],
+        False,
+    ),
+    # Namespaces of no team are "another team" too.
+    (_pod("stray", "scratch", tolerations=[A_TOLERATION]), [A_TOLERATION], True),
+    # The GPU Operator's node agents run on every GPU node, the team's included.
+    (
+        _pod("device-plugin", "gpu-operator", tolerations=[{"operator": "Exists"}]),
+        [{"operator": "Exists"}],
+        False,
+    ),
+]
+
+
+def test_only_the_owning_team_tolerates_its_soft_shared_gpus(tmp_path: Path) -> None:
+    config = _team_config()
+    pods = [pod for pod, _, _ in TEAM_CASES]
+    mutated = _mutated(config, pods, tmp_path)
+    for (pod, tolerations, _), after in zip(TEAM_CASES, mutated, strict=True):
+        assert after["spec"].get("tolerations", []) == tolerations, pod["metadata"]["name"]
+    verdicts = _verdicts(config, mutated, tmp_path)
+    rule = "gpu-caas-team-nodes/a"
+    for pod, _, refused in TEAM_CASES:
+        key = (pod["metadata"]["namespace"], pod["metadata"]["name"])
+        got = verdicts.get(key, {})
+        failed = {r for r, v in got.items() if v == "fail"}
+        if refused:
+            assert failed == {rule}, (key, got)
+        else:
+            assert rule not in failed, (key, got)
+            # The platform namespace keeps its own exemptions (no team rule applies).
+            assert not failed, (key, got)

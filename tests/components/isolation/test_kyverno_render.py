@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -28,7 +29,15 @@ MIRRORS = Mirrors(
 NO_MIRRORS = Mirrors()
 
 
-def args(mirrors: Mirrors = NO_MIRRORS, verification: bool = True) -> ky.KyvernoPoliciesArgs:
+TEAMS = {"ml": ("ml", "ml-eval"), "research": ("research",)}
+"""Teams that own node groups (`nodeGroups[].team`) -> their namespaces."""
+
+
+def args(
+    mirrors: Mirrors = NO_MIRRORS,
+    verification: bool = True,
+    team_namespaces: dict[str, tuple[str, ...]] | None = None,
+) -> ky.KyvernoPoliciesArgs:
     return ky.KyvernoPoliciesArgs(
         tenant="acme",
         provider=None,  # type: ignore[arg-type]  # renderers never touch the provider
@@ -40,6 +49,7 @@ def args(mirrors: Mirrors = NO_MIRRORS, verification: bool = True) -> ky.Kyverno
         allowed_registries=("nvcr.io", "registry.k8s.io"),
         verification=ky.ImageVerification(PUBLIC_KEY) if verification else None,
         mirrors=mirrors,
+        team_namespaces=team_namespaces or {},
     )
 
 
@@ -65,12 +75,25 @@ def test_every_cluster_policy_is_valid_against_the_crd(mirrors: Mirrors) -> None
         validate_custom_resource(ky.API_VERSION, ky.KIND, manifest(name, spec))
 
 
+def test_team_policies_are_valid_against_the_crd_and_only_with_dedicated_groups() -> None:
+    policies = ky.render_cluster_policies(args(team_namespaces=TEAMS))
+    team_policies = {"gpu-caas-team-tolerations", "gpu-caas-team-nodes"}
+    assert team_policies <= set(policies)
+    assert not team_policies & set(ky.render_cluster_policies(args()))
+    for name in team_policies:
+        validate_custom_resource(ky.API_VERSION, ky.KIND, manifest(name, policies[name]))
+
+
 def test_every_rule_enforces_and_fails_closed() -> None:
-    for name, spec in ky.render_cluster_policies(args()).items():
+    for name, spec in ky.render_cluster_policies(args(team_namespaces=TEAMS)).items():
         # The deprecated policy-level action must not be used (per-rule failureAction).
         assert "validationFailureAction" not in spec, name
         assert spec["webhookConfiguration"]["failurePolicy"] == "Fail", name
         for rule in all_rules(spec):
+            if "mutate" in rule:
+                # Mutations admit nothing on their own; only the team toleration mutates.
+                assert name == "gpu-caas-team-tolerations", (name, rule["name"])
+                continue
             actions = (
                 [rule["validate"]["failureAction"]]
                 if "validate" in rule
@@ -141,6 +164,54 @@ def test_no_nodeport_for_services_outside_platform() -> None:
     [rule] = ky.render_no_nodeport(["ingress-nginx"])["rules"]
     assert rule["match"]["any"][0]["resources"]["kinds"] == ["Service"]
     assert rule["validate"]["pattern"] == {"spec": {"=(type)": "!NodePort"}}
+
+
+def test_team_tolerations_mutate_new_pods_of_each_team_only() -> None:
+    spec = ky.render_team_tolerations(TEAMS)
+    assert spec["background"] is False
+    rules = {rule["name"]: rule for rule in spec["rules"]}
+    assert list(rules) == ["ml", "research"]
+    resources = rules["ml"]["match"]["any"][0]["resources"]
+    assert resources == {
+        "kinds": ["Pod"],
+        "namespaces": ["ml", "ml-eval"],
+        "operations": ["CREATE"],
+    }
+    [patch] = json.loads(rules["ml"]["mutate"]["patchesJson6902"])
+    assert patch == {
+        "op": "add",
+        "path": "/spec/tolerations/-",
+        "value": {
+            "key": "gpu-caas.io/team",
+            "operator": "Equal",
+            "value": "ml",
+            "effect": "NoSchedule",
+        },
+    }
+    # Not added twice: the precondition counts the toleration already there.
+    [precondition] = rules["ml"]["preconditions"]["all"]
+    assert "value=='ml'" in precondition["key"] and precondition["value"] == 0
+
+
+def test_team_nodes_refuse_other_namespaces_except_the_platform() -> None:
+    spec = ky.render_team_nodes(TEAMS, ["kube-system", "gpu-operator"])
+    rules = {rule["name"]: rule for rule in spec["rules"]}
+    assert list(rules) == ["ml", "research"]
+    assert rules["ml"]["exclude"]["any"][0]["resources"]["namespaces"] == [
+        "gpu-operator",
+        "kube-system",
+        "ml",
+        "ml-eval",
+    ]
+    validate = rules["research"]["validate"]
+    assert validate["failureAction"] == "Enforce"
+    assert "gpu-caas.io/team=research:NoSchedule" in validate["message"]
+    [condition] = validate["deny"]["conditions"]["any"]
+    assert condition == {
+        "key": f"{{{{ {ky.tolerating_team_query('research')} | length(@) }}}}",
+        "operator": "GreaterThan",
+        "value": 0,
+    }
 
 
 @pytest.mark.parametrize("mirrors", [Mirrors(), MIRRORS], ids=["upstream", "mirrored"])

@@ -6,7 +6,12 @@ import pytest
 
 from components.isolation import tenant_namespaces as tn
 
-TEAM = tn.TeamNamespace("vision", "vision-train", 8, ("oidc:vision-admins",))
+TEAM = tn.TeamNamespace(
+    "vision",
+    "vision-train",
+    (("requests.nvidia.com/gpu", 8), ("gpu.nvidia.com.deviceclass.resource.k8s.io/devices", 8)),
+    ("oidc:vision-admins",),
+)
 
 
 def test_psa_restricted_in_every_mode_pinned_to_cluster_minor() -> None:
@@ -37,39 +42,43 @@ def test_network_policies_default_deny_plus_dns_and_same_namespace() -> None:
     assert same["egress"] == [{"to": [{"podSelector": {}}]}]
 
 
-def test_quota_counts_gpus_by_device_plugin_and_by_dra_class() -> None:
-    hard = tn.render_quota(TEAM, tn.QuotaDefaults(), ["gpu.nvidia.com", "mig.nvidia.com"])
-    assert hard["requests.nvidia.com/gpu"] == "8"
-    # Extended resources only accept the requests. prefix in quota.
-    assert "limits.nvidia.com/gpu" not in hard
-    assert hard["gpu.nvidia.com.deviceclass.resource.k8s.io/devices"] == "8"
-    assert hard["mig.nvidia.com.deviceclass.resource.k8s.io/devices"] == "8"
-    assert hard["services.nodeports"] == "0"
-    assert hard["services.loadbalancers"] == "0"
-    assert hard["pods"] == "200"
+def test_quota_is_the_defaults_plus_the_team_lines_as_given() -> None:
+    hard = tn.render_quota(TEAM, tn.QuotaDefaults())
+    assert hard == {
+        "requests.cpu": "64",
+        "requests.memory": "512Gi",
+        "pods": "200",
+        "persistentvolumeclaims": "50",
+        "services.nodeports": "0",
+        "services.loadbalancers": "0",
+        "requests.nvidia.com/gpu": "8",
+        "gpu.nvidia.com.deviceclass.resource.k8s.io/devices": "8",
+    }
 
 
 @pytest.mark.parametrize(
-    ("per_gpu", "expected"),
+    ("resource", "key"),
     [
-        ((), {}),
-        ((("1g.10gb", 2), ("3g.40gb", 1)), {"1g.10gb": "16", "3g.40gb": "8"}),
-        ((("1g.12gb", 7),), {"1g.12gb": "56"}),
+        ("nvidia.com/gpu", "requests.nvidia.com/gpu"),
+        ("nvidia.com/mig-1g.10gb", "requests.nvidia.com/mig-1g.10gb"),
+        ("nvidia.com/gpu.shared", "requests.nvidia.com/gpu.shared"),
     ],
 )
-def test_quota_caps_every_mig_profile_the_cluster_advertises(
-    per_gpu: tuple[tuple[str, int], ...], expected: dict[str, str]
-) -> None:
-    """Mixed-strategy MIG nodes advertise `nvidia.com/mig-<profile>`, not `nvidia.com/gpu`:
-    a team's GPU quota must cap them too (8 GPUs yield 8 x instances per GPU)."""
-    hard = tn.render_quota(TEAM, tn.QuotaDefaults(), [], per_gpu)
-    mig = {k.removeprefix("requests.nvidia.com/mig-"): v for k, v in hard.items() if "mig-" in k}
-    assert mig == expected
+def test_extended_resources_are_quota_d_by_requests_only(resource: str, key: str) -> None:
+    # Extended resources cannot be overcommitted: quota accepts `requests.` only.
+    assert tn.quota_key(resource) == key
 
 
-def test_quota_without_gpu_quota_has_no_gpu_lines() -> None:
-    team = tn.TeamNamespace("web", "web", None)
-    hard = tn.render_quota(team, tn.QuotaDefaults(requests_cpu="8"), ["gpu.nvidia.com"])
+def test_dra_devices_are_quota_d_per_device_class() -> None:
+    assert (
+        tn.device_class_quota_key("mig.nvidia.com")
+        == "mig.nvidia.com.deviceclass.resource.k8s.io/devices"
+    )
+
+
+def test_quota_without_gpu_lines_has_no_gpu_lines() -> None:
+    team = tn.TeamNamespace("web", "web")
+    hard = tn.render_quota(team, tn.QuotaDefaults(requests_cpu="8"))
     assert not [k for k in hard if "gpu" in k]
     assert hard["requests.cpu"] == "8"
 

@@ -143,6 +143,7 @@ NVSENTINEL_KEYS = frozenset(
 KARPENTER_AWS_KEYS = frozenset(
     {
         "replicas",
+        "settings.featureGates.nodeOverlay",
         "settings.clusterName",
         "controller.image.repository",
         "serviceAccount.annotations",

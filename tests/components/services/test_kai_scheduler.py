@@ -116,6 +116,39 @@ class TestQueues:
             validate_custom_resource(kai.QUEUE_API_VERSION, "Queue", spec)
 
 
+class TestGpuUnits:
+    """What KAI v0.13.0 counts against a queue's `gpu` quota, per physical GPU."""
+
+    @pytest.mark.parametrize(
+        ("resources", "units"),
+        [
+            ({"nvidia.com/gpu": 1}, 1),  # exclusive
+            ({"nvidia.com/gpu": 7}, 7),  # MIG single strategy: instances are nvidia.com/gpu
+            # MIG mixed: each instance counts its compute slices (`<g>` of the name).
+            ({"nvidia.com/mig-1g.10gb": 7}, 7),
+            ({"nvidia.com/mig-3g.40gb": 2}, 6),
+            (
+                {
+                    "nvidia.com/mig-3g.47gb": 1,
+                    "nvidia.com/mig-2g.24gb": 1,
+                    "nvidia.com/mig-1g.12gb": 2,
+                },
+                7,
+            ),
+            # Time-sliced and MPS replicas (renameByDefault) are no GPUs to KAI.
+            ({"nvidia.com/gpu.shared": 4}, 0),
+            ({"nvidia.com/mig-1g.10gb.shared": 14}, 0),
+            # DRA: a GPU DeviceClass counts per device; MIG devices' class has no `gpu`.
+            ({"gpu.nvidia.com": 1}, 1),
+            ({"mig.nvidia.com": 7}, 0),
+            ({"nvidia.com/mig-1c.3g.40gb": 1}, 0),  # not a profile KAI parses
+            ({}, 0),
+        ],
+    )
+    def test_kai_gpu_units(self, resources, units):
+        assert kai.kai_gpu_units(resources) == units
+
+
 class TestTopology:
     def test_valid_against_crd(self):
         spec = kai.render_topology([LABEL_NVLINK_DOMAIN, LABEL_RACK, kai.HOSTNAME_LABEL])
