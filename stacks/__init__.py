@@ -131,9 +131,11 @@ def engine_secret_problems(raw: Any) -> list[Problem]:
 def deploy(config: TenantConfig) -> dict[str, object]:
     """Deploy the config's flavor; return the stack outputs."""
     from components.mirrors import reset_stack_mirror_list
+    from stacks import server_side_apply
 
     # One stack per program run: start the mirror list empty (matters in tests).
     reset_stack_mirror_list()
+    server_side_apply.register()
     return _flavors()[config.flavor](config)
 
 

@@ -276,10 +276,16 @@ def test_mig_layout_change_updates_only_gpu_configuration(live: LiveStack) -> No
     assert set(planned) == {"update"}, planned
     # The device-plugin and MIG configs (updated in place, never deleted first), the
     # GPU Operator's cluster-wide MIG strategy (mixed -> single: one profile left), the
-    # team quotas' per-profile MIG lines (gone with the mixed strategy) and the KAI
-    # queues, whose GPU units follow the layout (stacks/config/gpu_quota.py).
+    # team quotas' per-profile MIG lines (gone with the mixed strategy), the KAI
+    # queues, whose GPU units follow the layout (stacks/config/gpu_quota.py), and the
+    # autoscaled group's NodePool limits and NodeOverlay capacity (what its nodes will
+    # advertise: components/gpu/advertised.py).
     kinds = {urn_type(urn) for urn in planned["update"]}
-    assert kinds == {"ConfigMap", "Release", "ResourceQuota", "Queue"}, planned
+    assert kinds == {
+        "ConfigMap", "Release", "ResourceQuota", "Queue", "NodePool", "NodeOverlay"
+    }, planned  # fmt: skip
+    pools = {urn_name(u) for u in planned["update"] if urn_type(u) in {"NodePool", "NodeOverlay"}}
+    assert all(name.endswith("-small-models") for name in pools), planned
     _up(live)
     hard = live.cluster.kubectl(
         "get", "resourcequota", "-n", TEAM_A, "-o", "jsonpath={.items[0].spec.hard}"
