@@ -169,7 +169,7 @@ if [ "${info#* }" = "v$VERSION" ]; then
   # A rollout that stopped after this drain (and was then reverted, or re-run after the
   # host was fixed by hand) left our cordon behind: nothing else would lift it, the
   # node step only runs when its own inputs change.
-  mine=$(k get node "$NODE" -o jsonpath='{.metadata.annotations.gpu-caas\.io/cordoned}')
+  mine=$(k get node "$NODE" -o jsonpath='{.metadata.annotations.gpu-caas\\.io/cordoned}')
   if [ "$mine" = upgrade ]; then
     lift='{"metadata":{"annotations":{"gpu-caas.io/cordoned":null}},'
     lift="$lift"'"spec":{"unschedulable":false}}'
