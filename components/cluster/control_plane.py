@@ -19,7 +19,7 @@ from components.cluster.bootstrap import (
 )
 from components.cluster.kubeconfig import api_server, fingerprint
 from components.cluster.labels import CONTROL_PLANE_TAINT, node_labels
-from components.cluster.node_group import drain_environment, managed_labels
+from components.cluster.node_group import managed_labels, upgrade_steps
 from components.cluster.sizing import api_server_flags, hosted_sizing
 from components.cluster.types import (
     MIN_KUBERNETES_VERSION,
@@ -30,7 +30,7 @@ from components.cluster.types import (
     SshHost,
     secret,
 )
-from components.cluster.upgrade import UpgradeRole, upgrade_script
+from components.cluster.upgrade import UpgradeRole
 
 TYPE = "gpu-caas:cluster:ControlPlane"
 
@@ -330,35 +330,15 @@ def _upgrade_in_turn(
             drain_timeout_seconds=Rollout().drain_timeout_seconds,
             delete_emptydir_data=Rollout().delete_empty_dir_data,
         )
-        drain = command.local.Command(
-            f"{name}-drain-{host.name}",
-            create=node_lifecycle.DRAIN_FOR_UPGRADE,
-            environment=drain_environment(environment),
-            triggers=[version],
-            opts=pulumi.ResourceOptions(
-                parent=parent,
-                depends_on=[joined] + ([previous] if previous is not None else []),
-                additional_secret_outputs=SECRET_OUTPUTS,
-            ),
-        )
         role = UpgradeRole.FIRST_CONTROL_PLANE if index == 0 else UpgradeRole.CONTROL_PLANE
-        upgrade = command.remote.Command(
-            f"{name}-upgrade-{host.name}",
-            connection=host.connection(),
-            create=upgrade_script(version, role=role),
-            triggers=[version],
-            opts=pulumi.ResourceOptions(
-                parent=parent, depends_on=[drain], additional_secret_outputs=SECRET_OUTPUTS
-            ),
-        )
-        previous = command.local.Command(
-            f"{name}-node-{host.name}",
-            create=node_lifecycle.SYNC_NODE,
-            delete=node_lifecycle.REMOVE_NODE,
+        previous = upgrade_steps(
+            name,
+            host,
+            version=version,
+            role=role,
             environment=environment,
-            opts=pulumi.ResourceOptions(
-                parent=parent, depends_on=[upgrade], additional_secret_outputs=SECRET_OUTPUTS
-            ),
+            after=[joined] + ([previous] if previous is not None else []),
+            parent=parent,
         )
 
 

@@ -43,16 +43,13 @@ def _version_check(version: str) -> str:
     )
 
 
-UPGRADE_DOC = "https://kubernetes.io/docs/tasks/administer-cluster/kubeadm/kubeadm-upgrade/"
-
-
 def init_script(version: str) -> str:
     """Run `kubeadm init` once (config on stdin) and print the admin kubeconfig.
 
     Idempotent: an existing `/etc/kubernetes/admin.conf` skips init, so a re-run (a new
     SSH key updates the command) only prints the kubeconfig again. The version here is
     the one the cluster is created at; later versions are applied by
-    `components.cluster.upgrade` (`kubeadm upgrade`, see UPGRADE_DOC), so a bootstrapped
+    `components.cluster.upgrade` (`kubeadm upgrade`, see `upgrade.UPGRADE_DOC`), so a bootstrapped
     host never compares its running version with this one. kubeadm's own output goes
     to stderr (it contains a join token).
     """

@@ -209,29 +209,59 @@ def _keep_nodes_in_step(
         after: list[pulumi.Resource] = [by_host[host.name]]
         if index >= rollout.max_unavailable:
             after.append(nodes[index - rollout.max_unavailable])
-        drain = command.local.Command(
-            f"{name}-drain-{host.name}",
-            create=node_lifecycle.DRAIN_FOR_UPGRADE,
-            environment=drain_environment(environment),
-            triggers=[args.kubernetes_version],
-            opts=pulumi.ResourceOptions(
-                parent=parent, depends_on=after, additional_secret_outputs=SECRET_OUTPUTS
-            ),
+        nodes.append(
+            upgrade_steps(
+                name,
+                host,
+                version=args.kubernetes_version,
+                role=UpgradeRole.WORKER,
+                environment=environment,
+                after=after,
+                parent=parent,
+            )
         )
-        upgrade = command.remote.Command(
-            f"{name}-upgrade-{host.name}",
-            connection=host.connection(),
-            create=upgrade_script(args.kubernetes_version, role=UpgradeRole.WORKER),
-            triggers=[args.kubernetes_version],
-            opts=pulumi.ResourceOptions(
-                parent=parent, depends_on=[drain], additional_secret_outputs=SECRET_OUTPUTS
-            ),
-        )
-        nodes.append(_node_step(name, host, environment, [upgrade], parent))
     for host in args.failed_hosts:
         environment = _node_environment(args, host, HOST_FAILED)
         nodes.append(_node_step(name, host, environment, [by_host[host.name]], parent))
     return nodes
+
+
+def upgrade_steps(
+    name: str,
+    host: SshHost,
+    *,
+    version: str,
+    role: UpgradeRole,
+    environment: dict[str, pulumi.Input[str]],
+    after: list[pulumi.Resource],
+    parent: pulumi.Resource,
+) -> command.local.Command:
+    """`<name>-drain-<host>` (local, after `after`), `<name>-upgrade-<host>` (over SSH)
+    and `<name>-node-<host>` (local), in that order; returns the node step.
+
+    Drain and upgrade are replaced when `version` changes (`triggers`); the node step is
+    updated when its `environment` (`node_lifecycle.node_environment`) changes. Used for
+    worker hosts here and for control-plane hosts by `control_plane`.
+    """
+    drain = command.local.Command(
+        f"{name}-drain-{host.name}",
+        create=node_lifecycle.DRAIN_FOR_UPGRADE,
+        environment=drain_environment(environment),
+        triggers=[version],
+        opts=pulumi.ResourceOptions(
+            parent=parent, depends_on=after, additional_secret_outputs=SECRET_OUTPUTS
+        ),
+    )
+    upgrade = command.remote.Command(
+        f"{name}-upgrade-{host.name}",
+        connection=host.connection(),
+        create=upgrade_script(version, role=role),
+        triggers=[version],
+        opts=pulumi.ResourceOptions(
+            parent=parent, depends_on=[drain], additional_secret_outputs=SECRET_OUTPUTS
+        ),
+    )
+    return _node_step(name, host, environment, [upgrade], parent)
 
 
 def _node_step(
@@ -239,7 +269,7 @@ def _node_step(
     host: SshHost,
     environment: dict[str, pulumi.Input[str]],
     after: list[pulumi.Resource],
-    parent: NodeGroup,
+    parent: pulumi.Resource,
 ) -> command.local.Command:
     return command.local.Command(
         f"{name}-node-{host.name}",
