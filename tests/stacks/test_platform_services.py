@@ -467,7 +467,11 @@ class TestSharedAutoscaledGroups:
             if kind in ("NodePool", "NodeOverlay"):
                 validate_custom_resource(resource.inputs["apiVersion"], kind, resource.inputs)
                 kinds.setdefault(kind, []).append(resource.inputs)
-        assert [p["metadata"]["name"] for p in kinds["NodePool"]] == ["acme-burst", "acme-shared"]
+        # Registration order under mocks follows output resolution, not source order.
+        assert sorted(p["metadata"]["name"] for p in kinds["NodePool"]) == [
+            "acme-burst",
+            "acme-shared",
+        ]
         (overlay,) = kinds["NodeOverlay"]
         assert overlay["metadata"]["name"] == "acme-shared"
         assert overlay["spec"]["requirements"] == [
