@@ -20,6 +20,9 @@ what they run and answers as the host would:
   would report it, and prints `upgraded <version>` (`already at v<version>` when it
   is there);
 * `kubeadm reset`: deletes the host's Node;
+* a host in `FakeHosts.refuse_joins` fails its join as kubeadm's preflight checks
+  would on a broken host (a test of a bring-up where one host fails), without
+  registering a Node;
 * containerd `certs.d` mirror files: recorded, nothing written.
 
 Anything else fails with "unrecognised script", so a new script cannot pass unseen.
@@ -181,6 +184,8 @@ class FakeHosts:
         self.simulated = simulated
         self.kubeconfig = kubeconfig
         self.sessions: list[Session] = []
+        self.refuse_joins: set[str] = set()
+        """Hosts whose `kubeadm join` fails (preflight), until removed from the set."""
         self._loop = asyncio.new_event_loop()
         self._servers: list[asyncssh.SSHAcceptor] = []
         self._thread = threading.Thread(
@@ -327,6 +332,13 @@ class FakeHosts:
         return 0, join, ""
 
     def _join(self, host: str, stdin: str, command: str) -> tuple[int, str, str]:
+        if host in self.refuse_joins:
+            preflight = (
+                "[preflight] Some fatal errors occurred:\n"
+                "\t[ERROR Port-10250]: Port 10250 is in use\n"
+                f"gpu-caas: {host}: kubeadm join failed its preflight checks (fake host)"
+            )
+            return 1, "", preflight
         documents = _documents(stdin)
         control_plane = any("controlPlane" in doc for doc in documents)
         registration = _registration(stdin, "JoinConfiguration")

@@ -38,7 +38,7 @@ def _version_check(version: str) -> str:
     want = shlex.quote(f"v{version}")
     return (
         f"have=$(kubeadm version -o short)\n"
-        f'[ "$have" = {want} ] || {{ echo "kubeadm $have is installed on $(hostname); '
+        f'[ "$have" = {want} ] || {{ echo "gpu-caas: kubeadm $have is installed on $(hostname); '
         f'this stack needs "{want} >&2; exit 1; }}\n'
     )
 
@@ -73,7 +73,14 @@ def join_script(version: str) -> str:
         + 'cfg=$(mktemp)\ntrap \'rm -f "$cfg"\' EXIT\ncat > "$cfg"\n'
         + "if ! $SUDO test -f /etc/kubernetes/kubelet.conf; then\n"
         + _indent(_version_check(version))
-        + '  $SUDO kubeadm join --config "$cfg" >&2\n'
+        + '  if ! $SUDO kubeadm join --config "$cfg" >&2; then\n'
+        # The command has secret inputs, so kubeadm's own output is withheld from the
+        # error; this line (no secret in it) is shown: scripts/toolchain/command.
+        + '    echo "gpu-caas: $(hostname): kubeadm join failed (its output is withheld:'
+        + " the command has secret inputs; journalctl -u kubelet on the host says more);"
+        + ' fix the host and run pulumi up again: only hosts that failed are retried" >&2\n'
+        + "    exit 1\n"
+        + "  fi\n"
         + "fi\n"
         + "echo joined\n"
     )

@@ -245,7 +245,7 @@ def upgrade_steps(
     """
     drain = command.local.Command(
         f"{name}-drain-{host.name}",
-        create=node_lifecycle.DRAIN_FOR_UPGRADE,
+        create=node_lifecycle.script_command(node_lifecycle.DRAIN_SCRIPT),
         environment=drain_environment(environment),
         triggers=[version],
         opts=pulumi.ResourceOptions(
@@ -273,7 +273,8 @@ def _node_step(
 ) -> command.local.Command:
     return command.local.Command(
         f"{name}-node-{host.name}",
-        create=node_lifecycle.SYNC_NODE,
+        create=node_lifecycle.script_command(node_lifecycle.SYNC_SCRIPT),
+        # Inline: a delete runs with what the state holds (the checkout may have moved on).
         delete=node_lifecycle.REMOVE_NODE,
         environment=environment,
         opts=pulumi.ResourceOptions(

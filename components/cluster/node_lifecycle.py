@@ -2,7 +2,10 @@
 config after it, drained and deleted when the host leaves (pure, tested).
 
 Three scripts for `command:local:Command` on the operator's machine, plus the pure
-helpers that build their environment:
+helpers that build their environment. Their text lives in `scripts/` next to this
+module (`node-lib.sh` holds what they share); the drain and node steps run them from
+there (`script_command`: `sh components/cluster/scripts/node-drain.sh # sha256:...`),
+the delete carries its whole text (`inline_script`):
 
 * `DRAIN_FOR_UPGRADE` (create of `<group>-drain-<host>`): a Node that is absent (not
   joined yet) or whose kubelet already runs the target version is left alone;
@@ -56,8 +59,13 @@ cordoned Node stays cordoned, and the step says so on stderr (in the `pulumi up`
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import os
 import re
+import shlex
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import pulumi
 
@@ -90,124 +98,63 @@ _KEY = re.compile(
 )
 _VALUE = re.compile(r"^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 
-_WRITE_KUBECONFIG = """set -eu
-umask 077
-kc=$(mktemp)
-trap 'rm -f "$kc" "$kc.err"' EXIT
-printf '%s' "$KUBECONFIG_DATA" > "$kc"
-k() { kubectl --kubeconfig "$kc" "$@"; }
-"""
-# As `control_plane._WRITE_KUBECONFIG`, plus `$kc.err` (kubectl's last error while
-# waiting) and the `k` shorthand.
+SCRIPTS = Path(__file__).parent / "scripts"
+"""The scripts' files: `node-drain.sh`, `node-sync.sh`, `node-remove.sh`, and the
+libraries they load, `node-lib.sh` (first, by all) and `node-drain-lib.sh`."""
+_LOAD = re.compile(r'^\. "\$\{0%/\*\}/(node-[a-z-]*lib\.sh)"\n', re.MULTILINE)
+"""How a script file loads a library from its own directory (`$0` is its path)."""
 
-_DRAIN = """# drain_node: cordon and drain; on failure name the node and the pods left on it.
-drain_node() {
-  k cordon "$NODE" >&2
-  flags="--ignore-daemonsets --timeout=${DRAIN_TIMEOUT}s"
-  [ "$DELETE_EMPTYDIR" != true ] || flags="$flags --delete-emptydir-data"
-  if ! k drain "$NODE" $flags >&2; then
-    echo "gpu-caas: could not drain node $NODE within ${DRAIN_TIMEOUT}s; it stays cordoned." >&2
-    echo "gpu-caas: pods left on $NODE (a PodDisruptionBudget, a pod without a" \\
-      "controller or a slow shutdown keeps them):" >&2
-    # Every pod bound to the node but those of DaemonSets (drain leaves them).
-    tpl='{{range .items}}{{$ds := false}}{{range .metadata.ownerReferences}}'
-    tpl="$tpl"'{{if eq .kind "DaemonSet"}}{{$ds = true}}{{end}}{{end}}{{if not $ds}}'
-    # Prefixed: the command provider shows `gpu-caas: ` lines of a failed command with
-    # secret inputs (pod names are not secret).
-    tpl="$tpl"'gpu-caas:   {{.metadata.namespace}}/{{.metadata.name}}{{"\\n"}}{{end}}{{end}}'
-    k get pods --all-namespaces --field-selector "spec.nodeName=$NODE" \\
-      -o go-template="$tpl" >&2 || true
-    echo "gpu-caas: resolve that (or raise nodeGroups[].upgrade.drainTimeoutSeconds)" \\
-      "and run pulumi up again" >&2
-    exit 1
-  fi
-}
-"""
 
-_CORDON = """# cordon_node REASON: cordon a schedulable node and record in the same write that
-# gpu-caas did (annotation gpu-caas.io/cordoned=REASON), so that only this cordon is
-# undone later; a node someone else cordoned is left as it is. The write carries the
-# resourceVersion read with .spec.unschedulable: a cordon by someone else in between
-# makes it a Conflict, and the next try sees that cordon.
-cordon_node() {
-  tries=0
-  while :; do
-    seen=$(k get node "$NODE" -o jsonpath='{.metadata.resourceVersion} {.spec.unschedulable}')
-    if [ "${seen#* }" = true ]; then
-      return 0
-    fi
-    patch='{"metadata":{"resourceVersion":"'"${seen%% *}"'",'
-    patch="$patch"'"annotations":{"gpu-caas.io/cordoned":"'"$1"'"}},"spec":{"unschedulable":true}}'
-    if k patch node "$NODE" --type merge -p "$patch" >/dev/null 2>"$kc.err"; then
-      echo "node/$NODE cordoned by gpu-caas ($1)" >&2
-      return 0
-    fi
-    tries=$((tries + 1))
-    if [ "$tries" -ge 5 ] || ! grep -q Conflict "$kc.err"; then
-      cat "$kc.err" >&2
-      exit 1
-    fi
-  done
-}
-"""
+def _description_stripped(text: str) -> str:
+    """`text` without its description: the leading comment lines and the blank line
+    after them."""
+    head, blank, rest = text.partition("\n\n")
+    if blank and all(line.startswith("#") for line in head.splitlines()):
+        return rest
+    return text
 
-_NODE_INFO = (
-    'k get node "$NODE" --ignore-not-found -o jsonpath='
-    "'{.status.conditions[?(@.type==\"Ready\")].status} {.status.nodeInfo.kubeletVersion}'"
-)
 
-DRAIN_FOR_UPGRADE = (
-    _WRITE_KUBECONFIG
-    + _CORDON
-    + _DRAIN
-    + f"info=$({_NODE_INFO})\n"
-    + """if [ -z "$info" ]; then
-  echo "node $NODE is not registered yet: nothing to drain"
-  exit 0
-fi
-if [ "${info#* }" = "v$VERSION" ]; then
-  # A rollout that stopped after this drain (and was then reverted, or re-run after the
-  # host was fixed by hand) left our cordon behind: nothing else would lift it, the
-  # node step only runs when its own inputs change.
-  mine=$(k get node "$NODE" -o jsonpath='{.metadata.annotations.gpu-caas\\.io/cordoned}')
-  if [ "$mine" = upgrade ]; then
-    lift='{"metadata":{"annotations":{"gpu-caas.io/cordoned":null}},'
-    lift="$lift"'"spec":{"unschedulable":false}}'
-    k patch node "$NODE" --type merge -p "$lift" >/dev/null
-    echo "node $NODE runs kubelet v$VERSION: uncordoned (an earlier rollout had cordoned it)"
-    exit 0
-  fi
-  echo "node $NODE runs kubelet v$VERSION: nothing to drain"
-  exit 0
-fi
-# Refuse what the upgrade would refuse before taking the node out of service: the
-# upgrade step runs on the host only after this drain.
-running=${info#* v}
-if [ "${running%%.*}" = "${VERSION%%.*}" ]; then
-  have_minor=${running#*.}; have_minor=${have_minor%%.*}
-  want_minor=${VERSION#*.}; want_minor=${want_minor%%.*}
-  case "$have_minor$want_minor" in
-    *[!0-9]*|"") ;;
-    *)
-      if [ "$want_minor" -lt "$have_minor" ] || { [ "$want_minor" -eq "$have_minor" ] &&
-          [ "${VERSION##*.}" -lt "${running##*.}" ] 2>/dev/null; }; then
-        echo "gpu-caas: $NODE: kubelet v$running is newer than v$VERSION: downgrades are" \
-          "not supported; set the version back to $running (nothing was drained)" >&2
-        exit 1
-      fi
-      if [ "$want_minor" -gt $((have_minor + 1)) ]; then
-        echo "gpu-caas: $NODE: kubelet v$running to v$VERSION skips a minor version;" \
-          "upgrade one minor at a time (nothing was drained)" >&2
-        exit 1
-      fi
-      ;;
-  esac
-fi
-cordon_node upgrade
-drain_node
-echo "drained $NODE (kubelet ${info#* })"
-"""
-)
+def inline_script(name: str) -> str:
+    """The self-contained text of script `name` (`node-drain.sh`, ...): the file with
+    each line that loads a library replaced by the library's text (without its
+    description).
+
+    Raises:
+        ValueError: the file does not load `node-lib.sh` first.
+    """
+    text = (SCRIPTS / name).read_text()
+    loads = _LOAD.findall(text)
+    if not loads or loads[0] != "node-lib.sh":
+        raise ValueError(f"{SCRIPTS / name} must load node-lib.sh first: {_LOAD.pattern!r}")
+    return _LOAD.sub(lambda load: _description_stripped((SCRIPTS / load[1]).read_text()), text)
+
+
+@functools.lru_cache(maxsize=32)
+def script_command(name: str, cwd: Path | None = None) -> str:
+    """The `create` of a local command that runs script `name` from its file:
+    `sh <path> # sha256:<16 hex>`.
+
+    Why a file and not the text: the drain and node steps of every host would otherwise
+    each carry about 5 KB of identical shell in their inputs, which the engine
+    marshals, logs and sends to every policy pack, and the state stores twice, per host
+    (about 20 MB at 2048 hosts). The path is relative to `cwd` (default: the current
+    directory, which is the project directory both for the program and for the
+    command provider that runs the command, https://www.pulumi.com/docs/iac/concepts/projects/),
+    so it is the same on every machine with the same checkout layout. The digest covers
+    the self-contained text (`inline_script`): a changed script changes the input, and
+    the preview shows every host's step as an update, as it did with the text inline.
+    """
+    digest = hashlib.sha256(inline_script(name).encode()).hexdigest()[:16]
+    path = os.path.relpath(SCRIPTS / name, Path.cwd() if cwd is None else cwd)
+    return f"sh {shlex.quote(path)} # sha256:{digest}"
+
+
+DRAIN_SCRIPT = "node-drain.sh"
+"""The drain step's script file (in `SCRIPTS`)."""
+SYNC_SCRIPT = "node-sync.sh"
+"""The node step's script file (in `SCRIPTS`)."""
+
+DRAIN_FOR_UPGRADE = inline_script(DRAIN_SCRIPT)
 """Cordon and drain `NODE` unless it is absent or its kubelet runs `VERSION`; a Node
 that was schedulable gets `CORDONED_ANNOTATION=upgrade` with the cordon. A Node already
 at `VERSION` that still carries that annotation (a rollout stopped after its drain and
@@ -219,142 +166,13 @@ saying what was done. Exits 1 when the drain does not finish in DRAIN_TIMEOUT se
 (the Node stays cordoned, and annotated if it was schedulable).
 """
 
-REMOVE_NODE = (
-    _WRITE_KUBECONFIG
-    + _DRAIN
-    + f"info=$({_NODE_INFO})\n"
-    + """if [ -z "$info" ]; then
-  echo "node $NODE is not registered: nothing to remove"
-  exit 0
-fi
-if [ "${info%% *}" = True ]; then
-  drain_node
-else
-  # Nothing runs on a node that is not Ready (a failed host), and evicted pods would
-  # wait for its kubelet forever; the pod garbage collector deletes the pods of a
-  # deleted Node.
-  k cordon "$NODE" >&2
-  echo "gpu-caas: node $NODE is not Ready: deleted without a drain" >&2
-fi
-k delete node "$NODE" --ignore-not-found >&2
-echo "removed $NODE"
-"""
-)
+REMOVE_NODE = inline_script("node-remove.sh")
 """Cordon, drain and delete `NODE` (absent: nothing; not Ready: no drain).
 
 Env: KUBECONFIG_DATA, NODE, DRAIN_TIMEOUT, DELETE_EMPTYDIR.
 """
 
-SYNC_NODE = (
-    _WRITE_KUBECONFIG
-    + _CORDON
-    + """nl='
-'
-wait_limit=${READY_TIMEOUT:-600}
-waited=0
-if [ "$STATE" = failed ]; then
-  info=$(k get node "$NODE" --ignore-not-found -o name)
-  if [ -z "$info" ]; then
-    echo "node $NODE is not registered: nothing to mark failed"
-    exit 0
-  fi
-else
-  # Wait for the Node: registered, Ready, at the version.
-  while :; do
-    info=$("""
-    + _NODE_INFO
-    + """ 2>"$kc.err") || info=""
-    if [ "${info%% *}" = True ] && { [ -z "$VERSION" ] || [ "${info#* }" = "v$VERSION" ]; }; then
-      break
-    fi
-    if [ "$waited" -ge "$wait_limit" ]; then
-      [ -n "$info" ] && seen="Ready=${info%% *}, kubelet ${info#* }" || seen="not registered"
-      echo "gpu-caas: node $NODE is not Ready at kubelet v${VERSION:-(any)}" \\
-        "after ${wait_limit}s (last seen: $seen)" >&2
-      cat "$kc.err" >&2 2>/dev/null || true
-      exit 1
-    fi
-    sleep 2
-    waited=$((waited + 2))
-  done
-fi
-rm -f "$kc.err"
-# What gpu-caas set last time, and what is on the node now.
-old_labels=$(k get node "$NODE" -o jsonpath='{.metadata.annotations.gpu-caas\\.io/managed-labels}')
-old_taints=$(k get node "$NODE" -o jsonpath='{.metadata.annotations.gpu-caas\\.io/managed-taints}')
-tpl='{{range $k, $v := .metadata.labels}}{{$k}}{{"\\n"}}{{end}}'
-have_labels=$(k get node "$NODE" -o go-template="$tpl")
-tpl='{{range .spec.taints}}{{.key}}:{{.effect}}{{"\\n"}}{{end}}'
-have_taints=$(k get node "$NODE" -o go-template="$tpl")
-# The host-state marks are ours whatever the annotations say: cleared when active.
-old_labels="$old_labels,gpu-caas.io/host-state"
-old_taints="$old_taints,gpu-caas.io/host-state:NoExecute"
-labels=$LABELS
-taints=$TAINTS
-if [ "$STATE" = failed ]; then
-  labels="$labels${nl}gpu-caas.io/host-state=failed"
-  taints="$taints${nl}gpu-caas.io/host-state=failed:NoExecute"
-  cordon_node failed
-fi
-# Desired keys (newline-separated, for `case` lookups) and kubectl arguments.
-want_labels="" label_args="" want_taints="" taint_args=""
-while IFS= read -r line; do
-  [ -n "$line" ] || continue
-  want_labels="$want_labels$nl${line%%=*}"
-  label_args="$label_args $line"
-done <<EOF
-$labels
-EOF
-while IFS= read -r line; do
-  [ -n "$line" ] || continue
-  kv=${line%:*}
-  want_taints="$want_taints$nl${kv%%=*}:${line##*:}"
-  taint_args="$taint_args $line"
-done <<EOF
-$taints
-EOF
-# Remove what gpu-caas set before and the config no longer has (if still there).
-set -f
-IFS=,
-for key in $old_labels; do
-  case "$nl$want_labels$nl" in *"$nl$key$nl"*) continue ;; esac
-  case "$nl$have_labels$nl" in *"$nl$key$nl"*) k label node "$NODE" "$key-" >&2 ;; esac
-done
-for taint in $old_taints; do
-  case "$nl$want_taints$nl" in *"$nl$taint$nl"*) continue ;; esac
-  case "$nl$have_taints$nl" in *"$nl$taint$nl"*) k taint node "$NODE" "$taint-" >&2 ;; esac
-done
-unset IFS
-[ -z "$label_args" ] || k label node "$NODE" --overwrite $label_args >&2
-[ -z "$taint_args" ] || k taint node "$NODE" --overwrite $taint_args >&2
-set +f
-# csv PATTERN: the lines on stdin but those matching PATTERN, comma-separated.
-csv() { grep -v "$1" | tr '\\n' ',' | sed 's/^,*//; s/,*$//'; }
-managed_labels=$(printf '%s' "$want_labels" | csv '^gpu-caas.io/host-state$')
-managed_taints=$(printf '%s' "$want_taints" | csv '^gpu-caas.io/host-state:')
-k annotate node "$NODE" --overwrite "gpu-caas.io/managed-labels=$managed_labels" \\
-  "gpu-caas.io/managed-taints=$managed_taints" >&2
-if [ "$STATE" = failed ]; then
-  echo "node $NODE is marked failed (cordoned, tainted gpu-caas.io/host-state=failed:NoExecute)"
-else
-  # Undo only a cordon of gpu-caas's own (the annotation): uncordon and drop the
-  # annotation in one write. A cordon of a person, node health or the GPU Operator's
-  # driver upgrade stays.
-  seen=$(k get node "$NODE" -o \\
-    jsonpath='{.spec.unschedulable} {.metadata.annotations.gpu-caas\\.io/cordoned}')
-  if [ -n "${seen#* }" ]; then
-    patch='{"metadata":{"annotations":{"gpu-caas.io/cordoned":null}},'
-    k patch node "$NODE" --type merge -p "$patch"'"spec":{"unschedulable":null}}' >/dev/null
-    echo "node/$NODE uncordoned (gpu-caas had cordoned it: ${seen#* })" >&2
-  elif [ "${seen%% *}" = true ]; then
-    echo "gpu-caas: node $NODE stays cordoned: someone else cordoned it (a person," \\
-      "node health, the GPU Operator's driver upgrade), not gpu-caas (no" \\
-      "gpu-caas.io/cordoned annotation); 'kubectl uncordon $NODE' once that work is done" >&2
-  fi
-  echo "node $NODE is in line (kubelet ${info#* })"
-fi
-"""
-)
+SYNC_NODE = inline_script(SYNC_SCRIPT)
 """Wait for `NODE` (Ready, kubelet `VERSION`), set exactly the managed labels and taints,
 then uncordon it if it carries `CORDONED_ANNOTATION` (and remove that); a Node cordoned
 by anyone else stays cordoned, with a line on stderr saying so. `STATE=failed`: cordon

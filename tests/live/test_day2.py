@@ -1,12 +1,13 @@
 """Day 2 on a live local cluster (issue 14): every operation a reviewed stack-file change.
 
 The dev tenant (kubeadm over SSH, fake hosts, kwok nodes) plus one spare host. Tests run
-in file order on one stack: up; relabel and retaint a node group (only the node steps
-change, foreign labels survive); mark a host failed and move the spare in (the preview
-shows the join of the spare and the cordon of the failed host); remove the failed host
-(drain, Node deletion, `kubeadm reset`); upgrade Kubernetes one minor (every host
-drained, upgraded and back, in order); refuse a downgrade and a skipped minor at
-preview with the key named; destroy.
+in file order on one stack: a first `up --continue-on-error` in which one host's join
+fails, then the re-run that joins only it (issue 12); relabel and retaint a node group
+(only the node steps change, foreign labels survive); mark a host failed and move the
+spare in (the preview shows the join of the spare and the cordon of the failed host);
+remove the failed host (drain, Node deletion, `kubeadm reset`); upgrade Kubernetes one
+minor (every host drained, upgraded and back, in order); refuse a downgrade and a
+skipped minor at preview with the key named; destroy.
 
 Drains, label and taint changes and Node deletions run for real against the API server
 (`kubectl` from the program's local commands); what a host does over SSH is played by
@@ -16,6 +17,7 @@ its fake host (sandbox/fake_hosts.py).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,10 @@ pytestmark = [pytest.mark.engine, pytest.mark.live]
 EXAMPLE = "dev"
 SPARE = "gpu-2"
 FAILED = "gpu-0"
+BROKEN = "gpu-1"
+"""Its first join fails (a fake host refusing it): the bring-up test."""
+BROKEN_GROUP = "notebooks"
+STEPS = ("join", "drain", "upgrade", "node")
 GROUP = "train"
 FOREIGN_LABEL = "example.com/set-by-someone-else"
 
@@ -98,8 +104,43 @@ def _group(tenant: dict[str, Any], name: str) -> dict[str, Any]:
     return group
 
 
+def test_a_host_that_fails_to_join_stops_only_itself_and_a_rerun_retries_only_it(
+    live: LiveStack,
+) -> None:
+    """Issue 12's bring-up: with `--continue-on-error` a host whose join fails does not
+    stop the other hosts; the update names it; the next `up` runs only its steps."""
+    hosts = live.services.hosts
+    assert hosts is not None
+    hosts.refuse_joins.add(BROKEN)
+    try:
+        run = live.workspace.up("--continue-on-error")
+    finally:
+        hosts.refuse_joins.discard(BROKEN)
+    assert run.returncode != 0, run.describe()
+    output = run.stdout + run.stderr
+    assert f"dev-{BROKEN_GROUP}-join-{BROKEN}" in output, output
+    assert f"gpu-caas: {BROKEN}: kubeadm join failed its preflight checks" in output, output
+    # The other worker went all the way: joined, labelled, schedulable.
+    other = _node(live, FAILED)
+    assert other is not None and not other["spec"].get("unschedulable"), other
+    assert other["metadata"]["labels"]["gpu-caas.io/node-group"] == GROUP
+    assert _node(live, BROKEN) is None
+
+    # The re-run plans the broken host's steps and nothing for any other host.
+    planned = _planned(live)
+    host_steps = {
+        name for op in ("create", "update", "replace", "delete")
+        for name in _names(planned, op) if re.search(r"-(join|drain|upgrade|node)-", name)
+    }  # fmt: skip
+    assert host_steps == {f"dev-{BROKEN_GROUP}-{step}-{BROKEN}" for step in STEPS}, planned
+    before = len(hosts.sessions)
+    _up(live)
+    assert live.workspace.pending_operations() == []
+    assert {s.host for s in hosts.sessions[before:]} == {BROKEN}, hosts.sessions[before:]
+    assert _node(live, BROKEN) is not None
+
+
 def test_up_joins_every_host_but_the_spare(live: LiveStack) -> None:
-    flavor_checks.up_succeeds(live)
     assert live.services.hosts is not None
     joined = {s.host for s in live.services.hosts.sessions if s.kind == "join"}
     assert SPARE not in joined and FAILED in joined
@@ -162,9 +203,7 @@ def test_replacing_a_failed_host_with_the_spare(live: LiveStack) -> None:
     _set(live, "nodeGroups", groups)
     planned = _planned(live)
     created = _names(planned, "create")
-    assert {f"dev-{GROUP}-{step}-{SPARE}" for step in ("join", "drain", "upgrade", "node")} <= (
-        created
-    ), planned
+    assert {f"dev-{GROUP}-{step}-{SPARE}" for step in STEPS} <= (created), planned
     assert f"dev-{GROUP}-node-{FAILED}" in _names(planned, "update"), planned
     assert {f"dev-{GROUP}-drain-{FAILED}", f"dev-{GROUP}-upgrade-{FAILED}"} <= _names(
         planned, "delete"

@@ -112,9 +112,13 @@ def test_each_worker_is_drained_upgraded_and_returned_in_that_order() -> None:
         assert "triggers" not in node.inputs or not node.inputs["triggers"]
         assert upgrade.inputs["connection"]["host"].startswith("10.0.1.")
         assert "kubeadm upgrade node" in upgrade.inputs["create"]
-        assert node.inputs["create"] == node_lifecycle.SYNC_NODE
+        # The creates run the script files (a few bytes per host in state and in every
+        # preview); the delete carries its text (the checkout may change before it runs).
+        sync = node_lifecycle.script_command(node_lifecycle.SYNC_SCRIPT)
+        assert node.inputs["create"] == sync
+        assert sync.startswith("sh components/cluster/scripts/node-sync.sh # sha256:")
         assert node.inputs["delete"] == node_lifecycle.REMOVE_NODE
-        assert drain.inputs["create"] == node_lifecycle.DRAIN_FOR_UPGRADE
+        assert drain.inputs["create"] == node_lifecycle.script_command(node_lifecycle.DRAIN_SCRIPT)
 
 
 def test_one_worker_at_a_time_by_default() -> None:

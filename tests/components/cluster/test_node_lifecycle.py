@@ -5,6 +5,7 @@ PodDisruptionBudget, Node removal."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -19,15 +20,20 @@ import pulumi_command as command
 import pytest
 import yaml
 
+from components.cluster import node_lifecycle
 from components.cluster.node_lifecycle import (
     CORDONED_ANNOTATION,
     DRAIN_FOR_UPGRADE,
+    DRAIN_SCRIPT,
     MANAGED_LABELS_ANNOTATION,
     MANAGED_TAINTS_ANNOTATION,
     REMOVE_NODE,
     SYNC_NODE,
+    SYNC_SCRIPT,
+    inline_script,
     labels_env,
     node_environment,
+    script_command,
     taints_env,
 )
 from components.cluster.types import Taint
@@ -35,6 +41,9 @@ from sandbox.cluster import KWOK_NODE_ANNOTATION, LocalCluster, running_cluster
 from tests.support.mocks import RecordingMocks, run
 
 SCRIPTS = {"drain": DRAIN_FOR_UPGRADE, "sync": SYNC_NODE, "remove": REMOVE_NODE}
+ROOT = Path(__file__).resolve().parents[3]
+DRAIN_COMMAND = script_command(DRAIN_SCRIPT, ROOT)
+SYNC_COMMAND = script_command(SYNC_SCRIPT, ROOT)
 KUBECONFIG = "apiVersion: v1\nkind: Config\nusers: [{name: a, user: {token: NODE-SECRET}}]\n"
 
 # --------------------------------------------------------------------------- #
@@ -180,6 +189,43 @@ def test_scripts_are_posix_sh_reading_only_their_inputs(name: str, inputs: set[s
     assert not re.search(r"\b(jq|python3?)\b", script)
 
 
+@pytest.mark.parametrize(
+    ("name", "text"), [(DRAIN_SCRIPT, DRAIN_FOR_UPGRADE), (SYNC_SCRIPT, SYNC_NODE)]
+)
+def test_a_step_runs_its_script_file_named_with_the_digest_of_its_text(
+    name: str, text: str
+) -> None:
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    assert script_command(name, ROOT) == f"sh components/cluster/scripts/{name} # sha256:{digest}"
+
+
+def test_the_script_path_is_relative_to_the_project_directory(tmp_path: Path) -> None:
+    """The program and the command provider both run in the project directory; from
+    anywhere else the path still leads to the same file."""
+    command_line = script_command(DRAIN_SCRIPT, tmp_path)
+    path = command_line.split()[1]
+    assert not path.startswith("/")
+    assert (tmp_path / path).resolve() == (node_lifecycle.SCRIPTS / DRAIN_SCRIPT).resolve()
+
+
+def test_a_script_file_must_load_the_library_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "node-lib.sh").write_text("# lib\n\nk() { :; }\n")
+    (tmp_path / "node-drain-lib.sh").write_text("# drain lib\n\ndrain_node() { :; }\n")
+    (tmp_path / "node-x.sh").write_text("# x\n\necho no library\n")
+    (tmp_path / "node-y.sh").write_text(
+        '# y\n\n. "${0%/*}/node-lib.sh"\n. "${0%/*}/node-drain-lib.sh"\necho y\n'
+    )
+    (tmp_path / "node-z.sh").write_text('# z\n\n. "${0%/*}/node-drain-lib.sh"\necho z\n')
+    monkeypatch.setattr(node_lifecycle, "SCRIPTS", tmp_path)
+    for name in ("node-x.sh", "node-z.sh"):
+        with pytest.raises(ValueError, match="must load node-lib.sh first"):
+            inline_script(name)
+    # Inlined: each library's text (without its description) where the file loads it.
+    assert inline_script("node-y.sh") == "# y\n\nk() { :; }\ndrain_node() { :; }\necho y\n"
+
+
 # --------------------------------------------------------------------------- #
 # Live: the scripts against a real API server (kwok plays the kubelets)
 # --------------------------------------------------------------------------- #
@@ -279,9 +325,11 @@ def _env(
 
 
 def _run(cluster: LocalCluster, script: str, **inputs: Any) -> subprocess.CompletedProcess[str]:
-    """`script` run by dash (POSIX sh) with `_env(cluster, **inputs)`."""
+    """`script` run by dash (POSIX sh) with `_env(cluster, **inputs)`, in the repository
+    (as the command provider runs it in the project directory)."""
     return subprocess.run(
         ["dash", "-c", script],
+        cwd=ROOT,
         env=_env(cluster, **inputs),
         capture_output=True,
         text=True,
@@ -418,23 +466,24 @@ def test_sync_leaves_a_node_cordoned_by_someone_else_cordoned(
 def test_the_sync_after_a_drain_uncordons_only_a_cordon_of_its_own(
     cluster: LocalCluster, name: str, cordoned_by_hand: bool
 ) -> None:
+    # As the program runs them: from their files (`script_command`).
     _register(cluster, name, version="v1.34.2")
     if cordoned_by_hand:
         _kubectl(cluster, "cordon", name)
-    drained = _run(cluster, DRAIN_FOR_UPGRADE, node=name, version="1.35.1")
+    drained = _run(cluster, DRAIN_COMMAND, node=name, version="1.35.1")
     assert drained.returncode == 0, drained.stderr
     node = _node(cluster, name)
     assert node["spec"]["unschedulable"] is True
     assert _annotations(node).get(CORDONED_ANNOTATION) == (None if cordoned_by_hand else "upgrade")
     # A re-run (say, after a drain that timed out) keeps what the first run recorded.
-    again = _run(cluster, DRAIN_FOR_UPGRADE, node=name, version="1.35.1")
+    again = _run(cluster, DRAIN_COMMAND, node=name, version="1.35.1")
     assert again.returncode == 0, again.stderr
     assert _annotations(_node(cluster, name)).get(CORDONED_ANNOTATION) == (
         None if cordoned_by_hand else "upgrade"
     )
 
     _set_version(cluster, name, "v1.35.1")  # the upgrade step ran
-    synced = _run(cluster, SYNC_NODE, node=name, version="1.35.1")
+    synced = _run(cluster, SYNC_COMMAND, node=name, version="1.35.1")
     assert synced.returncode == 0, synced.stderr
     node = _node(cluster, name)
     assert bool(node["spec"].get("unschedulable")) is cordoned_by_hand
