@@ -14,7 +14,7 @@ key declared once under `sshKeys`: `bench.host_tenants`), in one run:
   "2048 hosts validate and preview on the real engine with both packs" check.
 
 Why here and not in `make test`: the four sizes take minutes of engine time (the
-2048-host preview alone plans ~4,300 resources, about a minute on two cores, twice:
+2048-host preview alone plans ~8,400 resources, over two minutes on two cores, twice:
 tenant and flat), beyond the test suite's budget on the CI machines. `make test`
 validates a generated 2048-host stack offline and starts the policy packs' config
 path on it instead (tests/bench/test_host_tenants.py).

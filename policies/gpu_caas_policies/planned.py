@@ -21,6 +21,12 @@ from typing import Any
 _lock = threading.Lock()
 _planned: dict[str, Any] = {}
 
+RECORDED_TYPES = ("kubernetes:", "gpu-caas:")
+"""Type prefixes whose planned inputs are recorded: Kubernetes objects (no outputs
+until the tenant's provider is configured) and gpu-caas components (NodeGroup). Stack
+policies read no other type through `props_of`; commands and providers have outputs at
+preview anyway."""
+
 
 def record(urn: str, props: Any) -> None:
     """Remember the planned inputs of `urn` (the latest analysis wins)."""
@@ -61,8 +67,11 @@ def install_planned_inputs_hook() -> None:
         return
 
     def analyze(self: Any, request: Any, context: Any) -> Any:
-        inputs = deserialize_properties(json_format.MessageToDict(request.properties))
-        record(request.urn, unknown_checking_proxy(inputs))
+        # Only the types stack policies judge: converting every command's inputs too
+        # (most of a large tenant's resources) doubled the pack's per-resource work.
+        if str(request.type).startswith(RECORDED_TYPES):
+            inputs = deserialize_properties(json_format.MessageToDict(request.properties))
+            record(request.urn, unknown_checking_proxy(inputs))
         return original(self, request, context)
 
     analyze._gpu_caas_planned_hook = True  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ and so are the supply-chain rules: an unpinned chart is an unreviewed change.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pulumi_policy import (
@@ -368,7 +368,7 @@ _COMMAND_STRINGS = ("create", "update", "delete")
 def find_credentials(
     resource_type: str,
     props: Mapping[str, Any],
-    secret_values: frozenset[str] | None = None,
+    secret_values: frozenset[str] | Callable[[], frozenset[str] | None] | None = None,
 ) -> list[tuple[str, str]]:
     """`(property path, what)` for every credential not held as a secret.
 
@@ -376,7 +376,8 @@ def find_credentials(
         resource_type: the resource's type token.
         props: its inputs.
         secret_values: strings the engine sent as Pulumi secrets for this resource
-            (`secrets.current_secret_strings()`); None when unknown, in which case
+            (`secrets.current_secret_strings()`), or a function returning them, called
+            only when a credential is found; None when unknown, in which case
             credentials are accepted only in the fields of `_SECRET_FIELDS`.
     """
     if resource_type in _SECRET_TYPES:
@@ -388,6 +389,8 @@ def find_credentials(
         what = next((w for w, pattern in _CREDENTIAL_PATTERNS if pattern.search(value)), None)
         if what is None:
             continue
+        if callable(secret_values):
+            secret_values = secret_values()  # asked once, at the first credential
         top = re.split(r"[.\[]", path, maxsplit=1)[0]
         if command and top in _COMMAND_STRINGS:
             found.append((path, what))
@@ -402,8 +405,8 @@ def find_credentials(
 @preview_tolerant
 def credentials_validator(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """Kubeconfigs, SSH keys and API keys appear only as secrets."""
-    secret_values = secrets.current_secret_strings()
-    for path, what in find_credentials(args.resource_type, args.props, secret_values):
+    found = find_credentials(args.resource_type, args.props, secrets.current_secret_strings)
+    for path, what in found:
         report(
             f"{_describe(args)} holds {what} in `{path}` in plain text. Pass it as a Pulumi "
             "secret (`pulumi.Output.secret`) through the provider kubeconfig or a command's "

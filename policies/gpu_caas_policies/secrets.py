@@ -15,7 +15,7 @@ engine request with `analyzing(raw_properties)`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -42,19 +42,30 @@ def secret_strings(raw: Any, inside_secret: bool = False) -> Iterator[str]:
 
 
 def current_secret_strings() -> frozenset[str] | None:
-    """Secret strings of the resource being analyzed; None when not tracked."""
+    """Secret strings of the resource being analyzed; None when not tracked.
+
+    Computed on the first call of a request (most resources hold no credential, and
+    the validator asks only when it finds one)."""
     values: frozenset[str] | None = getattr(_state, "values", None)
+    if values is None:
+        raw: Callable[[], Mapping[str, Any]] | None = getattr(_state, "raw", None)
+        if raw is not None:
+            values = _state.values = frozenset(secret_strings(raw()))
     return values
 
 
 @contextmanager
-def analyzing(raw_properties: Mapping[str, Any]) -> Iterator[None]:
-    """Track the secrets of one analysis request (wire-format properties)."""
-    _state.values = frozenset(secret_strings(raw_properties))
+def analyzing(
+    raw_properties: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
+) -> Iterator[None]:
+    """Track the secrets of one analysis request: its wire-format properties, or a
+    function returning them (called only if a validator asks)."""
+    _state.values = None
+    _state.raw = raw_properties if callable(raw_properties) else lambda: raw_properties
     try:
         yield
     finally:
-        _state.values = None
+        _state.values = _state.raw = None
 
 
 def install_secret_tracking_hook() -> None:
@@ -72,7 +83,7 @@ def install_secret_tracking_hook() -> None:
         return
 
     def analyze(self: Any, request: Any, context: Any) -> Any:
-        with analyzing(MessageToDict(request.properties)):
+        with analyzing(lambda: MessageToDict(request.properties)):
             return original(self, request, context)
 
     analyze._gpu_caas_hook = True  # type: ignore[attr-defined]

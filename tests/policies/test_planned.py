@@ -74,3 +74,31 @@ def test_the_guardrail_rule_judges_planned_inputs_on_a_first_preview():
     )
     assert [u for _, u in reports] == [urn]
     assert "team-b" in reports[0][0] and "ResourceQuota" in reports[0][0]
+
+
+def test_the_hook_records_only_the_types_stack_policies_judge():
+    """Through the SDK servicer's real Analyze: a Namespace and a NodeGroup component
+    are recorded; a command (most of a large tenant's resources, with outputs at
+    preview anyway) is not converted a second time."""
+    from google.protobuf import struct_pb2  # type: ignore[import-untyped]
+    from pulumi.runtime.proto import analyzer_pb2
+    from pulumi_policy import EnforcementLevel, policy
+
+    planned.install_planned_inputs_hook()
+    no_op = policy.ResourceValidationPolicy("no-op", "judges nothing", lambda args, report: None)
+    servicer: Any = policy._PolicyAnalyzerServicer(
+        "t", "0.0.1", [no_op], EnforcementLevel.MANDATORY
+    )
+    for type_, urn in (
+        ("kubernetes:core/v1:Namespace", "urn:ns"),
+        ("gpu-caas:cluster:NodeGroup", "urn:group"),
+        ("command:remote:Command", "urn:join"),
+    ):
+        struct = struct_pb2.Struct()
+        struct.update({"metadata": {"name": "n"}})
+        request = analyzer_pb2.AnalyzeRequest(type=type_, urn=urn, name="n", properties=struct)
+        servicer.Analyze(request, None)
+    namespace = planned.planned_props("urn:ns")
+    assert namespace is not None and namespace["metadata"]["name"] == "n"
+    assert planned.planned_props("urn:group") is not None
+    assert planned.planned_props("urn:join") is None

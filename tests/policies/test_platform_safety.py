@@ -457,3 +457,24 @@ def test_analyze_through_the_sdk_servicer_sees_engine_secrets() -> None:
     secret_trigger = {"triggers": [{sig.SIG: sig.SECRET, "value": KUBECONFIG}]}
     assert analyze(secret_trigger) == []
     assert analyze({"triggers": [KUBECONFIG]}) == ["credentials-only-in-secrets"]
+
+
+def test_secret_markers_are_read_only_when_a_credential_is_found() -> None:
+    """Converting every request's properties cost a large tenant's pack as much as the
+    analysis itself; most resources hold no credential, so the rule asks lazily."""
+    calls: list[int] = []
+
+    def raw() -> dict[str, Any]:
+        calls.append(1)
+        return {"create": "kubeadm join", "environment": {"K": {"x": 1}}}
+
+    with secrets.analyzing(raw):
+        assert run_resource(ps.credentials_only_in_secrets, "command:local:Command", {}) == []
+        assert calls == []
+        found = run_resource(
+            ps.credentials_only_in_secrets,
+            "command:local:Command",
+            {"environment": {"A": KUBECONFIG, "B": KUBECONFIG}},
+        )
+        assert found and calls == [1]  # asked once for both credentials
+    assert secrets.current_secret_strings() is None
