@@ -70,17 +70,25 @@ def join_script(version: str) -> str:
     `components.cluster.upgrade`)."""
     return (
         _PRELUDE
-        + 'cfg=$(mktemp)\ntrap \'rm -f "$cfg"\' EXIT\ncat > "$cfg"\n'
+        + 'cfg=$(mktemp)\nout=$(mktemp)\ntrap \'rm -f "$cfg" "$out"\' EXIT\ncat > "$cfg"\n'
         + "if ! $SUDO test -f /etc/kubernetes/kubelet.conf; then\n"
         + _indent(_version_check(version))
-        + '  if ! $SUDO kubeadm join --config "$cfg" >&2; then\n'
+        + '  if ! $SUDO kubeadm join --config "$cfg" >"$out" 2>&1; then\n'
+        + '    cat "$out" >&2\n'
         # The command has secret inputs, so kubeadm's own output is withheld from the
-        # error; this line (no secret in it) is shown: scripts/toolchain/command.
-        + '    echo "gpu-caas: $(hostname): kubeadm join failed (its output is withheld:'
-        + " the command has secret inputs; journalctl -u kubelet on the host says more);"
-        + ' fix the host and run pulumi up again: only hosts that failed are retried" >&2\n'
+        # error; these lines (fixed text, no secret) are shown: scripts/toolchain/command.
+        + '    if grep -q -i -e "expired" -e "invalid for this cluster" "$out"; then\n'
+        + '      echo "gpu-caas: the bootstrap token has expired (tokens live'
+        + f" {JOIN_TOKEN_TTL}): run pulumi up again with --replace <URN of the"
+        + ' -join-token resource> to mint a new one (docs/inventory.md)" >&2\n'
+        + "    fi\n"
+        + '    echo "gpu-caas: kubeadm join failed on $(hostname); its output is withheld'
+        + " (the command has secret inputs): run kubeadm join on the host by hand to see"
+        + " why (docs/inventory.md); fix the host and run pulumi up again: only hosts"
+        + ' that failed are retried" >&2\n'
         + "    exit 1\n"
         + "  fi\n"
+        + '  cat "$out" >&2\n'
         + "fi\n"
         + "echo joined\n"
     )

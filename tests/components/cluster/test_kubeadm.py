@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -190,6 +192,7 @@ def test_scripts_are_strict_and_take_secrets_only_on_stdin(name: str) -> None:
         "join",
         "key",
         "running",
+        "out",
     }
 
 
@@ -220,3 +223,63 @@ def test_scripts_are_valid_shell(name: str, tmp_path: Path) -> None:
     path = tmp_path / f"{name}.sh"
     path.write_text(SCRIPTS[name])
     assert subprocess.run(["sh", "-n", str(path)], check=False).returncode == 0
+
+
+def _run_join(
+    tmp_path: Path, join_output: str, join_status: int
+) -> subprocess.CompletedProcess[str]:
+    """The real join script on this machine with a stub `kubeadm` first on PATH: it
+    reports v1.34.2 and answers `join` with `join_output` and `join_status` (the
+    machine has no /etc/kubernetes/kubelet.conf: a fresh host)."""
+    assert not Path("/etc/kubernetes/kubelet.conf").exists()
+    stub = tmp_path / "kubeadm"
+    stub.write_text(
+        "#!/bin/sh\n"
+        'case "$1" in\n'
+        "  version) echo v1.34.2 ;;\n"
+        f"  join) printf '%s\\n' {shlex.quote(join_output)}; exit {join_status} ;;\n"
+        "esac\n"
+    )
+    stub.chmod(0o755)
+    # Not root: the script runs `sudo -n kubeadm ...`; this sudo runs the stub as is.
+    sudo = tmp_path / "sudo"
+    sudo.write_text('#!/bin/sh\n[ "$1" = -n ] && shift\nexec "$@"\n')
+    sudo.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    return subprocess.run(
+        ["dash", "-c", kubeadm.join_script("1.34.2")],
+        input="kind: JoinConfiguration\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("output", "expired"),
+    [
+        ("[preflight] Some fatal errors occurred:\n\t[ERROR Port-10250]: Port 10250 in use",
+         False),
+        ('couldn\'t validate the identity of the API Server: token id "abcdef" is invalid for '
+         "this cluster or it has expired", True),
+    ],
+)  # fmt: skip
+def test_a_failed_join_says_so_in_lines_the_provider_shows(
+    tmp_path: Path, output: str, expired: bool
+) -> None:
+    """The command provider withholds a command's output when it has secret inputs, but
+    shows its `gpu-caas: ` lines (scripts/toolchain/command/README.md)."""
+    done = _run_join(tmp_path, output, 1)
+    assert done.returncode == 1
+    lines = [line for line in done.stderr.splitlines() if line.startswith("gpu-caas: ")]
+    assert any("kubeadm join failed on" in line for line in lines), done.stderr
+    assert any("bootstrap token has expired" in line for line in lines) is expired, done.stderr
+    assert output.splitlines()[0] in done.stderr  # kubeadm's own output, for the log
+
+
+def test_a_join_that_works_prints_joined(tmp_path: Path) -> None:
+    done = _run_join(tmp_path, "This node has joined the cluster", 0)
+    assert (done.returncode, done.stdout) == (0, "joined\n"), done.stderr
+    assert "This node has joined the cluster" in done.stderr
