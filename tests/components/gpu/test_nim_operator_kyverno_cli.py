@@ -14,21 +14,18 @@ it reaches no other workload.
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 import types
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from components.gpu import nim_operator as nim
-from components.isolation.kyverno import API_VERSION, KIND, render_cluster_policies
+from components.isolation.kyverno import render_cluster_policies
 from stacks.config import load_stack_file
 from stacks.platform_gpu_network import placed_nim_models
 from stacks.platform_isolation import kyverno_args
+from tests.support.kyverno_cli import policy_results, write_policies
 
 ROOT = Path(__file__).resolve().parents[3]
 SIGNATURE_POLICY = "gpu-caas-verify-nvidia-images"
@@ -110,56 +107,17 @@ def _operator_objects(name: str, namespace: str, image: str) -> list[dict[str, A
     ]
 
 
-def _kyverno() -> str:
-    path = shutil.which("kubectl-kyverno")
-    assert path is not None, (
-        "kubectl-kyverno is not on PATH: run the tests through `make test` "
-        "(`make setup-test` builds it; `. scripts/env.sh` puts it on PATH)"
-    )
-    return path
-
-
 def _verdicts(
     policies: dict[str, dict[str, Any]], resources: list[dict[str, Any]], tmp_path: Path
 ) -> dict[tuple[str, str], dict[str, str]]:
     """(kind, name) -> {policy/rule: result} as Kyverno reports them."""
-    policy_dir, resource_dir, mutated = tmp_path / "p", tmp_path / "r", tmp_path / "m"
-    for directory in (policy_dir, resource_dir, mutated):
-        directory.mkdir()
-    for name, spec in policies.items():
-        manifest = {
-            "apiVersion": API_VERSION,
-            "kind": KIND,
-            "metadata": {"name": name},
-            "spec": spec,
-        }
-        (policy_dir / f"{name}.yaml").write_text(yaml.safe_dump(manifest))
-    (resource_dir / "resources.yaml").write_text(yaml.safe_dump_all(resources))
-    proc = subprocess.run(
-        [
-            _kyverno(),
-            "apply",
-            str(policy_dir),
-            "--resource",
-            str(resource_dir),
-            "--policy-report",
-            "--output-format",
-            "json",
-            "--remove-color",
-            "--output",
-            str(mutated),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    # Exit code 1 means "some resource failed a policy", which the cases expect.
-    assert proc.returncode in (0, 1), proc.stderr
-    # The CLI prints a line per mutation before the report.
-    report = json.loads(proc.stdout[proc.stdout.index("{") :])
+    policy_dir, mutated = tmp_path / "p", tmp_path / "m"
+    policy_dir.mkdir()
+    mutated.mkdir()
+    write_policies(policies, policy_dir)
+    results = policy_results(policy_dir, resources, tmp_path, mutated=mutated)
     verdicts: dict[tuple[str, str], dict[str, str]] = {}
-    for result in report.get("results", []):
+    for result in results:
         for resource in result.get("resources", []):
             key = (resource["kind"], resource["name"])
             verdicts.setdefault(key, {})[f"{result['policy']}/{result['rule']}"] = result["result"]

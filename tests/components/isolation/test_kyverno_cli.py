@@ -19,8 +19,6 @@ tests only.
 
 from __future__ import annotations
 
-import json
-import shutil
 import subprocess
 import types
 from pathlib import Path
@@ -29,11 +27,12 @@ from typing import Any
 import pytest
 import yaml
 
-from components.isolation.kyverno import API_VERSION, KIND, render_cluster_policies
+from components.isolation.kyverno import render_cluster_policies
 from stacks.config import load_stack_file, parse_tenant
 from stacks.config.tenant import TenantConfig
 from stacks.platform_isolation import kyverno_args
 from tests.stacks.samples import sample
+from tests.support.kyverno_cli import kyverno, policy_results, write_policies
 
 ROOT = Path(__file__).resolve().parents[3]
 SIGNATURE_POLICY = "gpu-caas-verify-nvidia-images"
@@ -162,67 +161,28 @@ CASES: list[tuple[dict[str, Any], dict[str, str]]] = [
 ]
 
 
-def _kyverno() -> str:
-    path = shutil.which("kubectl-kyverno")
-    assert path is not None, (
-        "kubectl-kyverno is not on PATH: run the tests through `make test` "
-        "(`make setup-test` builds it; `. scripts/env.sh` puts it on PATH)"
-    )
-    return path
-
-
 def _write_policies(config: TenantConfig, directory: Path, *, mutate: bool = False) -> list[str]:
     """Write the config's validate policies, or with `mutate` its mutate policies."""
     handle = types.SimpleNamespace(provider=None, network_ready=())
     specs = render_cluster_policies(kyverno_args(handle, config))  # type: ignore[arg-type]
-    written = []
-    for name, spec in specs.items():
-        if name == SIGNATURE_POLICY:
-            continue
-        if any("mutate" in rule for rule in spec["rules"]) is not mutate:
-            continue
-        manifest = {
-            "apiVersion": API_VERSION,
-            "kind": KIND,
-            "metadata": {"name": name},
-            "spec": spec,
-        }
-        (directory / f"{name}.yaml").write_text(yaml.safe_dump(manifest))
-        written.append(name)
-    return written
+    chosen = {
+        name: spec
+        for name, spec in specs.items()
+        if name != SIGNATURE_POLICY and any("mutate" in rule for rule in spec["rules"]) is mutate
+    }
+    return write_policies(chosen, directory)
 
 
 def _verdicts(
     config: TenantConfig, resources: list[dict[str, Any]], tmp_path: Path
 ) -> dict[tuple[str, str], dict[str, str]]:
     """(namespace, name) -> {policy/rule: result} as Kyverno reports them."""
-    policies, resource_dir = tmp_path / "policies", tmp_path / "resources"
+    policies = tmp_path / "policies"
     policies.mkdir()
-    resource_dir.mkdir()
     assert set(_write_policies(config, policies)) >= BASE_POLICIES
-    (resource_dir / "resources.yaml").write_text(yaml.safe_dump_all(resources))
-    proc = subprocess.run(
-        [
-            _kyverno(),
-            "apply",
-            str(policies),
-            "--resource",
-            str(resource_dir),
-            "--policy-report",
-            "--output-format",
-            "json",
-            "--remove-color",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    # Exit code 1 means "some resource failed a policy", which the cases expect.
-    assert proc.returncode in (0, 1), proc.stderr
-    report = json.loads(proc.stdout)
+    results = policy_results(policies, resources, tmp_path)
     verdicts: dict[tuple[str, str], dict[str, str]] = {}
-    for result in report.get("results", []):
+    for result in results:
         for resource in result.get("resources", []):
             key = (resource.get("namespace", ""), resource["name"])
             verdicts.setdefault(key, {})[f"{result['policy']}/{result['rule']}"] = result["result"]
@@ -271,7 +231,7 @@ def _mutated(
     assert _write_policies(config, policies, mutate=True)
     (resource_dir / "resources.yaml").write_text(yaml.safe_dump_all(resources))
     proc = subprocess.run(
-        [_kyverno(), "apply", str(policies), "--resource", str(resource_dir), "-o", str(out)],
+        [kyverno(), "apply", str(policies), "--resource", str(resource_dir), "-o", str(out)],
         capture_output=True,
         text=True,
         timeout=300,
