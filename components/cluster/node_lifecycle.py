@@ -129,7 +129,12 @@ def inline_script(name: str) -> str:
     return _LOAD.sub(lambda load: _description_stripped((SCRIPTS / load[1]).read_text()), text)
 
 
-@functools.lru_cache(maxsize=32)
+@functools.cache
+def _digest(name: str) -> str:
+    """The first 16 hex digits of the SHA-256 of `inline_script(name)` (read once)."""
+    return hashlib.sha256(inline_script(name).encode()).hexdigest()[:16]
+
+
 def script_command(name: str, cwd: Path | None = None) -> str:
     """The `create` of a local command that runs script `name` from its file:
     `sh <path> # sha256:<16 hex>`.
@@ -144,9 +149,8 @@ def script_command(name: str, cwd: Path | None = None) -> str:
     the self-contained text (`inline_script`): a changed script changes the input, and
     the preview shows every host's step as an update, as it did with the text inline.
     """
-    digest = hashlib.sha256(inline_script(name).encode()).hexdigest()[:16]
     path = os.path.relpath(SCRIPTS / name, Path.cwd() if cwd is None else cwd)
-    return f"sh {shlex.quote(path)} # sha256:{digest}"
+    return f"sh {shlex.quote(path)} # sha256:{_digest(name)}"
 
 
 DRAIN_SCRIPT = "node-drain.sh"
