@@ -666,23 +666,6 @@ def effective_cni_plugin(config: TenantConfig) -> CniPlugin:
     return CniPlugin.EXTERNAL if config.flavor.value == "isv-managed" else CniPlugin.CILIUM
 
 
-def inventory_gpu_count(config: TenantConfig) -> int:
-    """GPUs of the inventory hosts that are in a node group."""
-    in_groups = {host for group in config.node_groups for host in group.hosts}
-    return sum(
-        host.gpu.count for host in config.hosts if host.gpu is not None and host.name in in_groups
-    )
-
-
-def autoscaled_gpu_capacity(config: TenantConfig) -> int:
-    """Most GPUs the autoscaled node groups can add (their maximum node counts)."""
-    return sum(
-        group.autoscale.max_nodes * group.autoscale.gpu.count
-        for group in config.node_groups
-        if group.autoscale is not None and group.autoscale.gpu is not None
-    )
-
-
 def topology_values(config: TenantConfig) -> dict[TopologyLevel, dict[str, set[str]]]:
     """Per topology level: label value -> host names carrying it (inventory only)."""
     values: dict[TopologyLevel, dict[str, set[str]]] = {

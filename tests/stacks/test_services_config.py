@@ -9,15 +9,14 @@ import pytest
 from pydantic import ValidationError
 
 from stacks.config import TenantConfig
+from stacks.config.gpu_quota import group_gpus
 from stacks.config.services import (
     ClusterServicesConfig,
     TopologyLevel,
-    autoscaled_gpu_capacity,
     dcgm_service_monitor,
     effective_cni_plugin,
     effective_pod_cidr,
     effective_topology_levels,
-    inventory_gpu_count,
     services_rules,
     services_warnings,
 )
@@ -377,12 +376,14 @@ class TestHelpers:
             },
         ]
         config = tenant(nodeGroups=groups)
-        assert inventory_gpu_count(config) == 24
-        assert autoscaled_gpu_capacity(config) == 24
+        autoscaled = {g.name for g in config.node_groups if g.autoscale is not None}
+        gpus = group_gpus(config)
+        assert sum(g.gpus for g in gpus if g.name not in autoscaled) == 24
+        assert sum(g.gpus for g in gpus if g.name in autoscaled) == 24
 
     def test_hosts_outside_node_groups_do_not_count(self):
         config = tenant(nodeGroups=[{"name": "g", "hosts": ["gpu-0"]}])
-        assert inventory_gpu_count(config) == 8
+        assert sum(g.gpus for g in group_gpus(config)) == 8
 
     @pytest.mark.parametrize(
         ("hosts", "levels", "expected"),
