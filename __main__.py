@@ -2,4 +2,4 @@
 
 import stacks
 
-stacks.run()
+stacks.main()

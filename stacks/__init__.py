@@ -1,6 +1,7 @@
 """Stack programs: load + validate `gpu-caas:tenant`, then deploy the tenant's flavor.
 
-`run()` is the whole Pulumi program (`__main__.py` only calls it).
+`run()` is the whole Pulumi program; `__main__.py` only calls `main()`, which runs it with
+the garbage-collector settings of a process that ends with the program.
 """
 
 from __future__ import annotations
@@ -163,6 +164,15 @@ def run() -> None:
         sys.exit(EXIT_REPORTED)
     for key, value in deploy(config).items():
         pulumi.export(key, value)
+
+
+def main() -> None:
+    """The program process's entry point (`__main__.py`): `run()` with Python's cyclic
+    garbage collector paused while resources are declared and their survivors frozen
+    (`stacks.collector`: the process ends with the program). Tests call `run()`."""
+    from stacks.collector import declare_then_freeze
+
+    declare_then_freeze(run)
 
 
 def day2_problems(config: TenantConfig) -> tuple[list[Problem], list[Problem]]:

@@ -7,6 +7,7 @@ NodePools of autoscaled groups must use the same).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -32,6 +33,7 @@ from components.cluster.node_group import group_labels, group_taints
 from components.cluster.types import DEFAULT_CRI_SOCKET
 from components.gpu.catalog import spec
 from components.mirrors import Mirrors, stack_mirror_list
+from stacks import deployed
 from stacks.config import (
     ControlPlaneBackend,
     HostConfig,
@@ -42,7 +44,6 @@ from stacks.config.gpu import node_group_gpu_model, node_group_mig_layout
 from stacks.config.inventory import HostState
 from stacks.config.operator_upgrades import deployed_components
 from stacks.config.placement import konnectivity_tolerations
-from stacks.deployed import deployed_output
 from stacks.mirror_list import mirror_list_output
 from stacks.platform_handle import ClusterHandle
 from stacks.summary import tenant_summary
@@ -226,10 +227,17 @@ def tenant_cluster(
     config: TenantConfig, external_kubeconfig: pulumi.Output[str] | None = None
 ) -> TenantCluster:
     """The tenant's `TenantCluster`, named after the tenant."""
+    control_plane = control_plane_args(config, external_kubeconfig)
+    if control_plane.backend is not ControlPlaneBackend.EXTERNAL:
+        # Hosts join with bootstrap tokens, which expire: mint one again while a host
+        # has yet to join (components.cluster.bootstrap.token_triggers).
+        control_plane = replace(
+            control_plane, join_token_renewal=deployed.current_join_token_renewal(os.environ)
+        )
     return TenantCluster(
         config.name,
         TenantClusterArgs(
-            control_plane=control_plane_args(config, external_kubeconfig),
+            control_plane=control_plane,
             node_groups=[node_group_args(config, g) for g in config.node_groups],
         ),
     )
@@ -272,7 +280,9 @@ def stack_outputs(
         },
     }
     outputs["summary"] = tenant_summary(config)
-    outputs["deployed"] = deployed_output(config, deployed_components(config))
+    outputs["deployed"] = deployed.deployed_output(
+        config, deployed_components(config), cluster.joined_hosts
+    )
     outputs.update(platform)
     # Last: every platform module has recorded its charts and images by now.
     outputs["mirrorList"] = mirror_list_output(stack_mirror_list(), pulumi.get_stack())

@@ -12,10 +12,13 @@ because stack outputs are written when the program finishes
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import pulumi
 
+from components.cluster.bootstrap import token_window
+from components.cluster.types import JoinTokenRenewal
 from stacks.config import TenantConfig
 from stacks.config.deployed import SCHEMA, DeployedState, parse_deployed
 from stacks.config.operator_upgrades import deployed_driver_version
@@ -50,11 +53,39 @@ def previous_deployment(
     return parse_deployed({"deployed": outputs.get("deployed")} if outputs else None)
 
 
-def deployed_output(config: TenantConfig, components: Mapping[str, str]) -> dict[str, object]:
+def utc_now() -> datetime:
+    """The current time, UTC (the join-token renewal window; tests replace it)."""
+    return datetime.now(UTC)
+
+
+def join_token_renewal(deployed: DeployedState, now: datetime) -> JoinTokenRenewal:
+    """When join tokens are minted again: the hosts the last update recorded as joined
+    (`DeployedState.hosts_known_joined`) and the renewal window of `now`
+    (`components.cluster.bootstrap.token_window`)."""
+    return JoinTokenRenewal(joined_hosts=deployed.hosts_known_joined, window=token_window(now))
+
+
+def current_join_token_renewal(environ: Mapping[str, str]) -> JoinTokenRenewal:
+    """`join_token_renewal` of the stack's last record (`previous_deployment`) and now.
+
+    With `GPU_CAAS_IGNORE_DEPLOYED_RECORD` set (`environ`), nothing counts as joined:
+    a token is minted in every renewal window until a record is written again."""
+    from stacks.config.upgrades import deployed_record_ignored
+
+    deployed = DeployedState() if deployed_record_ignored(environ) else previous_deployment()
+    return join_token_renewal(deployed, utc_now())
+
+
+def deployed_output(
+    config: TenantConfig,
+    components: Mapping[str, str],
+    joined_hosts: pulumi.Output[list[str]] | None = None,
+) -> dict[str, object]:
     """This run's record (the `deployed` stack output); plain strings, nothing secret.
 
     `components` is `Component.name -> pinned version` of what the config installs
-    (`stacks.config.operator_upgrades.deployed_components`).
+    (`stacks.config.operator_upgrades.deployed_components`); `joined_hosts` is
+    `TenantCluster.joined_hosts` (recorded as `joinedHosts` when given).
     """
     group_of = {name: group.name for group in config.node_groups for name in group.hosts}
     driver = deployed_driver_version(config)
@@ -76,4 +107,5 @@ def deployed_output(config: TenantConfig, components: Mapping[str, str]) -> dict
             }
             for host in sorted(config.hosts, key=lambda h: h.name)
         },
+        **({"joinedHosts": joined_hosts} if joined_hosts is not None else {}),
     }

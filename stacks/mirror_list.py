@@ -119,8 +119,11 @@ class _EchoMocks(pulumi.runtime.Mocks):
 
     def call(
         self, args: pulumi.runtime.MockCallArgs
-    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
+    ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        # `readStackOutputs` (the deployed record, read for the join-token renewal)
+        # finds no record: a first deployment. The SDK's mock monitor iterates the
+        # failures, so an empty list, never None.
+        return {}, []
 
 
 async def _value(value: Any) -> Any:

@@ -9,16 +9,65 @@ are used (connection, create, delete, stdin, environment, triggers).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 
 import pulumi
 import pulumi_command as command
 
 from components.cluster import registry_mirrors
-from components.cluster.kubeadm import join_token_script, parse_join_command
-from components.cluster.types import JoinParameters, SshHost, secret
+from components.cluster.kubeadm import JOIN_TOKEN_TTL, join_token_script, parse_join_command
+from components.cluster.types import JoinParameters, JoinTokenRenewal, SshHost, secret
 
 SECRET_OUTPUTS = ["stdout", "stderr"]
 """Command outputs that may carry kubeconfigs or tokens."""
+
+
+RENEWAL_WINDOW = timedelta(hours=1)
+"""How long a minted token is reused while joins are pending: half its lifetime
+(`kubeadm.JOIN_TOKEN_TTL`, 2 h), so a reused token has at least an hour left when an
+update starts."""
+
+
+def token_ttl() -> timedelta:
+    """`kubeadm.JOIN_TOKEN_TTL` ("2h") as a duration."""
+    if not JOIN_TOKEN_TTL.endswith("h"):
+        raise ValueError(f"JOIN_TOKEN_TTL {JOIN_TOKEN_TTL!r} is not in hours")
+    return timedelta(hours=int(JOIN_TOKEN_TTL[:-1]))
+
+
+def token_window(now: datetime) -> str:
+    """The renewal window `now` falls in: its start, UTC, e.g. "2026-11-30T19:00Z".
+
+    Raises:
+        ValueError: `now` has no time zone (a naive datetime is ambiguous).
+    """
+    if now.tzinfo is None:
+        raise ValueError("token_window needs an aware datetime (UTC)")
+    seconds = int(RENEWAL_WINDOW.total_seconds())
+    start = int(now.timestamp()) // seconds * seconds
+    return datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def token_triggers(
+    joining_hosts: Sequence[str], renewal: JoinTokenRenewal | None
+) -> tuple[list[str], list[str]]:
+    """`(triggers, ignore_changes)` of the join-token command; a changed trigger mints
+    a new token (the command is replaced).
+
+    - No renewal: the sorted joining hosts (a new token when the set changes).
+    - Every joining host joined: the hosts, with `triggers` ignored: the token in the
+      state stays, whatever the set, since nothing will use it.
+    - Some host pending (new, or its join failed before): the pending hosts and
+      `window <start>`: a token minted in this window is reused, one from an earlier
+      window is replaced, so a retry hours after a failed join gets a valid token.
+    """
+    hosts = sorted(set(joining_hosts))
+    if renewal is None:
+        return hosts, []
+    pending = [h for h in hosts if h not in renewal.joined_hosts]
+    if not pending:
+        return hosts, ["triggers"]
+    return [*pending, f"window {renewal.window}"], []
 
 
 def mint_join_token(
@@ -29,21 +78,26 @@ def mint_join_token(
     upload_certs: bool,
     kubeconfig: pulumi.Input[str] | None,
     opts: pulumi.ResourceOptions,
+    renewal: JoinTokenRenewal | None = None,
 ) -> tuple[command.remote.Command, pulumi.Output[JoinParameters]]:
     """Mint a bootstrap token on `host`; return the command and the parsed join parameters.
 
     `kubeconfig` (secret) goes to stdin when the host has no admin.conf (hosted control
-    plane); a kubeadm control-plane host uses its own. The token is re-minted when the
-    set of joining hosts changes (`triggers`), because bootstrap tokens expire.
+    plane); a kubeadm control-plane host uses its own. Bootstrap tokens expire: when the
+    token is minted again is `token_triggers(joining_hosts, renewal)`.
     """
+    triggers, ignore_changes = token_triggers(joining_hosts, renewal)
     token = command.remote.Command(
         name,
         connection=host.connection(),
         create=join_token_script(upload_certs=upload_certs),
         stdin=secret(kubeconfig) if kubeconfig is not None else None,
-        triggers=sorted(joining_hosts),
+        triggers=triggers,
         opts=pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS)
+            opts,
+            pulumi.ResourceOptions(
+                additional_secret_outputs=SECRET_OUTPUTS, ignore_changes=ignore_changes or None
+            ),
         ),
     )
     join: pulumi.Output[JoinParameters] = pulumi.Output.secret(
@@ -73,3 +127,19 @@ def configure_registry_mirrors(
         delete=registry_mirrors.remove_script(mirrors),
         opts=opts,
     )
+
+
+def joined_hosts(commands: Mapping[str, pulumi.CustomResource]) -> pulumi.Output[list[str]]:
+    """The names (sorted) whose `kubeadm init`/`join` command exists after this update.
+
+    A command whose create failed (`pulumi up --continue-on-error`) faults its `id`;
+    `Output.recover` turns that into "not joined" instead of failing the stack output
+    that records it. Unknown during a preview while any command is to be created.
+    """
+
+    def joined(name: str, resource: pulumi.CustomResource) -> pulumi.Output[str | None]:
+        done: pulumi.Output[str | None] = resource.id.apply(lambda _: name)
+        return done.recover(lambda _error: None)
+
+    outcomes = [joined(name, resource) for name, resource in sorted(commands.items())]
+    return pulumi.Output.all(*outcomes).apply(lambda names: [n for n in names if n])

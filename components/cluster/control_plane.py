@@ -7,6 +7,8 @@ unknown and nothing contacts the tenant cluster.
 
 from __future__ import annotations
 
+from typing import cast
+
 import pulumi
 import pulumi_command as command
 import pulumi_kubernetes as k8s
@@ -93,12 +95,16 @@ class ControlPlane(pulumi.ComponentResource):
     kubernetes_version: pulumi.Output[str]
     join: pulumi.Output[JoinParameters] | None
     """kubeadm backend: join parameters minted on the first control-plane host (secret)."""
+    host_commands: dict[str, command.remote.Command]
+    """kubeadm backend: host name -> its `kubeadm init` (first host) or `kubeadm join`
+    command; empty for the other backends."""
 
     def __init__(
         self, name: str, args: ControlPlaneArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE, name, None, opts)
         self.join = None
+        self.host_commands = {}
         if args.backend is ControlPlaneBackend.HOSTED:
             kubeconfig = _create_hosted(name, args, self)
         elif args.backend is ControlPlaneBackend.KUBEADM:
@@ -265,6 +271,7 @@ def _create_kubeadm(
         upload_certs=bool(others),
         kubeconfig=None,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[init]),
+        renewal=args.join_token_renewal,
     )
     joins: list[pulumi.Resource] = [init]
     for host in others:
@@ -292,6 +299,9 @@ def _create_kubeadm(
                 opts=pulumi.ResourceOptions.merge(after_mirrors(host), _RUN_ONCE),
             )
         )
+    parent.host_commands = {
+        h.name: cast(command.remote.Command, c) for h, c in zip(settings.hosts, joins, strict=True)
+    }
     _upgrade_in_turn(name, args, parent, list(zip(settings.hosts, joins, strict=True)), init.stdout)
     return init.stdout, join
 

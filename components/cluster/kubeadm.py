@@ -24,8 +24,9 @@ from components.cluster.types import JoinParameters, Taint
 API_VERSION = "kubeadm.k8s.io/v1beta4"
 API_SERVER_PORT = 6443
 JOIN_TOKEN_TTL = "2h"
-"""Bootstrap tokens expire: a token is only minted when the set of joining hosts
-changes (command `triggers`), and joins happen right after."""
+"""Bootstrap tokens expire (`kubeadm token create --ttl`). When a token is minted again
+is `bootstrap.token_triggers`: in every renewal window (1 h) in which a host has yet to
+join."""
 
 _PRELUDE = """set -eu
 umask 077
@@ -78,9 +79,10 @@ def join_script(version: str) -> str:
         # The command has secret inputs, so kubeadm's own output is withheld from the
         # error; these lines (fixed text, no secret) are shown: scripts/toolchain/command.
         + '    if grep -q -i -e "expired" -e "invalid for this cluster" "$out"; then\n'
-        + '      echo "gpu-caas: the bootstrap token has expired (tokens live'
-        + f" {JOIN_TOKEN_TTL}): run pulumi up again with --replace <URN of the"
-        + ' -join-token resource> to mint a new one (docs/inventory.md)" >&2\n'
+        + '      echo "gpu-caas: the bootstrap token has expired or was deleted (tokens live'
+        + f" {JOIN_TOKEN_TTL}): the next pulumi up mints a new one (once an hour while"
+        + " a host has yet to join); to mint one now, pulumi up --replace <URN of the"
+        + ' -join-token resource> (docs/inventory.md)" >&2\n'
         + "    fi\n"
         + '    echo "gpu-caas: kubeadm join failed on $(hostname); its output is withheld'
         + " (the command has secret inputs): run kubeadm join on the host by hand to see"

@@ -71,6 +71,8 @@ class NodeGroup(pulumi.ComponentResource):
     """Taints of every node of the group."""
     joins: list[command.remote.Command]
     """One `kubeadm join` command per host (failed hosts included)."""
+    host_joins: dict[str, command.remote.Command]
+    """Host name -> its `kubeadm join` command (the same commands as `joins`)."""
     nodes: list[command.local.Command]
     """One `<group>-node-<host>` command per host: keeps its Node's labels, taints and
     schedulability as the config says; deleting it drains and deletes the Node."""
@@ -84,6 +86,9 @@ class NodeGroup(pulumi.ComponentResource):
         self.labels = group_labels(args)
         self.taints = group_taints(args)
         self.joins = _join_hosts(name, args, self) if args.hosts or args.failed_hosts else []
+        self.host_joins = dict(
+            zip([h.name for h in [*args.hosts, *args.failed_hosts]], self.joins, strict=True)
+        )
         self.nodes = _keep_nodes_in_step(name, args, self, self.joins) if self.joins else []
         self.node_names = pulumi.Output.from_input([h.name for h in args.hosts])
         outputs: dict[str, object] = {

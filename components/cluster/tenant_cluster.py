@@ -9,7 +9,7 @@ import pulumi
 import pulumi_command as command
 import pulumi_kubernetes as k8s
 
-from components.cluster.bootstrap import mint_join_token
+from components.cluster.bootstrap import joined_hosts, mint_join_token
 from components.cluster.control_plane import ControlPlane
 from components.cluster.node_group import NodeGroup
 from components.cluster.types import (
@@ -47,6 +47,10 @@ class TenantCluster(pulumi.ComponentResource):
     """The tenant cluster's explicit kubernetes provider."""
     control_plane: ControlPlane
     node_groups: dict[str, NodeGroup]
+    joined_hosts: pulumi.Output[list[str]]
+    """Hosts (sorted) whose `kubeadm init` or `kubeadm join` command exists after this
+    update: a join that failed under `--continue-on-error` is left out
+    (`bootstrap.joined_hosts`). Unknown in a preview that creates a join."""
     """Node groups by name."""
 
     def __init__(
@@ -97,6 +101,12 @@ class TenantCluster(pulumi.ComponentResource):
             enable_config_map_mutable=True,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.control_plane]),
         )
+        self.joined_hosts = joined_hosts(
+            {
+                **self.control_plane.host_commands,
+                **{h: c for g in self.node_groups.values() for h, c in g.host_joins.items()},
+            }
+        )
         self.kubeconfig = self.control_plane.kubeconfig
         self.api_endpoint = self.control_plane.api_endpoint
         self.kubernetes_version = self.control_plane.kubernetes_version
@@ -138,5 +148,6 @@ def _join_parameters(
         upload_certs=False,
         kubeconfig=control_plane.kubeconfig,
         opts=pulumi.ResourceOptions(parent=parent, provider=commands),
+        renewal=args.control_plane.join_token_renewal,
     )
     return join

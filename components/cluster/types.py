@@ -142,6 +142,24 @@ class ExternalArgs:
 
 
 @dataclass(frozen=True)
+class JoinTokenRenewal:
+    """When the bootstrap token for joining hosts is minted again.
+
+    Bootstrap tokens expire (`kubeadm.JOIN_TOKEN_TTL`). With a renewal, the token
+    command is minted again in every renewal window (`bootstrap.token_window`: the UTC
+    hour) in which some joining host has not joined yet, and kept as it is once every
+    host has joined (`bootstrap.token_triggers`). Without one, the token is minted again
+    only when the set of joining hosts changes.
+    """
+
+    joined_hosts: frozenset[str]
+    """Hosts whose `kubeadm init` or `kubeadm join` succeeded, as the stack's last
+    update recorded (`deployed.joinedHosts`); empty on a first deployment."""
+    window: str
+    """The current renewal window, e.g. "2026-11-30T19:00Z" (`bootstrap.token_window`)."""
+
+
+@dataclass(frozen=True)
 class ControlPlaneArgs:
     """Inputs of `ControlPlane`: exactly the settings of `backend` are set."""
 
@@ -156,6 +174,9 @@ class ControlPlaneArgs:
     hosted: HostedArgs | None = None
     kubeadm: KubeadmArgs | None = None
     external: ExternalArgs | None = None
+    join_token_renewal: JoinTokenRenewal | None = None
+    """When join tokens are minted again (kubeadm's, or the hosted backend's for worker
+    hosts); None: only when the set of joining hosts changes."""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,12 @@ Shape of the output (every value a plain string; nothing secret is ever recorded
       components: {NVIDIA GPU Operator: v26.7.0}  # `Component.name` -> pinned version
       driverVersion: "595.91.07"            # the driver the GPU Operator deploys
       hosts: {gpu-0: {nodeGroup: train, state: active, gpuModel: H100-80GB}}
+      joinedHosts: [cp-0, gpu-0]            # whose kubeadm init/join exists after the update
+
+`joinedHosts` leaves out a host whose join failed (`pulumi up --continue-on-error`); the
+next run mints a fresh bootstrap token for the hosts still to join
+(`components.cluster.bootstrap.token_triggers`). A record written before it existed has
+no `joinedHosts`: its `hosts` are taken as joined.
 """
 
 from __future__ import annotations
@@ -58,8 +64,19 @@ class DeployedState:
     """Pinned version per installed component (`components.versions.Component.name`)."""
     driver_version: str | None = None
     hosts: Mapping[str, DeployedHost] = field(default_factory=dict)
+    joined_hosts: frozenset[str] | None = None
+    """Hosts whose `kubeadm init`/`join` existed after the update; None: not recorded
+    (a first deployment, or a record older than `joinedHosts`)."""
     unreadable: str | None = None
     """Why the record could not be read (another schema, a malformed value), else None."""
+
+    @property
+    def hosts_known_joined(self) -> frozenset[str]:
+        """`joined_hosts`, or for a record without it every recorded host (what such a
+        record's update deployed); empty for a first deployment or an unreadable record."""
+        if self.joined_hosts is not None:
+            return self.joined_hosts
+        return frozenset(self.hosts)
 
     @property
     def first_deployment(self) -> bool:
@@ -102,6 +119,12 @@ def parse_deployed(outputs: Mapping[str, Any] | None) -> DeployedState:
                     state=str(host.get("state") or "active"),
                     gpu_model=str(model) if model else None,
                 )
+    raw_joined = record.get("joinedHosts")
+    joined = (
+        frozenset(str(name) for name in raw_joined if isinstance(name, str))
+        if isinstance(raw_joined, list)
+        else None
+    )
     version = record.get("kubernetesVersion")
     backend = record.get("controlPlaneBackend")
     driver = record.get("driverVersion")
@@ -112,4 +135,5 @@ def parse_deployed(outputs: Mapping[str, Any] | None) -> DeployedState:
         components=_strings(record.get("components")),
         driver_version=str(driver) if driver else None,
         hosts=hosts,
+        joined_hosts=joined,
     )

@@ -40,6 +40,9 @@ FAILED = "gpu-0"
 BROKEN = "gpu-1"
 """Its first join fails (a fake host refusing it): the bring-up test."""
 BROKEN_GROUP = "notebooks"
+FIRST_CONTROL_PLANE = "cp-0"
+"""Runs `kubeadm init` and mints the bootstrap tokens."""
+TOKEN = "dev-control-plane-join-token"
 STEPS = ("join", "drain", "upgrade", "node")
 GROUP = "train"
 FOREIGN_LABEL = "example.com/set-by-someone-else"
@@ -125,19 +128,30 @@ def test_a_host_that_fails_to_join_stops_only_itself_and_a_rerun_retries_only_it
     assert other is not None and not other["spec"].get("unschedulable"), other
     assert other["metadata"]["labels"]["gpu-caas.io/node-group"] == GROUP
     assert _node(live, BROKEN) is None
+    # The record says who joined: everyone but the broken host.
+    joined = live.workspace.outputs()["deployed"]["joinedHosts"]
+    assert BROKEN not in joined and FAILED in joined and FIRST_CONTROL_PLANE in joined, joined
 
-    # The re-run plans the broken host's steps and nothing for any other host.
+    # The re-run plans the broken host's steps, a fresh bootstrap token for it (the one
+    # minted for the first run may have expired by the time of a retry), and nothing
+    # for any other host.
     planned = _planned(live)
     host_steps = {
         name for op in ("create", "update", "replace", "delete")
-        for name in _names(planned, op) if re.search(r"-(join|drain|upgrade|node)-", name)
+        for name in _names(planned, op) if re.search(r"-(join|drain|upgrade|node)-gpu-", name)
     }  # fmt: skip
     assert host_steps == {f"dev-{BROKEN_GROUP}-{step}-{BROKEN}" for step in STEPS}, planned
+    assert _names(planned, "replace") & {TOKEN} == {TOKEN}, planned
     before = len(hosts.sessions)
     _up(live)
     assert live.workspace.pending_operations() == []
-    assert {s.host for s in hosts.sessions[before:]} == {BROKEN}, hosts.sessions[before:]
+    # SSH: the broken host's steps, and the first control-plane host minting the token.
+    retried = {s.host for s in hosts.sessions[before:]}
+    assert retried == {BROKEN, FIRST_CONTROL_PLANE}, hosts.sessions[before:]
     assert _node(live, BROKEN) is not None
+    # Everyone joined: the token stays as it is from now on.
+    assert live.workspace.outputs()["deployed"]["joinedHosts"] == sorted(joined + [BROKEN])
+    assert TOKEN not in _names(_planned(live), "replace")
 
 
 def test_up_joins_every_host_but_the_spare(live: LiveStack) -> None:

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 
+from components.cluster.types import JoinTokenRenewal
 from stacks.config.deployed import SCHEMA, DeployedHost, DeployedState, parse_deployed
 from stacks.config.loader import load_stack_file
-from stacks.deployed import READ_STACK_OUTPUTS, deployed_output, previous_deployment
+from stacks.deployed import (
+    READ_STACK_OUTPUTS,
+    deployed_output,
+    join_token_renewal,
+    previous_deployment,
+)
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2]
 
@@ -119,3 +127,43 @@ def test_the_record_round_trips(example: str) -> None:
     assert state.components == {"NVIDIA GPU Operator": "v26.7.0"}
     # The record never holds config secrets.
     assert "privateKey" not in repr(record) and "BEGIN" not in repr(record)
+
+
+@pytest.mark.parametrize(
+    ("record", "joined", "known_joined"),
+    [
+        # Recorded: exactly those (gpu-1's join failed under --continue-on-error).
+        ({**RECORD, "joinedHosts": ["cp-0", "gpu-0"]}, frozenset({"cp-0", "gpu-0"}),
+         frozenset({"cp-0", "gpu-0"})),
+        # Recorded empty: nobody joined (even if the config listed hosts).
+        ({**RECORD, "joinedHosts": []}, frozenset(), frozenset()),
+        # A record older than `joinedHosts`: its hosts are what that update deployed.
+        (RECORD, None, frozenset({"gpu-0"})),
+        # Not a list: not recorded; non-strings are dropped.
+        ({**RECORD, "joinedHosts": "cp-0"}, None, frozenset({"gpu-0"})),
+        ({**RECORD, "joinedHosts": ["cp-0", 7]}, frozenset({"cp-0"}), frozenset({"cp-0"})),
+    ],
+)  # fmt: skip
+def test_joined_hosts_are_read_from_the_record(
+    record: Mapping[str, Any], joined: frozenset[str] | None, known_joined: frozenset[str]
+) -> None:
+    state = parse_deployed({"deployed": record})
+    assert state.joined_hosts == joined
+    assert state.hosts_known_joined == known_joined
+
+
+def test_a_first_deployment_has_no_joined_host() -> None:
+    assert DeployedState().hosts_known_joined == frozenset()
+
+
+def test_join_token_renewal_from_the_record() -> None:
+    state = parse_deployed({"deployed": {**RECORD, "joinedHosts": ["cp-0"]}})
+    renewal = join_token_renewal(state, datetime(2026, 11, 30, 19, 42, tzinfo=UTC))
+    assert renewal == JoinTokenRenewal(frozenset({"cp-0"}), "2026-11-30T19:00Z")
+
+
+def test_the_record_carries_joined_hosts_when_given() -> None:
+    config = load_stack_file(EXAMPLES_DIR / "Pulumi.dev.yaml")
+    assert "joinedHosts" not in deployed_output(config, {})
+    record = deployed_output(config, {}, pulumi.Output.from_input(["cp-0"]))
+    assert isinstance(record["joinedHosts"], pulumi.Output)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pulumi
@@ -11,7 +12,7 @@ import pytest
 
 import stacks
 from components.cluster import TenantCluster
-from stacks import isv_managed, ncp_managed, tenant_managed
+from stacks import deployed, isv_managed, ncp_managed, tenant_managed
 from stacks.config import TenantConfig, parse_tenant
 from stacks.platform_handle import ClusterHandle
 from tests.components.cluster.helpers import TENANT_KUBECONFIG, command_outputs
@@ -131,6 +132,16 @@ def test_flavor_wires_the_cluster_handle_into_every_platform_module(
         assert mocks.leaks(secret) == [], secret
 
 
+NOW = datetime(2026, 11, 30, 19, 42, tzinfo=UTC)
+WINDOW = "window 2026-11-30T19:00Z"
+
+
+@pytest.fixture(autouse=True)
+def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Join tokens are renewed per UTC hour: pin the clock."""
+    monkeypatch.setattr(deployed, "utc_now", lambda: NOW)
+
+
 def test_tenant_managed_resources(platform_calls: list[Any]) -> None:
     mocks = RecordingMocks(command_outputs)
     result = _deploy(parse_tenant(sample("tenant-managed")), mocks)
@@ -156,8 +167,51 @@ def test_tenant_managed_resources(platform_calls: list[Any]) -> None:
     # (the mocked kubeconfig says api.acme.example; the config decides).
     assert result["resolved"]["apiEndpoint"].value == "https://10.0.0.10:6443"
     assert result["resolved"]["apiEndpoint"].known
+    # A first deployment: every host still to join, a token of this hour's window.
     token = mocks.one("command:remote:Command", "acme-control-plane-join-token")
-    assert token.inputs["triggers"] == ["cp-0", "gpu-0", "gpu-1"]
+    assert token.inputs["triggers"] == ["cp-0", "gpu-0", "gpu-1", WINDOW]
+    # The record lists the hosts whose init/join exists after the update.
+    assert result["resolved"]["deployed"].value["joinedHosts"] == ["cp-0", "gpu-0", "gpu-1"]
+
+
+def _record_of(config: TenantConfig, joined: list[str] | None) -> dict[str, Any]:
+    record = deployed.deployed_output(config, {})
+    if joined is not None:
+        record["joinedHosts"] = joined
+    return {"organization/gpu-caas/test": {"deployed": record}}
+
+
+@pytest.mark.parametrize(
+    ("joined", "triggers"),
+    [
+        # gpu-1's join failed in the last update: a fresh token for it alone.
+        (["cp-0", "gpu-0"], ["gpu-1", WINDOW]),
+        # Everyone joined: the hosts (ignored against the state: no new token).
+        (["cp-0", "gpu-0", "gpu-1"], ["cp-0", "gpu-0", "gpu-1"]),
+        # A record from before `joinedHosts`: its hosts count as joined.
+        (None, ["cp-0", "gpu-0", "gpu-1"]),
+    ],
+)
+def test_join_token_follows_the_recorded_joins(
+    platform_calls: list[Any], joined: list[str] | None, triggers: list[str]
+) -> None:
+    config = parse_tenant(sample("tenant-managed"))
+    mocks = RecordingMocks(command_outputs, stack_references=_record_of(config, joined))
+    _deploy(config, mocks)
+    token = mocks.one("command:remote:Command", "acme-control-plane-join-token")
+    assert token.inputs["triggers"] == triggers
+
+
+def test_an_ignored_record_renews_the_token_every_window(
+    platform_calls: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = parse_tenant(sample("tenant-managed"))
+    monkeypatch.setenv("GPU_CAAS_IGNORE_DEPLOYED_RECORD", "1")
+    record = _record_of(config, ["cp-0", "gpu-0", "gpu-1"])
+    mocks = RecordingMocks(command_outputs, stack_references=record)
+    _deploy(config, mocks)
+    token = mocks.one("command:remote:Command", "acme-control-plane-join-token")
+    assert token.inputs["triggers"] == ["cp-0", "gpu-0", "gpu-1", WINDOW]
 
 
 def test_mirrored_registries_are_configured_on_every_host_before_kubeadm(

@@ -211,6 +211,9 @@ def run(
         stack=stack,
         preview=preview,
         monitor=_RecordingMonitor(recorder),
+        # What a DIY backend (the one gpu-caas uses) reports: stack names are
+        # `organization/<project>/<stack>`.
+        organization="organization",
     )
     # Config is process-global: start from exactly `config`.
     pulumi.runtime.set_all_config(
