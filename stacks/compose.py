@@ -115,8 +115,13 @@ def control_plane_args(
         )
     elif backend is ControlPlaneBackend.KUBEADM:
         settings = cp.kubeadm
+        # Failed hosts joined before and never join again (their join ignores new
+        # tokens): they never hold a token back, as on the hosted backend.
         joining = [h.name for h in config.control_plane_hosts] + [
-            n for g in config.host_node_groups for n in g.hosts
+            n
+            for g in config.host_node_groups
+            for n in g.hosts
+            if config.host(n).state is not HostState.FAILED
         ]
         kubeadm = KubeadmArgs(
             hosts=[ssh_host(config, h) for h in config.control_plane_hosts],

@@ -14,6 +14,10 @@ from datetime import UTC, datetime, timedelta
 import pulumi
 import pulumi_command as command
 
+# The SDK's marker for a resource the engine reported as failed (continue-on-error);
+# `Output.recover` is how its docstring says to catch it. Not re-exported by `pulumi`.
+from pulumi.runtime.stack import ResourceRegistrationFailed
+
 from components.cluster import registry_mirrors
 from components.cluster.kubeadm import JOIN_TOKEN_TTL, join_token_script, parse_join_command
 from components.cluster.types import JoinParameters, JoinTokenRenewal, SshHost, secret
@@ -129,17 +133,34 @@ def configure_registry_mirrors(
     )
 
 
-def joined_hosts(commands: Mapping[str, pulumi.CustomResource]) -> pulumi.Output[list[str]]:
-    """The names (sorted) whose `kubeadm init`/`join` command exists after this update.
+def joined_hosts(
+    commands: Mapping[str, pulumi.CustomResource], previously_joined: frozenset[str]
+) -> pulumi.Output[list[str]]:
+    """The names (sorted) whose `kubeadm init`/`join` has succeeded, after this update.
 
-    A command whose create failed (`pulumi up --continue-on-error`) faults its `id`;
-    `Output.recover` turns that into "not joined" instead of failing the stack output
-    that records it. Unknown during a preview while any command is to be created.
+    A host counts if it was recorded as joined before (`previously_joined`) and its
+    command is still declared (a step skipped in this update because something it
+    depends on failed does not undo a join), or if its command exists after this
+    update. A create that failed (`pulumi up --continue-on-error`) faults the command's
+    `id` with the SDK's `ResourceRegistrationFailed`; `Output.recover` turns only that
+    into "not joined" (any other error still fails the program).
+
+    A preview records nothing new: it returns the previously joined hosts still
+    declared (the command provider plans a create with an ID, so counting planned
+    creates would show hosts as joined before anything ran).
     """
+    kept = frozenset(commands) & previously_joined
+    if pulumi.runtime.is_dry_run():
+        return pulumi.Output.from_input(sorted(kept))
+
+    def not_joined(error: Exception) -> None:
+        if isinstance(error, ResourceRegistrationFailed):
+            return None
+        raise error
 
     def joined(name: str, resource: pulumi.CustomResource) -> pulumi.Output[str | None]:
         done: pulumi.Output[str | None] = resource.id.apply(lambda _: name)
-        return done.recover(lambda _error: None)
+        return done.recover(not_joined)
 
-    outcomes = [joined(name, resource) for name, resource in sorted(commands.items())]
-    return pulumi.Output.all(*outcomes).apply(lambda names: [n for n in names if n])
+    outcomes = [joined(n, r) for n, r in sorted(commands.items()) if n not in kept]
+    return pulumi.Output.all(*outcomes).apply(lambda names: sorted(kept | {n for n in names if n}))

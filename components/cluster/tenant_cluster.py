@@ -48,9 +48,9 @@ class TenantCluster(pulumi.ComponentResource):
     control_plane: ControlPlane
     node_groups: dict[str, NodeGroup]
     joined_hosts: pulumi.Output[list[str]]
-    """Hosts (sorted) whose `kubeadm init` or `kubeadm join` command exists after this
-    update: a join that failed under `--continue-on-error` is left out
-    (`bootstrap.joined_hosts`). Unknown in a preview that creates a join."""
+    """Hosts (sorted) whose `kubeadm init` or `kubeadm join` has succeeded after this
+    update: a join that failed under `--continue-on-error` is left out; a preview
+    repeats what the last update recorded (`bootstrap.joined_hosts`)."""
     """Node groups by name."""
 
     def __init__(
@@ -101,11 +101,13 @@ class TenantCluster(pulumi.ComponentResource):
             enable_config_map_mutable=True,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.control_plane]),
         )
+        renewal = args.control_plane.join_token_renewal
         self.joined_hosts = joined_hosts(
             {
                 **self.control_plane.host_commands,
                 **{h: c for g in self.node_groups.values() for h, c in g.host_joins.items()},
-            }
+            },
+            renewal.joined_hosts if renewal is not None else frozenset(),
         )
         self.kubeconfig = self.control_plane.kubeconfig
         self.api_endpoint = self.control_plane.api_endpoint

@@ -21,8 +21,9 @@ Shape of the output (every value a plain string; nothing secret is ever recorded
 
 `joinedHosts` leaves out a host whose join failed (`pulumi up --continue-on-error`); the
 next run mints a fresh bootstrap token for the hosts still to join
-(`components.cluster.bootstrap.token_triggers`). A record written before it existed has
-no `joinedHosts`: its `hosts` are taken as joined.
+(`components.cluster.bootstrap.token_triggers`). A record without it (written before it
+existed) or with a value that is not a list (the engine's unknown marker after a
+`pulumi up --target`) counts no host as joined: the token is minted again once.
 """
 
 from __future__ import annotations
@@ -72,11 +73,11 @@ class DeployedState:
 
     @property
     def hosts_known_joined(self) -> frozenset[str]:
-        """`joined_hosts`, or for a record without it every recorded host (what such a
-        record's update deployed); empty for a first deployment or an unreadable record."""
-        if self.joined_hosts is not None:
-            return self.joined_hosts
-        return frozenset(self.hosts)
+        """`joined_hosts`; empty when not recorded (a first deployment, an unreadable
+        record, or one written by a gpu-caas release before `joinedHosts`, whose
+        `hosts` may include a host whose join failed: the first update after the
+        upgrade mints a join token once)."""
+        return self.joined_hosts or frozenset()
 
     @property
     def first_deployment(self) -> bool:
@@ -119,12 +120,17 @@ def parse_deployed(outputs: Mapping[str, Any] | None) -> DeployedState:
                     state=str(host.get("state") or "active"),
                     gpu_model=str(model) if model else None,
                 )
-    raw_joined = record.get("joinedHosts")
-    joined = (
-        frozenset(str(name) for name in raw_joined if isinstance(name, str))
-        if isinstance(raw_joined, list)
-        else None
-    )
+    raw_joined = record.get("joinedHosts", None)
+    joined: frozenset[str] | None
+    if "joinedHosts" not in record:
+        joined = None
+    elif isinstance(raw_joined, list):
+        joined = frozenset(name for name in raw_joined if isinstance(name, str))
+    else:
+        # Not a list: the engine's marker of an unknown value (a `pulumi up --target`
+        # that skipped the joins) or a hand-edited state. Nothing is known to have
+        # joined, so tokens are renewed until a full update records the list again.
+        joined = frozenset()
     version = record.get("kubernetesVersion")
     backend = record.get("controlPlaneBackend")
     driver = record.get("driverVersion")

@@ -188,8 +188,9 @@ def _record_of(config: TenantConfig, joined: list[str] | None) -> dict[str, Any]
         (["cp-0", "gpu-0"], ["gpu-1", WINDOW]),
         # Everyone joined: the hosts (ignored against the state: no new token).
         (["cp-0", "gpu-0", "gpu-1"], ["cp-0", "gpu-0", "gpu-1"]),
-        # A record from before `joinedHosts`: its hosts count as joined.
-        (None, ["cp-0", "gpu-0", "gpu-1"]),
+        # A record from before `joinedHosts`: nobody known to have joined, so the first
+        # update after upgrading gpu-caas mints a token once.
+        (None, ["cp-0", "gpu-0", "gpu-1", WINDOW]),
     ],
 )
 def test_join_token_follows_the_recorded_joins(
@@ -367,3 +368,37 @@ def test_every_platform_release_uses_the_default_chart_mirror() -> None:
         assert release.inputs["repositoryOpts"]["repo"] == "https://charts.m.example/all", (
             release.name
         )
+
+
+def test_a_failed_host_never_holds_a_token_back(platform_calls: list[Any]) -> None:
+    # gpu-1 failed: it joined before and never joins again, so it is never pending.
+    raw = sample("tenant-managed")
+    next(h for h in raw["hosts"] if h["name"] == "gpu-1")["state"] = "failed"
+    config = parse_tenant(raw)
+    for record, triggers in (
+        (None, ["cp-0", "gpu-0", WINDOW]),
+        (_record_of(config, ["cp-0", "gpu-0"]), ["cp-0", "gpu-0"]),
+    ):
+        mocks = RecordingMocks(command_outputs, stack_references=record)
+        _deploy(config, mocks)
+        token = mocks.one("command:remote:Command", "acme-control-plane-join-token")
+        assert token.inputs["triggers"] == triggers
+
+
+@pytest.mark.parametrize(
+    ("joined", "triggers"),
+    [
+        (None, ["gpu-0", "sys-0", WINDOW]),  # first deployment
+        (["sys-0"], ["gpu-0", WINDOW]),  # gpu-0's join failed last time
+        (["gpu-0", "sys-0"], ["gpu-0", "sys-0"]),  # everyone joined: ignored
+    ],
+)
+def test_hosted_backend_renews_the_worker_token_the_same_way(
+    platform_calls: list[Any], joined: list[str] | None, triggers: list[str]
+) -> None:
+    config = parse_tenant(sample("ncp-managed"))
+    record = _record_of(config, joined) if joined is not None else None
+    mocks = RecordingMocks(command_outputs, stack_references=record)
+    _deploy(config, mocks)
+    token = mocks.one("command:remote:Command", "acme-join-token")
+    assert token.inputs["triggers"] == triggers

@@ -151,12 +151,48 @@ def _failed(name: str) -> _Registered:
     return _Registered(pulumi.Output.from_input(name).apply(fault))
 
 
+def _joined(commands: dict[str, _Registered], before: frozenset[str] = frozenset()) -> Any:
+    return joined_hosts(cast(dict[str, pulumi.CustomResource], commands), before)
+
+
 def test_joined_hosts_leaves_out_a_join_that_failed() -> None:
     def program() -> dict[str, object]:
         commands = {"gpu-1": _failed("gpu-1"), "cp-0": _created("cp-0"), "gpu-0": _created("gpu-0")}
-        return {"joined": joined_hosts(cast(dict[str, pulumi.CustomResource], commands))}
+        return {"joined": _joined(commands)}
 
     assert run(program, RecordingMocks())["joined"].value == ["cp-0", "gpu-0"]
+
+
+def test_a_join_skipped_now_stays_joined() -> None:
+    # gpu-0 joined in an earlier update; this time a step it depends on failed (a token
+    # re-mint), so its command was skipped: it is still joined. gpu-9 left the config.
+    def program() -> dict[str, object]:
+        commands = {"gpu-0": _failed("gpu-0"), "gpu-1": _failed("gpu-1"), "cp-0": _created("cp-0")}
+        return {"joined": _joined(commands, frozenset({"gpu-0", "gpu-9"}))}
+
+    assert run(program, RecordingMocks())["joined"].value == ["cp-0", "gpu-0"]
+
+
+def test_a_preview_repeats_the_record() -> None:
+    # The command provider plans creates with IDs: a preview must not count them.
+    def program() -> dict[str, object]:
+        commands = {"gpu-1": _created("gpu-1"), "cp-0": _created("cp-0")}
+        return {"joined": _joined(commands, frozenset({"cp-0", "gpu-9"}))}
+
+    assert run(program, RecordingMocks(), preview=True)["joined"].value == ["cp-0"]
+
+
+def test_only_a_failed_registration_counts_as_not_joined() -> None:
+    def program() -> dict[str, object]:
+        def boom(_: object) -> str:
+            raise ValueError("a bug, not a failed join")
+
+        return {
+            "joined": _joined({"gpu-0": _Registered(pulumi.Output.from_input("x").apply(boom))})
+        }
+
+    with pytest.raises(Exception, match="a bug, not a failed join"):
+        run(program, RecordingMocks())
 
 
 def test_joined_hosts_of_real_commands() -> None:
@@ -167,7 +203,7 @@ def test_joined_hosts_of_real_commands() -> None:
             )
             for name in ("gpu-1", "cp-0", "gpu-0")
         }
-        return {"joined": joined_hosts(commands)}
+        return {"joined": joined_hosts(commands, frozenset())}
 
     assert run(program, RecordingMocks())["joined"].value == ["cp-0", "gpu-0", "gpu-1"]
 
