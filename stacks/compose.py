@@ -41,6 +41,7 @@ from stacks.config import (
     TenantConfig,
 )
 from stacks.config.gpu import node_group_gpu_model, node_group_mig_layout
+from stacks.config.host_states import active_hosts
 from stacks.config.inventory import HostState
 from stacks.config.operator_upgrades import deployed_components
 from stacks.config.placement import konnectivity_tolerations
@@ -118,10 +119,7 @@ def control_plane_args(
         # Failed hosts joined before and never join again (their join ignores new
         # tokens): they never hold a token back, as on the hosted backend.
         joining = [h.name for h in config.control_plane_hosts] + [
-            n
-            for g in config.host_node_groups
-            for n in g.hosts
-            if config.host(n).state is not HostState.FAILED
+            n for g in config.host_node_groups for n in active_hosts(config, g)
         ]
         kubeadm = KubeadmArgs(
             hosts=[ssh_host(config, h) for h in config.control_plane_hosts],

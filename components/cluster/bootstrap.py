@@ -26,17 +26,17 @@ SECRET_OUTPUTS = ["stdout", "stderr"]
 """Command outputs that may carry kubeconfigs or tokens."""
 
 
-RENEWAL_WINDOW = timedelta(hours=1)
-"""How long a minted token is reused while joins are pending: half its lifetime
-(`kubeadm.JOIN_TOKEN_TTL`, 2 h), so a reused token has at least an hour left when an
-update starts."""
-
-
 def token_ttl() -> timedelta:
     """`kubeadm.JOIN_TOKEN_TTL` ("2h") as a duration."""
     if not JOIN_TOKEN_TTL.endswith("h"):
         raise ValueError(f"JOIN_TOKEN_TTL {JOIN_TOKEN_TTL!r} is not in hours")
     return timedelta(hours=int(JOIN_TOKEN_TTL[:-1]))
+
+
+RENEWAL_WINDOW = token_ttl() / 2
+"""How long a minted token is reused while joins are pending: half its lifetime (1 h
+of `kubeadm.JOIN_TOKEN_TTL`'s 2 h), so a reused token has at least half its lifetime
+left when an update starts."""
 
 
 def token_window(now: datetime) -> str:

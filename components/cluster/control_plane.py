@@ -7,7 +7,7 @@ unknown and nothing contacts the tenant cluster.
 
 from __future__ import annotations
 
-from typing import cast
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_command as command
@@ -273,7 +273,7 @@ def _create_kubeadm(
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[init]),
         renewal=args.join_token_renewal,
     )
-    joins: list[pulumi.Resource] = [init]
+    joins: list[command.remote.Command] = [init]
     for host in others:
         labels = node_labels(tenant=args.cluster_name, node_group=None, host=host)
 
@@ -299,9 +299,7 @@ def _create_kubeadm(
                 opts=pulumi.ResourceOptions.merge(after_mirrors(host), _RUN_ONCE),
             )
         )
-    parent.host_commands = {
-        h.name: cast(command.remote.Command, c) for h, c in zip(settings.hosts, joins, strict=True)
-    }
+    parent.host_commands = {h.name: c for h, c in zip(settings.hosts, joins, strict=True)}
     _upgrade_in_turn(name, args, parent, list(zip(settings.hosts, joins, strict=True)), init.stdout)
     return init.stdout, join
 
@@ -314,7 +312,7 @@ def _upgrade_in_turn(
     name: str,
     args: ControlPlaneArgs,
     parent: ControlPlane,
-    hosts: list[tuple[SshHost, pulumi.Resource]],
+    hosts: Sequence[tuple[SshHost, pulumi.Resource]],
     kubeconfig: pulumi.Output[str],
 ) -> None:
     """Control-plane hosts one at a time: drain, upgrade, Node back in line.

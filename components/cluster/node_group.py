@@ -7,6 +7,8 @@ appears untainted, so no GPU workload can land before the taint is there.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pulumi
 import pulumi_command as command
 
@@ -89,7 +91,7 @@ class NodeGroup(pulumi.ComponentResource):
         self.host_joins = dict(
             zip([h.name for h in [*args.hosts, *args.failed_hosts]], self.joins, strict=True)
         )
-        self.nodes = _keep_nodes_in_step(name, args, self, self.joins) if self.joins else []
+        self.nodes = _keep_nodes_in_step(name, args, self, self.host_joins) if self.joins else []
         self.node_names = pulumi.Output.from_input([h.name for h in args.hosts])
         outputs: dict[str, object] = {
             "tenant": args.cluster_name,
@@ -184,7 +186,7 @@ def _keep_nodes_in_step(
     name: str,
     args: NodeGroupArgs,
     parent: NodeGroup,
-    joins: list[command.remote.Command],
+    joins: Mapping[str, command.remote.Command],
 ) -> list[command.local.Command]:
     """Per host, after its join: drain, upgrade, then keep its Node as the config says.
 
@@ -207,11 +209,10 @@ def _keep_nodes_in_step(
             "a node group with hosts needs the admin kubeconfig (set by TenantCluster)"
         )
     rollout = args.rollout
-    by_host = dict(zip([h.name for h in [*args.hosts, *args.failed_hosts]], joins, strict=True))
     nodes: list[command.local.Command] = []
     for index, host in enumerate(args.hosts):
         environment = _node_environment(args, host, HOST_ACTIVE)
-        after: list[pulumi.Resource] = [by_host[host.name]]
+        after: list[pulumi.Resource] = [joins[host.name]]
         if index >= rollout.max_unavailable:
             after.append(nodes[index - rollout.max_unavailable])
         nodes.append(
@@ -227,7 +228,7 @@ def _keep_nodes_in_step(
         )
     for host in args.failed_hosts:
         environment = _node_environment(args, host, HOST_FAILED)
-        nodes.append(_node_step(name, host, environment, [by_host[host.name]], parent))
+        nodes.append(_node_step(name, host, environment, [joins[host.name]], parent))
     return nodes
 
 

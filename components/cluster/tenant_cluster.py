@@ -47,11 +47,11 @@ class TenantCluster(pulumi.ComponentResource):
     """The tenant cluster's explicit kubernetes provider."""
     control_plane: ControlPlane
     node_groups: dict[str, NodeGroup]
+    """Node groups by name."""
     joined_hosts: pulumi.Output[list[str]]
     """Hosts (sorted) whose `kubeadm init` or `kubeadm join` has succeeded after this
     update: a join that failed under `--continue-on-error` is left out; a preview
     repeats what the last update recorded (`bootstrap.joined_hosts`)."""
-    """Node groups by name."""
 
     def __init__(
         self, name: str, args: TenantClusterArgs, opts: pulumi.ResourceOptions | None = None

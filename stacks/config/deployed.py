@@ -7,7 +7,8 @@ reads them back at the start of the next run (`stacks.deployed.previous_deployme
 the engine's `pulumi:pulumi:readStackOutputs` on the stack itself), before any resource
 is registered. This module is the pure part: the record's shape and its parser.
 
-Shape of the output (every value a plain string; nothing secret is ever recorded):
+Shape of the output (plain strings, maps and lists of them; nothing secret is ever
+recorded):
 
     deployed:
       schema: 1
@@ -17,7 +18,7 @@ Shape of the output (every value a plain string; nothing secret is ever recorded
       components: {NVIDIA GPU Operator: v26.7.0}  # `Component.name` -> pinned version
       driverVersion: "595.91.07"            # the driver the GPU Operator deploys
       hosts: {gpu-0: {nodeGroup: train, state: active, gpuModel: H100-80GB}}
-      joinedHosts: [cp-0, gpu-0]            # whose kubeadm init/join exists after the update
+      joinedHosts: [cp-0, gpu-0]            # whose kubeadm init/join has succeeded
 
 `joinedHosts` leaves out a host whose join failed (`pulumi up --continue-on-error`); the
 next run mints a fresh bootstrap token for the hosts still to join
@@ -66,8 +67,9 @@ class DeployedState:
     driver_version: str | None = None
     hosts: Mapping[str, DeployedHost] = field(default_factory=dict)
     joined_hosts: frozenset[str] | None = None
-    """Hosts whose `kubeadm init`/`join` existed after the update; None: not recorded
-    (a first deployment, or a record older than `joinedHosts`)."""
+    """Hosts whose `kubeadm init`/`join` had succeeded after the update; None: not
+    recorded (a first deployment, or a record older than `joinedHosts`); empty for a
+    value that is not a list (`parse_deployed`)."""
     unreadable: str | None = None
     """Why the record could not be read (another schema, a malformed value), else None."""
 
@@ -120,7 +122,7 @@ def parse_deployed(outputs: Mapping[str, Any] | None) -> DeployedState:
                     state=str(host.get("state") or "active"),
                     gpu_model=str(model) if model else None,
                 )
-    raw_joined = record.get("joinedHosts", None)
+    raw_joined = record.get("joinedHosts")
     joined: frozenset[str] | None
     if "joinedHosts" not in record:
         joined = None
