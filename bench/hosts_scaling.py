@@ -11,7 +11,10 @@ key declared once under `sshKeys`: `bench.host_tenants`), in one run:
   resources, also with both packs;
 * the ratio tenant / flat of the wall times. Target: <= 1.3 at every size (the
   program's own work grows like the engine's); the 2048-host preview is also the
-  "2048 hosts validate and preview on the real engine with both packs" check.
+  "2048 hosts validate and preview on the real engine with both packs" check;
+* between consecutive sizes, the marginal ratio (`marginal_ratio`): what the added
+  hosts cost the tenant next to what the added resources cost the flat program,
+  fixed costs cancelled out. Reported only.
 
 Why here and not in `make test`: the four sizes take minutes of engine time (the
 2048-host preview alone plans ~8,400 resources, over two minutes on two cores, twice:
@@ -244,6 +247,41 @@ def line(result: SizeResult) -> str:
     return text
 
 
+def marginal_ratio(smaller: SizeResult, larger: SizeResult) -> float:
+    """What the hosts between two sizes add: (tenant wall time at `larger` - at
+    `smaller`) / (the same for the flat program). The fixed costs a tenant has and the
+    flat program has not (the Kubernetes SDK and provider, the config models, the
+    platform's ordering) cancel out, so this is how the tenant's own cost grows next to
+    the engine's. Reported, not part of the target.
+
+    Raises:
+        ValueError: `larger` does not have more hosts than `smaller`, or the flat
+            program did not take longer at `larger`.
+    """
+    if larger.gpu_hosts <= smaller.gpu_hosts:
+        raise ValueError(f"{larger.gpu_hosts} hosts is not more than {smaller.gpu_hosts}")
+    flat = larger.flat.wall_s - smaller.flat.wall_s
+    if flat <= 0:
+        raise ValueError(
+            f"the flat program took no longer at {larger.gpu_hosts} hosts than at "
+            f"{smaller.gpu_hosts} ({larger.flat.wall_s:.1f} s, {smaller.flat.wall_s:.1f} s)"
+        )
+    return (larger.tenant.wall_s - smaller.tenant.wall_s) / flat
+
+
+def marginal_line(smaller: SizeResult, larger: SizeResult) -> str:
+    """One report line for `marginal_ratio` (or why it cannot be computed)."""
+    head = f"hosts {smaller.gpu_hosts} -> {larger.gpu_hosts}:"
+    try:
+        ratio = marginal_ratio(smaller, larger)
+    except ValueError as error:
+        return f"{head} no marginal ratio: {error}"
+    return (
+        f"{head} tenant +{larger.tenant.wall_s - smaller.tenant.wall_s:.1f} s, flat program "
+        f"+{larger.flat.wall_s - smaller.flat.wall_s:.1f} s (marginal ratio {ratio:.2f})"
+    )
+
+
 REPEATS = {16: 3, 128: 2, 512: 2, 2048: 1}
 """Runs per size (the fastest counts): small previews are the most disturbed by other
 load; the 2048-host pair takes minutes, so it runs once."""
@@ -252,10 +290,16 @@ load; the 2048-host pair takes minutes, so it runs once."""
 def run(sizes: tuple[int, ...] = SIZES) -> tuple[int, int]:
     """Print one line per size; return `(passed, failed)`."""
     passed = failed = 0
+    results: list[SizeResult] = []
     for size in sizes:
         result = bench_size(size, REPEATS.get(size, 1))
         print(line(result), flush=True)
         passed, failed = (passed + 1, failed) if result.ok else (passed, failed + 1)
+        results.append(result)
+    ordered = sorted(results, key=lambda r: r.gpu_hosts)
+    for smaller, larger in zip(ordered, ordered[1:], strict=False):
+        if larger.gpu_hosts > smaller.gpu_hosts:
+            print(marginal_line(smaller, larger), flush=True)
     return passed, failed
 
 

@@ -42,7 +42,8 @@ def previous_deployment(
 
     Raises:
         Nothing for a missing record (first deployment). An engine that cannot read
-        the stack (no backend client) yields `DeployedState(unreadable=...)`.
+        the stack (no backend client), or outputs that are not a mapping, yield
+        `DeployedState(unreadable=...)`.
     """
     call = invoke or (lambda token, args: pulumi.runtime.invoke(token, dict(args)).value)
     try:
@@ -50,7 +51,14 @@ def previous_deployment(
     except Exception as error:  # noqa: BLE001 - report, never crash on the read
         return DeployedState(unreadable=f"the stack's last outputs could not be read: {error}")
     outputs = result.get("outputs") if isinstance(result, Mapping) else None
-    return parse_deployed({"deployed": outputs.get("deployed")} if outputs else None)
+    if outputs is None:
+        return parse_deployed(None)
+    if not isinstance(outputs, Mapping):
+        # Not the engine's shape: the day-2 rules must not take it for a new stack.
+        return DeployedState(
+            unreadable=f"the stack's last outputs are a {type(outputs).__name__}, not a mapping"
+        )
+    return parse_deployed({"deployed": outputs.get("deployed")})
 
 
 def utc_now() -> datetime:

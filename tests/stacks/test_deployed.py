@@ -100,9 +100,33 @@ def test_previous_deployment_reads_only_the_record(monkeypatch: pytest.MonkeyPat
     assert "secret" not in repr(state)
 
 
-def test_previous_deployment_of_a_new_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "result",
+    [
+        # A new stack, or one whose updates never wrote outputs.
+        {"outputs": {}, "secretOutputNames": []},
+        # Outputs without a record: deployed by a release before the record.
+        {"outputs": {"kubeconfig": "secret"}, "secretOutputNames": ["kubeconfig"]},
+        # No outputs key (mocks that answer every invoke with {}).
+        {},
+    ],
+)
+def test_previous_deployment_without_a_record(
+    monkeypatch: pytest.MonkeyPatch, result: dict[str, Any]
+) -> None:
     monkeypatch.setattr("stacks.deployed.stack_name", lambda: "organization/gpu-caas/dev")
-    assert previous_deployment(lambda token, args: {"outputs": {}}) == DeployedState()
+    state = previous_deployment(lambda token, args: result)
+    assert state == DeployedState()
+    assert state.first_deployment
+
+
+def test_outputs_that_are_not_a_mapping_are_unreadable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not the engine's shape: reported, never taken for a new stack (which would skip
+    the day-2 checks)."""
+    monkeypatch.setattr("stacks.deployed.stack_name", lambda: "organization/gpu-caas/dev")
+    state = previous_deployment(lambda token, args: {"outputs": "04da6b54-80e4-46f7"})
+    assert state.unreadable == "the stack's last outputs are a str, not a mapping"
+    assert not state.first_deployment
 
 
 def test_an_engine_that_cannot_read_the_stack_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -215,6 +215,42 @@ def test_an_ignored_record_renews_the_token_every_window(
     assert token.inputs["triggers"] == ["cp-0", "gpu-0", "gpu-1", WINDOW]
 
 
+def _two_host_train_group() -> TenantConfig:
+    raw = sample("tenant-managed")
+    raw["hosts"].append(
+        {**raw["hosts"][1], "name": "gpu-2", "address": "10.0.1.12", "topology": {"rack": "r1"}}
+    )
+    raw["nodeGroups"][0]["hosts"] = ["gpu-0", "gpu-2"]
+    raw["teams"][0]["gpuQuota"] = 16
+    return parse_tenant(raw)
+
+
+@pytest.mark.parametrize(
+    ("record", "ignored"),
+    [("none", False), ("record", False), ("legacy", False), ("none", True)],
+)
+def test_workers_wait_for_their_turn_from_the_first_bring_up_on(
+    platform_calls: list[Any], monkeypatch: pytest.MonkeyPatch, record: str, ignored: bool
+) -> None:
+    """Also a stack without outputs keeps the rollout order: gpu-caas cannot tell a new
+    cluster from a stack created again over hosts that run one (their init and join
+    steps find the cluster and carry on), so a version that differs from the hosts'
+    must never drain them all at once."""
+    config = _two_host_train_group()
+    if ignored:
+        monkeypatch.setenv("GPU_CAAS_IGNORE_DEPLOYED_RECORD", "1")
+    references = {
+        "none": {},
+        "record": _record_of(config, ["cp-0", "gpu-0", "gpu-1", "gpu-2"]),
+        "legacy": {"organization/gpu-caas/test": {"kubeconfig": "apiVersion: v1"}},
+    }[record]
+    mocks = RecordingMocks(command_outputs, stack_references=references)
+    _deploy(config, mocks)
+    drain = mocks.one("command:local:Command", "acme-train-drain-gpu-2")
+    waits = {mocks.by_urn(urn).name for urn in drain.dependencies}
+    assert {"acme-train-node-gpu-0", "acme-train-join-gpu-2"} <= waits
+
+
 def test_mirrored_registries_are_configured_on_every_host_before_kubeadm(
     platform_calls: list[Any],
 ) -> None:

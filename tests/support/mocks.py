@@ -205,6 +205,10 @@ def run(
     set with `pulumi config set --secret`).
     """
     recorder = mocks or RecordingMocks()
+    # A new root stack per run: `set_mocks` keeps the previous one (a contextvar), and
+    # with it the stack transformations an earlier program registered
+    # (`stacks.server_side_apply.register`), which would leak into later tests.
+    pulumi.runtime.settings.reset_options()
     pulumi.runtime.set_mocks(
         recorder,
         project=project,

@@ -138,6 +138,37 @@ def test_max_unavailable_drains_that_many_hosts_at_once() -> None:
     assert "acme-train-node-gpu-1" in _depends(mocks, mocks.one(LOCAL, "acme-train-drain-gpu-3"))
 
 
+def _longest_chain(mocks: RecordingMocks) -> int:
+    """Registrations in the longest chain of resources that each wait for the previous
+    one's registration (a dependency or the parent): a preview takes at least that many
+    engine round trips one after the other."""
+    by_urn = {r.urn: r for r in mocks.resources}
+    depth: dict[str, int] = {}
+
+    def of(urn: str) -> int:
+        if urn not in depth:
+            resource = by_urn[urn]
+            waits = [u for u in (*resource.dependencies, resource.parent) if u in by_urn]
+            depth[urn] = 1 + max((of(u) for u in waits), default=0)
+        return depth[urn]
+
+    return max(of(urn) for urn in by_urn)
+
+
+@pytest.mark.parametrize(("max_unavailable", "growth"), [(1, 3 * 4), (2, 3 * 2), (6, 0)])
+def test_how_the_longest_chain_grows_with_the_group(max_unavailable: int, growth: int) -> None:
+    """The rollout order adds three links (drain, upgrade, node step) per
+    `max_unavailable` hosts: from 2 to 6 workers, 12 links one at a time, 6 two at a
+    time, none when all may go at once. Each link is an engine round trip in every
+    preview (docs/inventory.md, "Cost of a preview at scale")."""
+
+    def chain(workers: int) -> int:
+        names = tuple(f"gpu-{i}" for i in range(workers))
+        return _longest_chain(_deploy(workers=names, max_unavailable=max_unavailable))
+
+    assert chain(6) - chain(2) == growth
+
+
 def test_the_control_plane_goes_first_host_by_host() -> None:
     mocks = _deploy()
     first = mocks.one(REMOTE, "acme-control-plane-upgrade-cp-0")
