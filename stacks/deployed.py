@@ -21,6 +21,7 @@ from components.cluster.bootstrap import token_window
 from components.cluster.types import JoinTokenRenewal
 from stacks.config import TenantConfig
 from stacks.config.deployed import SCHEMA, DeployedState, parse_deployed
+from stacks.config.inventory import HostState
 from stacks.config.operator_upgrades import deployed_driver_version
 
 READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs"
@@ -42,19 +43,24 @@ def previous_deployment(
 
     Raises:
         Nothing for a missing record (first deployment). An engine that cannot read
-        the stack (no backend client), or outputs that are not a mapping, yield
-        `DeployedState(unreadable=...)`.
+        the stack (no backend client), or an answer or outputs that are not a
+        mapping, yield `DeployedState(unreadable=...)`.
     """
     call = invoke or (lambda token, args: pulumi.runtime.invoke(token, dict(args)).value)
     try:
         result = call(READ_STACK_OUTPUTS, {"name": stack_name()})
     except Exception as error:  # noqa: BLE001 - report, never crash on the read
         return DeployedState(unreadable=f"the stack's last outputs could not be read: {error}")
-    outputs = result.get("outputs") if isinstance(result, Mapping) else None
+    if not isinstance(result, Mapping):
+        # Not the engine's shape: the day-2 rules must not take it for a new stack.
+        return DeployedState(
+            unreadable=f"the engine answered {READ_STACK_OUTPUTS} with a "
+            f"{type(result).__name__}, not a mapping"
+        )
+    outputs = result.get("outputs")
     if outputs is None:
         return parse_deployed(None)
     if not isinstance(outputs, Mapping):
-        # Not the engine's shape: the day-2 rules must not take it for a new stack.
         return DeployedState(
             unreadable=f"the stack's last outputs are a {type(outputs).__name__}, not a mapping"
         )
@@ -116,4 +122,15 @@ def deployed_output(
             for host in sorted(config.hosts, key=lambda h: h.name)
         },
         **({"joinedHosts": joined_hosts} if joined_hosts is not None else {}),
+        "rollouts": {
+            group.name: {
+                # The order `components.cluster.node_group` chains them in: the group's
+                # hosts without failed ones (`stacks.compose.node_group_args`).
+                "hosts": [
+                    name for name in group.hosts if config.host(name).state is not HostState.FAILED
+                ],
+                "maxUnavailable": group.upgrade.max_unavailable,
+            }
+            for group in sorted(config.host_node_groups, key=lambda g: g.name)
+        },
     }

@@ -19,12 +19,18 @@ recorded):
       driverVersion: "595.91.07"            # the driver the GPU Operator deploys
       hosts: {gpu-0: {nodeGroup: train, state: active, gpuModel: H100-80GB}}
       joinedHosts: [cp-0, gpu-0]            # whose kubeadm init/join has succeeded
+      rollouts: {train: {hosts: [gpu-0], maxUnavailable: 1}}  # each group's rollout order
 
 `joinedHosts` leaves out a host whose join failed (`pulumi up --continue-on-error`); the
 next run mints a fresh bootstrap token for the hosts still to join
 (`components.cluster.bootstrap.token_triggers`). A record without it (written before it
 existed) or with a value that is not a list (the engine's unknown marker after a
 `pulumi up --target`) counts no host as joined: the token is minted again once.
+
+`rollouts` is the order a group's active hosts were chained in (host i's drain waits for
+host i - maxUnavailable's node step): the engine deletes removed hosts' steps along that
+chain, so it says how many Nodes a removal drains at once
+(`stacks.config.upgrades.removal_batches`). Absent in records written before it.
 """
 
 from __future__ import annotations
@@ -50,6 +56,16 @@ class DeployedHost:
 
 
 @dataclass(frozen=True)
+class DeployedRollout:
+    """A node group's rollout order as last deployed."""
+
+    hosts: tuple[str, ...]
+    """Its active hosts in chain order (`nodeGroups[].hosts` without failed ones)."""
+    max_unavailable: int
+    """`upgrade.maxUnavailable` then: host i waited for host i - max_unavailable."""
+
+
+@dataclass(frozen=True)
 class DeployedState:
     """The facts of the last deployment the day-2 rules compare against.
 
@@ -72,6 +88,8 @@ class DeployedState:
     value that is not a list (`parse_deployed`)."""
     unreadable: str | None = None
     """Why the record could not be read (another schema, a malformed value), else None."""
+    rollouts: Mapping[str, DeployedRollout] = field(default_factory=dict)
+    """Node group -> its rollout order (groups with hosts); empty when not recorded."""
 
     @property
     def hosts_known_joined(self) -> frozenset[str]:
@@ -136,6 +154,16 @@ def parse_deployed(outputs: Mapping[str, Any] | None) -> DeployedState:
     version = record.get("kubernetesVersion")
     backend = record.get("controlPlaneBackend")
     driver = record.get("driverVersion")
+    rollouts: dict[str, DeployedRollout] = {}
+    raw_rollouts = record.get("rollouts")
+    if isinstance(raw_rollouts, Mapping):
+        for group, rollout in raw_rollouts.items():
+            if not isinstance(rollout, Mapping):
+                continue
+            order, bound = rollout.get("hosts"), rollout.get("maxUnavailable")
+            # A malformed entry (a hand-edited state) is left out: no removal warning.
+            if isinstance(order, list) and isinstance(bound, int) and bound >= 1:
+                rollouts[str(group)] = DeployedRollout(tuple(str(h) for h in order), bound)
     return DeployedState(
         control_plane_backend=str(backend) if backend else None,
         kubernetes_version=str(version) if version else None,
@@ -144,4 +172,5 @@ def parse_deployed(outputs: Mapping[str, Any] | None) -> DeployedState:
         driver_version=str(driver) if driver else None,
         hosts=hosts,
         joined_hosts=joined,
+        rollouts=rollouts,
     )

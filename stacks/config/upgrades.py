@@ -31,7 +31,7 @@ its old `kubernetesVersion`, then move the group (one `pulumi up` each).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 
 from stacks.config.control_plane import ControlPlaneBackend
 from stacks.config.deployed import DeployedState
@@ -245,7 +245,8 @@ def upgrade_problems(
     Returns:
         Problems at `controlPlane.backend` (backend switched), `kubernetes.version`
         (control-plane step, downgrade, any change on `external`),
-        `nodeGroups[i].kubernetesVersion` (a group's kubelet step or downgrade), or the
+        `nodeGroups[i].kubernetesVersion` (a group's kubelet step or downgrade),
+        `nodeGroups[i].hosts` (a host moved from another group, `_moved_hosts`), or the
         tenant root (unreadable record). Empty for a first deployment.
     """
     if deployed_record_ignored(environ or {}):
@@ -313,6 +314,7 @@ def upgrade_problems(
         )
         if found is not None:
             problems.append(Problem(key_path("nodeGroups", i, "kubernetesVersion"), found))
+    problems.extend(_moved_hosts(config, deployed))
     return problems
 
 
@@ -328,9 +330,13 @@ def upgrade_warnings(
     the node from the hardware) or the hardware was swapped under the same name, which
     the config cannot verify (the host's join does not run again).
 
+    More hosts leaving a node group in one update than its
+    `upgrade.maxUnavailable` is a warning too (`_removals_beyond_max_unavailable`).
+
     Returns:
-        Warnings at `hosts[i].gpu.model`; none for a first deployment, an unreadable
-        record (`upgrade_problems` reports it) or with `GPU_CAAS_IGNORE_DEPLOYED_RECORD`.
+        Warnings at `hosts[i].gpu.model` and `nodeGroups[i].hosts`; none for a first
+        deployment, an unreadable record (`upgrade_problems` reports it) or with
+        `GPU_CAAS_IGNORE_DEPLOYED_RECORD`.
     """
     if (
         deployed_record_ignored(environ or {})
@@ -342,6 +348,7 @@ def upgrade_warnings(
     overlap = _kubernetes_and_driver_together(config, deployed)
     if overlap is not None:
         found.append(overlap)
+    found.extend(_removals_beyond_max_unavailable(config, deployed))
     for i, host in enumerate(config.hosts):
         record = deployed.hosts.get(host.name)
         if record is None:
@@ -359,6 +366,115 @@ def upgrade_warnings(
                 "replacement, or remove it, pulumi up, and add it back",
             )
         )
+    return found
+
+
+def removal_batches(
+    order: Sequence[str], max_unavailable: int, removed: Collection[str]
+) -> list[list[str]]:
+    """The removed hosts whose Nodes the engine drains together, batch by batch.
+
+    `order` and `max_unavailable` are the group's last rollout (host i's drain waited
+    for host i - max_unavailable's node step). The engine deletes a resource only after
+    every deleted resource that depended on it (`ScheduleDeletes` in pulumi/pulumi
+    `pkg/resource/deploy/step_generator.go`), so a removed host's node step (whose delete
+    drains the Node) waits for the removed host max_unavailable places after it, and
+    so on down the chain. Returns the hosts of each batch (the first is deleted first),
+    in `order`; hosts of `removed` not in `order` are ignored.
+
+    >>> removal_batches(["a", "b", "c", "d"], 1, {"c", "d"})
+    [['d'], ['c']]
+    >>> removal_batches(["a", "b", "c", "d"], 1, {"b", "d"})
+    [['b', 'd']]
+    """
+    gone = set(removed)
+    after: dict[str, int] = {}
+    for index in range(len(order) - 1, -1, -1):
+        host = order[index]
+        if host not in gone:
+            continue
+        successor = index + max_unavailable
+        waits = successor < len(order) and order[successor] in gone
+        after[host] = after[order[successor]] + 1 if waits else 0
+    batches: list[list[str]] = [[] for _ in range(max(after.values(), default=-1) + 1)]
+    for host in order:
+        if host in after:
+            batches[after[host]].append(host)
+    return batches
+
+
+def _removals_beyond_max_unavailable(
+    config: TenantConfig, deployed: DeployedState
+) -> list[Problem]:
+    """Node groups whose removed hosts the engine drains more of at once than their
+    `upgrade.maxUnavailable`, one warning each at `nodeGroups[i].hosts`.
+
+    The rollout order bounds drains for upgrades; for removals the engine follows the
+    last deployment's chain (`removal_batches`): hosts next to each other in it go one
+    after the other, hosts further apart side by side. Counted: hosts of the recorded
+    order that leave the group and had joined (`deployed.joined_hosts`, when
+    recorded). Not warned: a group removed as a whole (its workloads have no node of
+    the group left to go to) and a record without rollout orders (older releases).
+    """
+    found: list[Problem] = []
+    joined = deployed.joined_hosts
+    for i, group in enumerate(config.node_groups):
+        rollout = deployed.rollouts.get(group.name)
+        if rollout is None:
+            continue
+        staying = set(group.hosts)
+        leaving = [h for h in rollout.hosts if h not in staying and (joined is None or h in joined)]
+        limit = group.upgrade.max_unavailable
+        widest = max(
+            removal_batches(rollout.hosts, rollout.max_unavailable, leaving), key=len, default=[]
+        )
+        if len(widest) <= limit:
+            continue
+        found.append(
+            Problem(
+                key_path("nodeGroups", i, "hosts"),
+                f"{len(widest)} of the hosts leaving node group {group.name!r} are drained "
+                f"and deleted at the same time ({', '.join(widest)}): more than its "
+                f"upgrade.maxUnavailable ({limit}); the engine removes hosts along the last "
+                "rollout order, so hosts next to each other in it go one after the "
+                f"other; to keep the bound, remove at most {limit} of these per update "
+                "(from the inventory, or from nodeGroups[].hosts or hosts[].nodeGroup)",
+            )
+        )
+    return found
+
+
+def _moved_hosts(config: TenantConfig, deployed: DeployedState) -> list[Problem]:
+    """Hosts last deployed in one node group and now in another (also a renamed group),
+    refused at `nodeGroups[i].hosts`.
+
+    A host's steps are named after its group. The new group's join finds the host
+    already joined and leaves it (`components.cluster.kubeadm.join_script`), then the
+    old group's steps are deleted: the node step drains and deletes its Node and the
+    join's delete runs `kubeadm reset`. The host would end outside the cluster while
+    the config lists it.
+    """
+    found: list[Problem] = []
+    for i, group in enumerate(config.node_groups):
+        moved = [
+            (name, recorded.node_group)
+            for name in group.hosts
+            if (recorded := deployed.hosts.get(name)) is not None
+            and recorded.node_group is not None
+            and recorded.node_group != group.name
+        ]
+        for name, previous in moved:
+            found.append(
+                Problem(
+                    key_path("nodeGroups", i, "hosts"),
+                    f"host {name!r} was deployed in node group {previous!r}, now in "
+                    f"{group.name!r}: moving a joined host between groups in one update "
+                    "resets it (the old group's steps drain and delete its Node and run "
+                    "kubeadm reset after the new group's join found it joined); remove it "
+                    f"from {previous!r} in one update (pulumi up), then add it to "
+                    f"{group.name!r} in the next",
+                )
+            )
     return found
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from stacks.config import ConfigError, TenantConfig, parse_tenant
-from stacks.config.deployed import DeployedHost, DeployedState
+from stacks.config.deployed import DeployedHost, DeployedRollout, DeployedState
 from stacks.config.node_groups import NodeGroupConfig, NodeGroupUpgradeConfig
 from stacks.config.rules import warnings
 from stacks.config.upgrades import (
@@ -17,6 +17,7 @@ from stacks.config.upgrades import (
     kubelet_skew_problem,
     node_group_version_rules,
     parse_version,
+    removal_batches,
     step_problem,
     upgrade_problems,
     upgrade_warnings,
@@ -400,7 +401,12 @@ CP = f"{T}.kubernetes.version"
             ),
             KUBEADM,
             {},
-            [],
+            # No version rule for a group the record does not know; its hosts came from
+            # other groups, which would reset them (`_moved_hosts`).
+            [
+                (f"{T}.nodeGroups[0].hosts", "host 'gpu-0' was deployed in node group 'train'"),
+                (f"{T}.nodeGroups[0].hosts", "host 'gpu-1' was deployed in node group 'infer"),
+            ],
             id="new-group",
         ),
         pytest.param(
@@ -555,6 +561,176 @@ def test_upgrade_warnings(
     config: TenantConfig, deployed: DeployedState, expected: list[tuple[str, str]]
 ) -> None:
     _check(_found(upgrade_warnings(config, deployed)), expected)
+
+
+@pytest.mark.parametrize(
+    ("order", "max_unavailable", "removed", "batches"),
+    [
+        # Next to each other: the last one first, one at a time.
+        (["a", "b", "c", "d"], 1, {"c", "d"}, [["d"], ["c"]]),
+        (["a", "b", "c", "d"], 1, {"b", "c", "d"}, [["d"], ["c"], ["b"]]),
+        # Further apart: side by side.
+        (["a", "b", "c", "d"], 1, {"b", "d"}, [["b", "d"]]),
+        (["a", "b", "c", "d", "e"], 1, {"a", "c", "e"}, [["a", "c", "e"]]),
+        # Two lanes: each lane's hosts one after the other, the lanes side by side.
+        (["a", "b", "c", "d"], 2, {"a", "b", "c", "d"}, [["c", "d"], ["a", "b"]]),
+        (["a", "b", "c", "d"], 2, {"b", "c"}, [["b", "c"]]),
+        # Nothing removed; a host not in the order is ignored.
+        (["a", "b"], 1, set(), []),
+        (["a", "b"], 1, {"x"}, []),
+    ],
+)
+def test_removal_batches(
+    order: list[str], max_unavailable: int, removed: set[str], batches: list[list[str]]
+) -> None:
+    assert removal_batches(order, max_unavailable, removed) == batches
+
+
+def _recorded(
+    rollouts: dict[str, tuple[list[str], int]], joined: list[str] | None = None
+) -> DeployedState:
+    return DeployedState(
+        control_plane_backend="kubeadm",
+        kubernetes_version="1.34.2",
+        hosts={
+            name: DeployedHost(node_group=group, state="active")
+            for group, (order, _) in rollouts.items()
+            for name in order
+        },
+        joined_hosts=frozenset(joined) if joined is not None else None,
+        rollouts={g: DeployedRollout(tuple(o), m) for g, (o, m) in rollouts.items()},
+    )
+
+
+def _leaving(found: list[Any]) -> list[tuple[str, str]]:
+    return [
+        (p.path, p.message) for p in found if "are drained and deleted at the same" in p.message
+    ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "deployed", "expected"),
+    [
+        # gpu-2 and gpu-4 were not next to each other (gpu-0 stays): side by side.
+        (
+            {},
+            _recorded({"train": (["gpu-2", "gpu-0", "gpu-4"], 1)}),
+            [
+                (
+                    f"{T}.nodeGroups[0].hosts",
+                    "2 of the hosts leaving node group 'train' are drained and deleted at "
+                    "the same time (gpu-2, gpu-4): more than its upgrade.maxUnavailable (1); "
+                    "the engine removes hosts along the last rollout order, so hosts next "
+                    "to each other in it go one after the other; to keep the bound, remove "
+                    "at most 1 of these per update (from the inventory, or from "
+                    "nodeGroups[].hosts or hosts[].nodeGroup)",
+                )
+            ],
+        ),
+        # The last two of the order: one after the other, no warning.
+        ({}, _recorded({"train": (["gpu-0", "gpu-2", "gpu-3"], 1)}), []),
+        # Side by side, but within maxUnavailable 2.
+        (
+            {"nodeGroups[0].upgrade": {"maxUnavailable": 2}},
+            _recorded({"train": (["gpu-2", "gpu-0", "gpu-4"], 1)}),
+            [],
+        ),
+        # A host whose join never succeeded has no Node to drain.
+        (
+            {},
+            _recorded({"train": (["gpu-2", "gpu-0", "gpu-4"], 1)}, ["gpu-0", "gpu-4"]),
+            [],
+        ),
+        # The second group (index 1).
+        (
+            {},
+            _recorded(
+                {
+                    "train": (["gpu-0"], 1),
+                    "inference": (["gpu-5", "gpu-1", "gpu-6"], 1),
+                }
+            ),
+            [(f"{T}.nodeGroups[1].hosts", "2 of the hosts leaving node group 'inference'")],
+        ),
+        # A group removed as a whole: its workloads have no node of the group to go to.
+        (
+            {"nodeGroups[1]": DELETE, "hosts[2]": DELETE},
+            _recorded({"train": (["gpu-0"], 1), "inference": (["gpu-1", "gpu-5", "gpu-6"], 1)}),
+            [],
+        ),
+        # A record from before `rollouts`: nothing to go by.
+        (
+            {},
+            DeployedState(
+                kubernetes_version="1.34.2",
+                hosts={h: DeployedHost("train", "active") for h in ("gpu-0", "gpu-2", "gpu-4")},
+            ),
+            [],
+        ),
+        ({}, DeployedState(), []),
+    ],
+)
+def test_removals_beyond_max_unavailable_are_warned(
+    changes: dict[str, Any], deployed: DeployedState, expected: list[tuple[str, str]]
+) -> None:
+    found = _leaving(upgrade_warnings(_config(changes), deployed))
+    _check(found, expected)
+
+
+def test_removal_warnings_follow_the_record_gates(monkeypatch: pytest.MonkeyPatch) -> None:
+    recorded = _recorded({"train": (["gpu-2", "gpu-0", "gpu-4"], 1)})
+    assert _leaving(upgrade_warnings(_config(), recorded))
+    assert not _leaving(upgrade_warnings(_config(), recorded, {IGNORE_DEPLOYED_RECORD: "1"}))
+    unreadable = DeployedState(unreadable="schema 2", rollouts=recorded.rollouts)
+    assert not _leaving(upgrade_warnings(_config(), unreadable))
+
+
+@pytest.mark.parametrize(
+    ("changes", "groups", "expected"),
+    [
+        # Nothing moved.
+        ({}, {"gpu-0": "train", "gpu-1": "inference"}, []),
+        # gpu-1 moved from inference to train.
+        (
+            {"nodeGroups[0].hosts": ["gpu-0", "gpu-1"], "nodeGroups[1].hosts": []},
+            {"gpu-0": "train", "gpu-1": "inference"},
+            [
+                (
+                    f"{T}.nodeGroups[0].hosts",
+                    "host 'gpu-1' was deployed in node group 'inference', now in 'train': "
+                    "moving a joined host between groups in one update resets it (the old "
+                    "group's steps drain and delete its Node and run kubeadm reset after the "
+                    "new group's join found it joined); remove it from 'inference' in one "
+                    "update (pulumi up), then add it to 'train' in the next",
+                )
+            ],
+        ),
+        # A renamed group moves every host.
+        (
+            {"nodeGroups[0].name": "training"},
+            {"gpu-0": "train", "gpu-1": "inference"},
+            [(f"{T}.nodeGroups[0].hosts", "host 'gpu-0' was deployed in node group 'train'")],
+        ),
+        # A host that was in no group (a spare) may join one.
+        ({}, {"gpu-0": None, "gpu-1": "inference"}, []),
+    ],
+)
+def test_hosts_moved_between_groups_are_refused(
+    changes: dict[str, Any], groups: dict[str, str | None], expected: list[tuple[str, str]]
+) -> None:
+    deployed = DeployedState(
+        control_plane_backend="kubeadm",
+        kubernetes_version="1.34.2",
+        hosts={
+            name: DeployedHost(node_group=group, state="active") for name, group in groups.items()
+        },
+    )
+    found = [
+        p for p in upgrade_problems(_config(changes), deployed) if "was deployed in" in p.message
+    ]
+    _check(_found(found), expected)
+    if expected:
+        assert _found(found)[0][1] == expected[0][1] or len(expected[0][1]) < 80
 
 
 @pytest.mark.parametrize(

@@ -127,6 +127,10 @@ def test_outputs_that_are_not_a_mapping_are_unreadable(monkeypatch: pytest.Monke
     state = previous_deployment(lambda token, args: {"outputs": "04da6b54-80e4-46f7"})
     assert state.unreadable == "the stack's last outputs are a str, not a mapping"
     assert not state.first_deployment
+    state = previous_deployment(lambda token, args: None)
+    assert state.unreadable == (
+        "the engine answered pulumi:pulumi:readStackOutputs with a NoneType, not a mapping"
+    )
 
 
 def test_an_engine_that_cannot_read_the_stack_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
