@@ -106,6 +106,18 @@ class DeployedState:
         return self.kubernetes_version is None and self.unreadable is None
 
 
+def _count(value: Any) -> int | None:
+    """A whole number as the engine hands it back: the SDK deserializes every number of
+    a stack output as a float (`1` comes back as `1.0`); anything else is None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
 def _strings(value: Any) -> dict[str, str]:
     if not isinstance(value, Mapping):
         return {}
@@ -160,9 +172,9 @@ def parse_deployed(outputs: Mapping[str, Any] | None) -> DeployedState:
         for group, rollout in raw_rollouts.items():
             if not isinstance(rollout, Mapping):
                 continue
-            order, bound = rollout.get("hosts"), rollout.get("maxUnavailable")
+            order, bound = rollout.get("hosts"), _count(rollout.get("maxUnavailable"))
             # A malformed entry (a hand-edited state) is left out: no removal warning.
-            if isinstance(order, list) and isinstance(bound, int) and bound >= 1:
+            if isinstance(order, list) and bound is not None and bound >= 1:
                 rollouts[str(group)] = DeployedRollout(tuple(str(h) for h in order), bound)
     return DeployedState(
         control_plane_backend=str(backend) if backend else None,

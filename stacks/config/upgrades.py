@@ -37,6 +37,7 @@ from stacks.config.control_plane import ControlPlaneBackend
 from stacks.config.deployed import DeployedState
 from stacks.config.errors import Problem, key_path
 from stacks.config.host_states import active_hosts
+from stacks.config.inventory import HostRole
 from stacks.config.tenant import TenantConfig
 
 IGNORE_DEPLOYED_RECORD = "GPU_CAAS_IGNORE_DEPLOYED_RECORD"
@@ -374,32 +375,35 @@ def removal_batches(
 ) -> list[list[str]]:
     """The removed hosts whose Nodes the engine drains together, batch by batch.
 
-    `order` and `max_unavailable` are the group's last rollout (host i's drain waited
-    for host i - max_unavailable's node step). The engine deletes a resource only after
-    every deleted resource that depended on it (`ScheduleDeletes` in pulumi/pulumi
-    `pkg/resource/deploy/step_generator.go`), so a removed host's node step (whose delete
-    drains the Node) waits for the removed host max_unavailable places after it, and
-    so on down the chain. Returns the hosts of each batch (the first is deleted first),
-    in `order`; hosts of `removed` not in `order` are ignored.
+    `order` and `max_unavailable` are the group's last rollout: host i's drain waited
+    for the node step of host i - max_unavailable (its predecessor in the same lane).
+    The engine deletes a resource only after every deleted resource that depended on
+    it: it levels the condemned resources from those that depend on no other
+    condemned one, then deletes the levels in reverse (`ScheduleDeletes` in
+    pulumi/pulumi `pkg/resource/deploy/step_generator.go`). A removed host's node step
+    (whose delete drains the Node) is as many levels up as it has removed hosts before
+    it in its lane without a gap, so hosts with equally many go together. Returns the
+    hosts of each batch, the first deleted first, in `order`; hosts of `removed` not in
+    `order` are ignored.
 
     >>> removal_batches(["a", "b", "c", "d"], 1, {"c", "d"})
     [['d'], ['c']]
-    >>> removal_batches(["a", "b", "c", "d"], 1, {"b", "d"})
-    [['b', 'd']]
+    >>> removal_batches(["a", "b", "c", "d"], 1, {"a", "c", "d"})
+    [['d'], ['a', 'c']]
     """
     gone = set(removed)
-    after: dict[str, int] = {}
-    for index in range(len(order) - 1, -1, -1):
-        host = order[index]
+    before: dict[str, int] = {}
+    for index, host in enumerate(order):
         if host not in gone:
             continue
-        successor = index + max_unavailable
-        waits = successor < len(order) and order[successor] in gone
-        after[host] = after[order[successor]] + 1 if waits else 0
-    batches: list[list[str]] = [[] for _ in range(max(after.values(), default=-1) + 1)]
+        predecessor = index - max_unavailable
+        chained = predecessor >= 0 and order[predecessor] in gone
+        before[host] = before[order[predecessor]] + 1 if chained else 0
+    top = max(before.values(), default=-1)
+    batches: list[list[str]] = [[] for _ in range(top + 1)]
     for host in order:
-        if host in after:
-            batches[after[host]].append(host)
+        if host in before:
+            batches[top - before[host]].append(host)
     return batches
 
 
@@ -410,8 +414,8 @@ def _removals_beyond_max_unavailable(
     `upgrade.maxUnavailable`, one warning each at `nodeGroups[i].hosts`.
 
     The rollout order bounds drains for upgrades; for removals the engine follows the
-    last deployment's chain (`removal_batches`): hosts next to each other in it go one
-    after the other, hosts further apart side by side. Counted: hosts of the recorded
+    last deployment's chain (`removal_batches`): hosts `maxUnavailable` places apart in
+    it go one after the other, the others side by side. Counted: hosts of the recorded
     order that leave the group and had joined (`deployed.joined_hosts`, when
     recorded). Not warned: a group removed as a whole (its workloads have no node of
     the group left to go to) and a record without rollout orders (older releases).
@@ -436,43 +440,67 @@ def _removals_beyond_max_unavailable(
                 f"{len(widest)} of the hosts leaving node group {group.name!r} are drained "
                 f"and deleted at the same time ({', '.join(widest)}): more than its "
                 f"upgrade.maxUnavailable ({limit}); the engine removes hosts along the last "
-                "rollout order, so hosts next to each other in it go one after the "
-                f"other; to keep the bound, remove at most {limit} of these per update "
-                "(from the inventory, or from nodeGroups[].hosts or hosts[].nodeGroup)",
+                f"rollout order, where only hosts {rollout.max_unavailable} place(s) apart "
+                f"go one after the other; to keep the bound, remove at most {limit} of "
+                "these per update (from the inventory, or from nodeGroups[].hosts or "
+                "hosts[].nodeGroup)",
             )
         )
     return found
 
 
 def _moved_hosts(config: TenantConfig, deployed: DeployedState) -> list[Problem]:
-    """Hosts last deployed in one node group and now in another (also a renamed group),
-    refused at `nodeGroups[i].hosts`.
+    """Joined workers that change node group (also by a group's rename) or become
+    control-plane hosts, refused at `nodeGroups[i].hosts` or `hosts[i].role`.
 
-    A host's steps are named after its group. The new group's join finds the host
-    already joined and leaves it (`components.cluster.kubeadm.join_script`), then the
-    old group's steps are deleted: the node step drains and deletes its Node and the
-    join's delete runs `kubeadm reset`. The host would end outside the cluster while
-    the config lists it.
+    A host's steps are named after its group. The new group's join, or the control
+    plane's, finds the host already joined and leaves it
+    (`components.cluster.kubeadm.join_script`), then the old group's steps are deleted:
+    the node step drains and deletes its Node and the join's delete runs `kubeadm
+    reset`. The host would end outside the cluster while the config lists it. The way
+    through is two updates: first take the host out (remove it from `hosts`, or mark it
+    `state: spare` in no group), then put it where it goes.
     """
+    group_of = {name: (i, g.name) for i, g in enumerate(config.node_groups) for name in g.hosts}
+    names = {g.name for g in config.node_groups}
     found: list[Problem] = []
-    for i, group in enumerate(config.node_groups):
-        moved = [
-            (name, recorded.node_group)
-            for name in group.hosts
-            if (recorded := deployed.hosts.get(name)) is not None
-            and recorded.node_group is not None
-            and recorded.node_group != group.name
-        ]
-        for name, previous in moved:
+    for i, host in enumerate(config.hosts):
+        recorded = deployed.hosts.get(host.name)
+        if recorded is None or recorded.node_group is None:
+            continue
+        previous = recorded.node_group
+        first = (
+            f"take {host.name!r} out of {previous!r} in one update (remove it from hosts, or "
+            "mark it `state: spare` in no node group), pulumi up"
+        )
+        if host.name in group_of:
+            index, now = group_of[host.name]
+            if now == previous:
+                continue
+            renamed = (
+                f" (node group {previous!r} is gone: a rename moves every host; keep the "
+                f"name {previous!r} instead)"
+                if previous not in names
+                else ""
+            )
             found.append(
                 Problem(
-                    key_path("nodeGroups", i, "hosts"),
-                    f"host {name!r} was deployed in node group {previous!r}, now in "
-                    f"{group.name!r}: moving a joined host between groups in one update "
+                    key_path("nodeGroups", index, "hosts"),
+                    f"host {host.name!r} was deployed in node group {previous!r}, now in "
+                    f"{now!r}{renamed}: moving a joined host between groups in one update "
                     "resets it (the old group's steps drain and delete its Node and run "
-                    "kubeadm reset after the new group's join found it joined); remove it "
-                    f"from {previous!r} in one update (pulumi up), then add it to "
-                    f"{group.name!r} in the next",
+                    "kubeadm reset after the new group's join found it joined); "
+                    f"{first}, then add it to {now!r} in the next",
+                )
+            )
+        elif host.role is HostRole.CONTROL_PLANE:
+            found.append(
+                Problem(
+                    key_path("hosts", i, "role"),
+                    f"host {host.name!r} was deployed as a worker in node group {previous!r}, "
+                    "now a control-plane host: the old group's steps would drain and "
+                    "delete its Node and run kubeadm reset on the new control-plane "
+                    f"member; {first}, then add it as a control-plane host in the next",
                 )
             )
     return found

@@ -120,6 +120,36 @@ def test_previous_deployment_without_a_record(
     assert state.first_deployment
 
 
+def test_rollouts_survive_the_engine_round_trip() -> None:
+    """The engine hands stack outputs back through the SDK's deserializer, which makes
+    every number a float: `maxUnavailable: 2` comes back as 2.0 and must still count."""
+    from google.protobuf import struct_pb2  # type: ignore[import-untyped]
+    from pulumi.runtime import rpc
+
+    config = load_stack_file(EXAMPLES_DIR / "Pulumi.dev.yaml")
+    record = deployed_output(config, {})
+    wire = struct_pb2.Struct()
+    wire.update({"deployed": record})
+    back = rpc.deserialize_properties(wire)
+    assert isinstance(
+        back["deployed"]["rollouts"][config.node_groups[0].name]["maxUnavailable"], float
+    )
+    state = parse_deployed(back)
+    assert set(state.rollouts) == {g.name for g in config.host_node_groups}
+    for group in config.host_node_groups:
+        rollout = state.rollouts[group.name]
+        assert rollout.max_unavailable == group.upgrade.max_unavailable
+        assert list(rollout.hosts) == [
+            h for h in group.hosts if config.host(h).state.value != "failed"
+        ]
+
+
+@pytest.mark.parametrize("bound", [True, 1.5, "1", 0, None])
+def test_a_malformed_rollout_is_left_out(bound: Any) -> None:
+    record = {**RECORD, "rollouts": {"train": {"hosts": ["gpu-0"], "maxUnavailable": bound}}}
+    assert parse_deployed({"deployed": record}).rollouts == {}
+
+
 def test_outputs_that_are_not_a_mapping_are_unreadable(monkeypatch: pytest.MonkeyPatch) -> None:
     """Not the engine's shape: reported, never taken for a new stack (which would skip
     the day-2 checks)."""
