@@ -21,7 +21,7 @@ from components.cluster.bootstrap import token_window
 from components.cluster.types import JoinTokenRenewal
 from stacks.config import TenantConfig
 from stacks.config.deployed import SCHEMA, DeployedState, parse_deployed
-from stacks.config.inventory import HostState
+from stacks.config.host_states import active_hosts
 from stacks.config.operator_upgrades import deployed_driver_version
 
 READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs"
@@ -126,9 +126,7 @@ def deployed_output(
             group.name: {
                 # The order `components.cluster.node_group` chains them in: the group's
                 # hosts without failed ones (`stacks.compose.node_group_args`).
-                "hosts": [
-                    name for name in group.hosts if config.host(name).state is not HostState.FAILED
-                ],
+                "hosts": active_hosts(config, group),
                 "maxUnavailable": group.upgrade.max_unavailable,
             }
             for group in sorted(config.host_node_groups, key=lambda g: g.name)

@@ -450,8 +450,9 @@ def _removals_beyond_max_unavailable(
 
 
 def _moved_hosts(config: TenantConfig, deployed: DeployedState) -> list[Problem]:
-    """Joined workers that change node group (also by a group's rename) or become
-    control-plane hosts, refused at `nodeGroups[i].hosts` or `hosts[i].role`.
+    """Workers recorded in a node group that change group (also by a group's rename) or
+    become control-plane hosts, refused at `nodeGroups[i].hosts` or `hosts[i].role`
+    (also a host whose join never succeeded: the record cannot always tell).
 
     A host's steps are named after its group. The new group's join, or the control
     plane's, finds the host already joined and leaves it
