@@ -1,7 +1,9 @@
 """Stack programs: load + validate `gpu-caas:tenant`, then deploy the tenant's flavor.
 
-`run()` is the whole Pulumi program; `__main__.py` only calls `main()`, which runs it with
-the garbage-collector settings of a process that ends with the program.
+`run()` is the whole Pulumi program; `__main__.py` awaits `program()` instead, which runs
+the same steps with the garbage-collector settings of a process that ends with the
+program, and imports the Kubernetes SDK while the engine already works on the cluster
+(`stacks.sdk_preload`); `main()` registers it.
 """
 
 from __future__ import annotations
@@ -9,9 +11,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import yaml
@@ -21,20 +23,24 @@ from stacks.config.errors import ROOT
 from stacks.config.rules import warnings
 from stacks.config.stack_file import config_key_problems
 
+if TYPE_CHECKING:
+    from components.cluster import TenantCluster
+
 EXIT_REPORTED = 32
 """Exit code the Python language host reads as "the error was already shown to the
 user" (no traceback); see PYTHON_PROCESS_EXITED_AFTER_SHOWING_USER_ACTIONABLE_MESSAGE_CODE
 in pulumi/sdk/python/cmd/pulumi-language-python-exec."""
 
 
-def _flavors() -> dict[Flavor, Callable[[TenantConfig], dict[str, object]]]:
+def _flavors() -> dict[Flavor, Callable[[TenantConfig], TenantCluster]]:
+    """Each flavor's cluster declaration (the first half of its `deploy`)."""
     # Imported lazily: `python -m stacks validate` must not import the platform.
     from stacks import isv_managed, ncp_managed, tenant_managed
 
     return {
-        Flavor.NCP_MANAGED: ncp_managed.deploy,
-        Flavor.ISV_MANAGED: isv_managed.deploy,
-        Flavor.TENANT_MANAGED: tenant_managed.deploy,
+        Flavor.NCP_MANAGED: ncp_managed.cluster,
+        Flavor.ISV_MANAGED: isv_managed.cluster,
+        Flavor.TENANT_MANAGED: tenant_managed.cluster,
     }
 
 
@@ -131,6 +137,15 @@ def engine_secret_problems(raw: Any) -> list[Problem]:
 
 def deploy(config: TenantConfig) -> dict[str, object]:
     """Deploy the config's flavor; return the stack outputs."""
+    from stacks.compose import with_platform
+
+    return with_platform(config, declare_cluster(config))
+
+
+def declare_cluster(config: TenantConfig) -> TenantCluster:
+    """The first half of `deploy`: the flavor's tenant cluster and its Kubernetes
+    provider (for `ncp-managed` with the hosted backend also its objects on the
+    management cluster), none of the platform."""
     from components.mirrors import reset_stack_mirror_list
     from stacks import server_side_apply
 
@@ -140,12 +155,10 @@ def deploy(config: TenantConfig) -> dict[str, object]:
     return _flavors()[config.flavor](config)
 
 
-def run() -> None:
-    """The Pulumi program: validate, deploy the flavor, export the outputs.
-
-    A config error is reported as one `error:` line per problem and the program stops
-    before any resource is registered, without a traceback.
-    """
+def validated() -> TenantConfig:
+    """The program's checks before any resource: the config (`load`), its warnings and
+    the day-2 rules against the last deployment. A problem is reported as one `error:`
+    line each and the program stops (`EXIT_REPORTED`), without a traceback."""
     try:
         config = load()
     except ConfigError as error:
@@ -162,17 +175,53 @@ def run() -> None:
         for line in ConfigError(day2).for_stack(stack).lines():
             pulumi.log.error(line)
         sys.exit(EXIT_REPORTED)
-    for key, value in deploy(config).items():
+    return config
+
+
+def run() -> None:
+    """The Pulumi program: validate, deploy the flavor, export the outputs.
+
+    A config error is reported as one `error:` line per problem and the program stops
+    before any resource is registered, without a traceback.
+    """
+    for key, value in deploy(validated()).items():
         pulumi.export(key, value)
 
 
-def main() -> None:
-    """The program process's entry point (`__main__.py`): `run()` with Python's cyclic
-    garbage collector paused while resources are declared and their survivors frozen
-    (`stacks.collector`: the process ends with the program). Tests call `run()`."""
-    from stacks.collector import declare_then_freeze
+async def deploy_overlapping(config: TenantConfig) -> dict[str, object]:
+    """`deploy`, with the Kubernetes SDK imported in a thread between the cluster and
+    the platform while the event loop sends the cluster's registrations to the engine
+    (`stacks.sdk_preload`). The same resources, inputs and dependencies as `deploy`
+    (tests/stacks/test_main.py); only when each one reaches the engine differs."""
+    from stacks.compose import with_platform
+    from stacks.sdk_preload import imported_in_background
 
-    declare_then_freeze(run)
+    cluster = declare_cluster(config)
+    await imported_in_background()
+    return with_platform(config, cluster)
+
+
+async def program() -> pulumi.Inputs:
+    """The program process's async entry point (`__main__.py`, through `main`):
+    `run()`'s steps, deploying with `deploy_overlapping`, with Python's cyclic garbage
+    collector paused while resources are declared and what survives frozen
+    (`stacks.collector`: the process ends with the program). Returns the stack outputs
+    (`pulumi.run` exports them)."""
+    from stacks.collector import paused_then_frozen
+
+    with paused_then_frozen():
+        return await deploy_overlapping(validated())
+
+
+def main(entry: Callable[[], Awaitable[pulumi.Inputs]] = program) -> None:
+    """Set up the program process and register `entry` (`program`, awaited by
+    `__main__.py`) as its async entry point (`pulumi.run`). The SDK's own debug
+    messages are sent from a worker thread instead of stopping the program for each
+    (`stacks.debug_messages`). Tests call `run()` and `deploy_overlapping`."""
+    from stacks.debug_messages import send_debug_messages_in_background
+
+    send_debug_messages_in_background()
+    pulumi.run(entry)
 
 
 def day2_problems(config: TenantConfig) -> tuple[list[Problem], list[Problem]]:

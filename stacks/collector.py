@@ -14,7 +14,7 @@ Measured (docs/inventory.md, "Cost of a preview at scale"): the exit's final
 collections took 0.24-0.31 s of a 16-host preview and take 0.04 s now; `make bench`'s
 2048-host preview went from 140 s to 110 s, for 74 MiB more peak memory.
 
-Only for the process that runs the program (`__main__.py` through `stacks.main()`): a
+Only for the process that runs the program (`__main__.py` through `stacks.program()`): a
 long-lived process (a test session) that froze its objects would never collect the
 cycles among them once they become garbage.
 """
@@ -22,21 +22,24 @@ cycles among them once they become garbage.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
-def declare_then_freeze(declare: Callable[[], None]) -> None:
-    """Run `declare()` with automatic collection paused, then freeze what survives.
+@contextmanager
+def paused_then_frozen() -> Iterator[None]:
+    """Automatic collection paused inside the block, then what survives frozen.
 
-    Automatic collection is re-enabled afterwards (if it was on), also when `declare`
+    Automatic collection is re-enabled afterwards (if it was on), also when the block
     raises or exits (`SystemExit` after a reported config error), so the registration
     phase that follows collects its own garbage as usual. Reference counting frees
-    acyclic garbage throughout; only cycles wait.
+    acyclic garbage throughout; only cycles wait. The block may await (the program's
+    async entry point, `stacks.main`).
     """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        declare()
+        yield
     finally:
         gc.freeze()
         if was_enabled:

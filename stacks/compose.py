@@ -256,6 +256,16 @@ def cluster_handle(config: TenantConfig, cluster: TenantCluster) -> ClusterHandl
     )
 
 
+def with_platform(config: TenantConfig, cluster: TenantCluster) -> dict[str, object]:
+    """Declare the platform on `cluster` (`stacks.platform.install` through its
+    `ClusterHandle`); return the stack outputs. The second half of every flavor's
+    `deploy`; `stacks.main()` imports the Kubernetes SDK between the two halves
+    (`stacks.sdk_preload`)."""
+    from stacks import platform
+
+    return stack_outputs(config, cluster, platform.install(cluster_handle(config, cluster), config))
+
+
 def stack_outputs(
     config: TenantConfig,
     cluster: TenantCluster,

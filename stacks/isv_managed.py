@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pulumi
 
-from stacks import compose, platform
+from components.cluster import TenantCluster
+from stacks import compose
 from stacks.config import Flavor, TenantConfig
 
 
@@ -28,10 +29,14 @@ def isv_kubeconfig(config: TenantConfig) -> pulumi.Output[str]:
     return pulumi.Output.secret(stack.get_output(ref.output).apply(str))
 
 
-def deploy(config: TenantConfig) -> dict[str, object]:
-    """Adopt the ISV cluster and build the platform on it; return the stack outputs."""
+def cluster(config: TenantConfig) -> TenantCluster:
+    """Declare the tenant cluster of this flavor and its Kubernetes provider (the first
+    half of `deploy`; `stacks.compose.with_platform` is the second)."""
     if config.flavor is not Flavor.ISV_MANAGED:
         raise ValueError(f"isv_managed cannot deploy flavor {config.flavor.value!r}")
-    cluster = compose.tenant_cluster(config, isv_kubeconfig(config))
-    handle = compose.cluster_handle(config, cluster)
-    return compose.stack_outputs(config, cluster, platform.install(handle, config))
+    return compose.tenant_cluster(config, isv_kubeconfig(config))
+
+
+def deploy(config: TenantConfig) -> dict[str, object]:
+    """Adopt the ISV cluster and build the platform on it; return the stack outputs."""
+    return compose.with_platform(config, cluster(config))

@@ -4,14 +4,19 @@ a kubeconfig. Default backend: `hosted` (Kamaji on the provider's management clu
 
 from __future__ import annotations
 
-from stacks import compose, platform
+from components.cluster import TenantCluster
+from stacks import compose
 from stacks.config import Flavor, TenantConfig
+
+
+def cluster(config: TenantConfig) -> TenantCluster:
+    """Declare the tenant cluster of this flavor and its Kubernetes provider (the first
+    half of `deploy`; `stacks.compose.with_platform` is the second)."""
+    if config.flavor is not Flavor.NCP_MANAGED:
+        raise ValueError(f"ncp_managed cannot deploy flavor {config.flavor.value!r}")
+    return compose.tenant_cluster(config)
 
 
 def deploy(config: TenantConfig) -> dict[str, object]:
     """Create the tenant cluster and its platform; return the stack outputs."""
-    if config.flavor is not Flavor.NCP_MANAGED:
-        raise ValueError(f"ncp_managed cannot deploy flavor {config.flavor.value!r}")
-    cluster = compose.tenant_cluster(config)
-    handle = compose.cluster_handle(config, cluster)
-    return compose.stack_outputs(config, cluster, platform.install(handle, config))
+    return compose.with_platform(config, cluster(config))

@@ -75,4 +75,5 @@ def install_planned_inputs_hook() -> None:
         return original(self, request, context)
 
     analyze._gpu_caas_planned_hook = True  # type: ignore[attr-defined]
+    analyze.__wrapped__ = original  # type: ignore[attr-defined]
     servicer.Analyze = analyze  # type: ignore[method-assign]

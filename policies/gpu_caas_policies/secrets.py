@@ -87,4 +87,5 @@ def install_secret_tracking_hook() -> None:
             return original(self, request, context)
 
     analyze._gpu_caas_hook = True  # type: ignore[attr-defined]
+    analyze.__wrapped__ = original  # type: ignore[attr-defined]
     servicer.Analyze = analyze  # type: ignore[method-assign]

@@ -15,6 +15,7 @@ if str(_REPO_ROOT) not in sys.path:
 
 from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
 
+from policies.gpu_caas_policies.decode_once import install_decode_once_hook  # noqa: E402
 from policies.gpu_caas_policies.pack_config import install_pack_config_check  # noqa: E402
 from policies.gpu_caas_policies.platform_safety import POLICIES  # noqa: E402
 from policies.gpu_caas_policies.report import install_report_hook  # noqa: E402
@@ -22,6 +23,9 @@ from policies.gpu_caas_policies.secrets import install_secret_tracking_hook  # n
 from policies.gpu_caas_policies.stack_config import install_configure_stack_hook  # noqa: E402
 
 install_configure_stack_hook()
+# The SDK decodes each request once per policy and each Remediate even when no policy
+# remediates; decode once, answer an empty remediation at once (decode_once.py).
+install_decode_once_hook()
 install_secret_tracking_hook()
 
 PACK = "gpu-caas-platform-safety"

@@ -15,10 +15,15 @@ if str(_REPO_ROOT) not in sys.path:
 
 from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
 
+from policies.gpu_caas_policies.decode_once import install_decode_once_hook  # noqa: E402
 from policies.gpu_caas_policies.pack_config import install_pack_config_check  # noqa: E402
 from policies.gpu_caas_policies.planned import install_planned_inputs_hook  # noqa: E402
 from policies.gpu_caas_policies.report import install_report_hook  # noqa: E402
 from policies.gpu_caas_policies.tenant_isolation import POLICIES  # noqa: E402
+
+# The SDK decodes each request once per policy and each Remediate even when no policy
+# remediates; decode once, answer an empty remediation at once (decode_once.py).
+install_decode_once_hook()
 
 PACK = "gpu-caas-tenant-isolation"
 # Unknown policy names and config keys are errors naming them; after a preview the pack

@@ -1,8 +1,9 @@
-"""`stacks.collector.declare_then_freeze`, in a child process: a freeze in the test
+"""`stacks.collector.paused_then_frozen`, in a child process: a freeze in the test
 process would keep every later test's cyclic garbage."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from tests.engine.harness import ROOT
 _PROBE = textwrap.dedent(
     """
     import gc, json, sys
-    from stacks.collector import declare_then_freeze
+    from stacks.collector import paused_then_frozen
 
     seen = {}
     mode = sys.argv[1]
@@ -34,7 +35,8 @@ _PROBE = textwrap.dedent(
         gc.disable()
     before = gc.get_freeze_count()
     try:
-        declare_then_freeze(declare)
+        with paused_then_frozen():
+            declare()
     except SystemExit as exit:
         seen["exit"] = exit.code
     print(json.dumps({
@@ -76,6 +78,30 @@ def test_collection_paused_while_declaring_then_survivors_frozen(
     assert isinstance(frozen, int) and frozen >= 1000
 
 
-def test_program_entry_point_runs_through_the_collector() -> None:
+def test_program_entry_point_runs_through_the_collector(monkeypatch: pytest.MonkeyPatch) -> None:
     main = (ROOT / "__main__.py").read_text()
-    assert "stacks.main()" in main and "stacks.run()" not in main
+    assert "stacks.main(program)" in main and "await stacks.program()" in main
+    assert "stacks.run()" not in main
+    import gc
+
+    import stacks
+
+    seen: dict[str, object] = {}
+
+    async def deploy(config: object) -> dict[str, object]:
+        seen["collecting"] = gc.isenabled()
+        seen["config"] = config
+        return {"kubeconfig": "k"}
+
+    monkeypatch.setattr(stacks, "validated", lambda: "the config")
+    monkeypatch.setattr(stacks, "deploy_overlapping", deploy)
+    # Not this test process's objects: only that the program freezes its own.
+    monkeypatch.setattr(gc, "freeze", lambda: seen.setdefault("frozen", True))
+    loop = asyncio.new_event_loop()
+    try:
+        outputs = loop.run_until_complete(stacks.program())
+    finally:
+        loop.close()
+    assert outputs == {"kubeconfig": "k"}
+    assert seen == {"collecting": False, "config": "the config", "frozen": True}
+    assert gc.isenabled()

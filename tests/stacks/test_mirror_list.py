@@ -105,7 +105,7 @@ def test_offline_list_is_the_one_the_program_exports(
     flavor: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With secrets encrypted (unknown during the run, as the command has them) and
-    with secrets known (`stacks.run`, as the engine runs the program), the list is the
+    with secrets known (`stacks.run`, the program's steps as the engine runs them), the list is the
     same. tests/engine/test_mirror_list.py compares with the real engine."""
     data = sample(flavor)
     encrypted = _encrypt_secrets(data)
