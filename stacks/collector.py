@@ -34,7 +34,9 @@ def paused_then_frozen() -> Iterator[None]:
     raises or exits (`SystemExit` after a reported config error), so the registration
     phase that follows collects its own garbage as usual. Reference counting frees
     acyclic garbage throughout; only cycles wait. The block may await (the program's
-    async entry point, `stacks.main`).
+    async entry point, `stacks.program`): cycles the event loop leaves behind while it
+    waits are frozen with the rest, a bounded cost (the wait is the Kubernetes SDK's
+    import, `stacks.sdk_preload`).
     """
     was_enabled = gc.isenabled()
     gc.disable()

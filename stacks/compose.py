@@ -259,7 +259,7 @@ def cluster_handle(config: TenantConfig, cluster: TenantCluster) -> ClusterHandl
 def with_platform(config: TenantConfig, cluster: TenantCluster) -> dict[str, object]:
     """Declare the platform on `cluster` (`stacks.platform.install` through its
     `ClusterHandle`); return the stack outputs. The second half of every flavor's
-    `deploy`; `stacks.main()` imports the Kubernetes SDK between the two halves
+    `deploy`; `stacks.deploy_overlapping` imports the Kubernetes SDK between the two halves
     (`stacks.sdk_preload`)."""
     from stacks import platform
 
