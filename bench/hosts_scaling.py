@@ -9,9 +9,11 @@ key declared once under `sshKeys`: `bench.host_tenants`), in one run:
   host, program, providers, packs);
 * the same for the flat program (`bench.flat_program`) planning the same number of
   resources, also with both packs;
-* the ratio tenant / flat of the wall times. Target: <= 1.3 at every size (the
-  program's own work grows like the engine's); the 2048-host preview is also the
-  "2048 hosts validate and preview on the real engine with both packs" check;
+* the ratio tenant / flat of the wall times, as the median over alternating pairs of
+  previews (tenant, then flat program; `PAIRS` per size, `SizeResult.ratio`). Target:
+  <= 1.3 at every size (the program's own work grows like the engine's); the
+  2048-host preview is also the "2048 hosts validate and preview on the real engine
+  with both packs" check;
 * between consecutive sizes, the marginal ratio (`marginal_ratio`): what the added
   hosts cost the tenant next to what the added resources cost the flat program,
   fixed costs cancelled out. Reported only.
@@ -30,6 +32,7 @@ freshly generated SSH key set with `pulumi config set --secret` (never on argv).
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import tempfile
 import threading
@@ -47,6 +50,7 @@ from cryptography.hazmat.primitives.serialization import (
 
 from bench import flat_program, host_tenants
 from sandbox.workspace import POLICY_PACKS, StackWorkspace
+from stacks.engine_tmpdir import private_tmpdir, with_tmpdir
 from tests.engine.harness import ROOT, PreviewResult, parse_events
 
 SIZES = (16, 128, 512, 2048)
@@ -140,7 +144,12 @@ def measure_preview(
     for pack in POLICY_PACKS if packs else ():
         args += ["--policy-pack", str(pack)]
     env = {**workspace.environment(), "PULUMI_ENABLE_STREAMING_JSON_PREVIEW": "true"}
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+    with (
+        private_tmpdir() as tmp,
+        tempfile.TemporaryFile("w+") as out,
+        tempfile.TemporaryFile("w+") as err,
+    ):
+        env = with_tmpdir(env, tmp)
         start = time.perf_counter()
         proc = subprocess.Popen(
             args, cwd=workspace.project, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL
@@ -181,53 +190,94 @@ def measure_preview(
 
 @dataclass
 class SizeResult:
-    """The tenant and flat measurements of one size."""
+    """The tenant and flat measurements of one size, as alternating pairs: pair i is
+    `(tenants[i], flats[i])`, previewed one right after the other."""
 
     gpu_hosts: int
-    tenant: Measurement
-    flat: Measurement
+    tenants: list[Measurement]
+    flats: list[Measurement]
+
+    def __post_init__(self) -> None:
+        if not self.tenants or len(self.tenants) != len(self.flats):
+            raise ValueError(
+                f"{len(self.tenants)} tenant and {len(self.flats)} flat previews: "
+                "a size needs pairs, at least one"
+            )
+
+    @property
+    def tenant(self) -> Measurement:
+        """The tenant's run of median wall time (a failed run if any failed)."""
+        return _median_run(self.tenants)
+
+    @property
+    def flat(self) -> Measurement:
+        """The flat program's run of median wall time (a failed run if any failed)."""
+        return _median_run(self.flats)
+
+    def _good_pairs(self) -> list[tuple[Measurement, Measurement]]:
+        return [
+            (t, f)
+            for t, f in zip(self.tenants, self.flats, strict=True)
+            if not t.error and not f.error
+        ]
+
+    @property
+    def pair_ratios(self) -> list[float]:
+        """Tenant wall time / flat wall time of each pair where both succeeded."""
+        return [t.wall_s / f.wall_s for t, f in self._good_pairs() if f.wall_s]
 
     @property
     def ratio(self) -> float:
-        """Tenant wall time / flat wall time."""
-        return self.tenant.wall_s / self.flat.wall_s if self.flat.wall_s else float("inf")
+        """The median of the pairs' ratios (inf without a successful pair)."""
+        ratios = self.pair_ratios
+        return statistics.median(ratios) if ratios else float("inf")
 
     @property
     def cpu_ratio(self) -> float:
-        """Tenant CPU seconds / flat CPU seconds (less sensitive to a busy machine)."""
-        return self.tenant.cpu_s / self.flat.cpu_s if self.flat.cpu_s else float("inf")
+        """The median of the pairs' CPU-seconds ratios (less sensitive to a busy machine)."""
+        ratios = [t.cpu_s / f.cpu_s for t, f in self._good_pairs() if f.cpu_s]
+        return statistics.median(ratios) if ratios else float("inf")
 
     @property
     def ok(self) -> bool:
-        """Both previews succeeded, planned the same count, and the ratio is met."""
+        """Every preview succeeded, all planned the same count, and the ratio is met."""
+        runs = [*self.tenants, *self.flats]
         return (
-            not self.tenant.error
-            and not self.flat.error
-            and self.tenant.resources == self.flat.resources
+            not any(m.error for m in runs)
+            and len({m.resources for m in runs}) == 1
             and self.ratio <= RATIO_TARGET
         )
 
 
-def _best(runs: list[Measurement]) -> Measurement:
-    """The fastest successful run (the least disturbed by other load), else the first
-    failure."""
-    good = [m for m in runs if not m.error]
-    return min(good, key=lambda m: m.wall_s) if good else runs[0]
+def _median_run(runs: list[Measurement]) -> Measurement:
+    """The first failed run, else the run of median wall time (the lower middle one of
+    an even count)."""
+    failed = [m for m in runs if m.error]
+    if failed:
+        return failed[0]
+    ordered = sorted(runs, key=lambda m: m.wall_s)
+    return ordered[(len(ordered) - 1) // 2]
 
 
-def bench_size(gpu_hosts: int, repeats: int = 2) -> SizeResult:
-    """Preview the generated tenant of `gpu_hosts` and the flat program of as many
-    resources as the tenant planned, alternately `repeats` times; keep each one's
-    fastest run."""
+def bench_size(gpu_hosts: int, pairs: int = 2) -> SizeResult:
+    """Preview the generated tenant of `gpu_hosts`, then the flat program of as many
+    resources as the tenant planned, `pairs` times in alternation.
+
+    A machine shared with other work changes speed from one second to the next (up to
+    1.7x on the CI type): the two previews of a pair see about the same machine, so
+    each pair gives one ratio and the size's ratio is their median. Keeping each
+    side's fastest run instead could set one side's quiet moment against the other's
+    busy one.
+    """
     with tempfile.TemporaryDirectory(prefix=f"gpu-caas-hosts-{gpu_hosts}-") as tmp:
         tenant_ws = tenant_workspace(Path(tmp) / "tenant", gpu_hosts)
         tenants = [measure_preview(tenant_ws)]
         flat_ws = flat_workspace(Path(tmp) / "flat", tenants[0].resources or 2)
         flats = [measure_preview(flat_ws)]
-        for _ in range(repeats - 1):
+        for _ in range(pairs - 1):
             tenants.append(measure_preview(tenant_ws))
             flats.append(measure_preview(flat_ws))
-    return SizeResult(gpu_hosts, _best(tenants), _best(flats))
+    return SizeResult(gpu_hosts, tenants, flats)
 
 
 def line(result: SizeResult) -> str:
@@ -241,6 +291,13 @@ def line(result: SizeResult) -> str:
         f"CPU {t.cpu_s:.1f} s / {f.cpu_s:.1f} s (ratio {result.cpu_ratio:.2f}); "
         f"ratio {result.ratio:.2f} (target <= {RATIO_TARGET}) {'ok' if result.ok else 'MISSED'}"
     )
+    ratios = result.pair_ratios
+    if len(ratios) > 1:
+        text += (
+            f"\n  median of {len(ratios)} alternating pairs (tenant then flat program); "
+            f"pair ratios {min(ratios):.2f}-{max(ratios):.2f}; times are each side's "
+            "median run (the faster middle one of an even count)"
+        )
     for what, m in (("tenant", t), ("flat", f)):
         if m.error:
             text += f"\n  {what}: {m.error[-3000:]}"
@@ -255,11 +312,14 @@ def marginal_ratio(smaller: SizeResult, larger: SizeResult) -> float:
     the engine's. Reported, not part of the target.
 
     Raises:
-        ValueError: `larger` does not have more hosts than `smaller`, or the flat
-            program did not take longer at `larger`.
+        ValueError: `larger` does not have more hosts than `smaller`, a preview of
+            either size failed, or the flat program did not take longer at `larger`.
     """
     if larger.gpu_hosts <= smaller.gpu_hosts:
         raise ValueError(f"{larger.gpu_hosts} hosts is not more than {smaller.gpu_hosts}")
+    for size in (smaller, larger):
+        if any(m.error for m in [*size.tenants, *size.flats]):
+            raise ValueError(f"a preview at {size.gpu_hosts} hosts failed")
     flat = larger.flat.wall_s - smaller.flat.wall_s
     if flat <= 0:
         raise ValueError(
@@ -282,9 +342,10 @@ def marginal_line(smaller: SizeResult, larger: SizeResult) -> str:
     )
 
 
-REPEATS = {16: 3, 128: 2, 512: 2, 2048: 1}
-"""Runs per size (the fastest counts): small previews are the most disturbed by other
-load; the 2048-host pair takes minutes, so it runs once."""
+PAIRS = {16: 5, 128: 3, 512: 2, 2048: 1}
+"""Alternating (tenant, flat program) pairs per size, the ratio being their median:
+small previews are the most disturbed by other load; the 2048-host pair takes
+minutes, so it runs once."""
 
 
 def run(sizes: tuple[int, ...] = SIZES) -> tuple[int, int]:
@@ -292,7 +353,7 @@ def run(sizes: tuple[int, ...] = SIZES) -> tuple[int, int]:
     passed = failed = 0
     results: list[SizeResult] = []
     for size in sizes:
-        result = bench_size(size, REPEATS.get(size, 1))
+        result = bench_size(size, PAIRS.get(size, 1))
         print(line(result), flush=True)
         passed, failed = (passed + 1, failed) if result.ok else (passed, failed + 1)
         results.append(result)

@@ -40,6 +40,7 @@ from sandbox.upstream import UpstreamError, copy_problem
 from sandbox.workspace import POLICY_PACKS, ROOT, StackWorkspace
 from stacks.config import TenantConfig
 from stacks.config.loader import load_stack_file
+from stacks.engine_tmpdir import private_tmpdir, with_tmpdir
 
 STATE = ROOT / ".sandbox"
 DEFAULT_EXAMPLE = "isv-inference"
@@ -229,9 +230,13 @@ def _pulumi(workspace: StackWorkspace, args: list[str]) -> int:
     if pulumi is None:
         _say("the pulumi CLI is not on PATH: run `make setup` and `. scripts/env.sh`")
         return 2
-    return subprocess.run(
-        [pulumi, *args], cwd=workspace.project, env=workspace.environment(), check=False
-    ).returncode
+    with private_tmpdir() as tmp:  # the Kubernetes provider leaves kubeconfigs in TMPDIR
+        return subprocess.run(
+            [pulumi, *args],
+            cwd=workspace.project,
+            env=with_tmpdir(workspace.environment(), tmp),
+            check=False,
+        ).returncode
 
 
 def down() -> int:

@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 
 from stacks.config.example_stacks import ALLOW_DEV_PASSPHRASE_ENV, DEV_PASSPHRASE
+from stacks.engine_tmpdir import private_tmpdir, with_tmpdir
 
 ROOT = Path(__file__).resolve().parents[1]
 PROGRAM_FILES = ("__main__.py", "components", "stacks")
@@ -167,29 +168,35 @@ class StackWorkspace:
         return [pulumi, *args]
 
     def pulumi(self, *args: str, timeout: float = 1500, stdin: str | None = None) -> Run:
-        """Run `pulumi <args>` in the project (`stdin`: text to send, else none); never
-        raises on a non-zero exit."""
+        """Run `pulumi <args>` in the project (`stdin`: text to send, else none), with a
+        private `TMPDIR` removed afterwards (`stacks.engine_tmpdir`); never raises on a
+        non-zero exit."""
         start = time.monotonic()
-        proc = subprocess.run(
-            self._argv(args),
-            cwd=self.project,
-            env=self.environment(),
-            input=stdin,
-            stdin=None if stdin is not None else subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        with private_tmpdir() as tmp:
+            proc = subprocess.run(
+                self._argv(args),
+                cwd=self.project,
+                env=with_tmpdir(self.environment(), tmp),
+                input=stdin,
+                stdin=None if stdin is not None else subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
         return Run(tuple(args), proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
 
     def start(self, *args: str) -> subprocess.Popen[str]:
-        """Start `pulumi <args>` in its own process group (for interruption tests)."""
+        """Start `pulumi <args>` in its own process group (for interruption tests). Its
+        `TMPDIR` is `tmp/` in the workspace directory (mode 0700): the command outlives
+        this call, so the workspace's owner removes it with the workspace."""
         log = (self.directory / f"{args[0]}-{int(time.time() * 1000)}.log").open("w")
+        tmp = self.directory / "tmp"
+        tmp.mkdir(mode=0o700, exist_ok=True)
         return subprocess.Popen(
             self._argv(args),
             cwd=self.project,
-            env=self.environment(),
+            env=with_tmpdir(self.environment(), tmp),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

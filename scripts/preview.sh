@@ -39,4 +39,9 @@ packs=()
 for pack in policies/*/PulumiPolicy.yaml; do
   [ -e "$pack" ] && packs+=(--policy-pack "$(dirname "$pack")")
 done
+# A private TMPDIR, removed when the preview ends: the Kubernetes provider leaves its
+# kubeconfig there (scripts/private-tmpdir.sh).
+# shellcheck source=private-tmpdir.sh
+. scripts/private-tmpdir.sh
+gpu_caas_private_tmpdir
 exec pulumi preview --stack "$stack" "${packs[@]}" "$@"

@@ -20,6 +20,7 @@ import yaml
 
 from stacks.config import ConfigError, Problem, TenantConfig, load_stack_file
 from stacks.config.errors import ROOT, in_reading_order, plural
+from stacks.config.field_docs import document_models
 from stacks.config.loader import stack_file_warnings
 from stacks.config.secret_checks import SecretReport, check_stack_document, stack_name_of
 from stacks.config.stack_file import StackFile, read_stack_file
@@ -35,6 +36,7 @@ def stack_file_schema() -> dict[str, Any]:
     Point an editor at it (yaml-language-server: `# yaml-language-server:
     $schema=stacks/schema/tenant.schema.json`) for completion and hover help.
     """
+    document_models()
     tenant = TenantConfig.model_json_schema(by_alias=True, mode="validation")
     defs = tenant.pop("$defs", {})
     for name, definition in defs.items():

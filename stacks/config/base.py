@@ -21,8 +21,9 @@ class ConfigModel(BaseModel):
         extra="forbid",
         frozen=True,
         use_enum_values=False,
-        # Attribute docstrings become JSON Schema descriptions (editor hover help).
-        use_attribute_docstrings=True,
+        # Attribute docstrings become JSON Schema descriptions (editor hover help) and
+        # the reference's; read only when those are rendered (field_docs.py: reading
+        # them here costs every process that imports the models ~0.15 s of CPU).
         # Readable titles ("GPU Temperature (°C)", not pydantic's "Gputempcelsius").
         field_title_generator=field_title,
         model_title_generator=model_title,

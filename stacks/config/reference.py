@@ -19,6 +19,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from stacks.config.errors import ROOT
+from stacks.config.field_docs import document_models
 from stacks.config.secret import Secret
 from stacks.config.tenant import TenantConfig
 
@@ -82,6 +83,7 @@ Cross-field rules (checked after the keys below, all reported at once):
 
 def render() -> str:
     """The whole reference page."""
+    document_models()
     sections: list[str] = [INTRO]
     seen: set[type[BaseModel]] = set()
     _render_model(TenantConfig, ROOT, sections, seen)

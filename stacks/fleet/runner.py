@@ -44,6 +44,7 @@ from pulumi.automation import (
     select_stack,
 )
 
+from stacks.engine_tmpdir import private_tmpdir, with_tmpdir
 from stacks.fleet.events import Outcome
 from stacks.fleet.selection import TenantStack
 from stacks.fleet.summary import (
@@ -261,9 +262,15 @@ def _stderr_tail(text: str, limit: int = 2000) -> str:
 
 
 def _open_stack(
-    stack: TenantStack, directory: Path, options: FleetOptions, command: PulumiCommand
+    stack: TenantStack,
+    directory: Path,
+    options: FleetOptions,
+    command: PulumiCommand,
+    tmp: Path,
 ) -> Stack:
-    env = tenant_env(stack.name, options.env, os.environ)
+    """The tenant's stack, its pulumi commands run with `TMPDIR` = `tmp`
+    (`stacks.engine_tmpdir`: the Kubernetes provider leaves kubeconfigs there)."""
+    env = with_tmpdir(tenant_env(stack.name, options.env, os.environ), tmp)
     if options.operation == "refresh-preview":
         # `PULUMI_SKIP_CONFIRMATIONS=true` (scripts/env.sh) acts as `--yes`, which the
         # CLI refuses together with `refresh --preview-only`.
@@ -333,8 +340,9 @@ def run_tenant(
         progress.update(stack.name, phase=options.operation + (f" #{attempt}" * (attempt > 1)))
         result.attempts = attempt
         try:
-            target = _open_stack(stack, directory, options, command)
-            _run_engine(target, options, on_event, chunks.append)
+            with private_tmpdir() as tmp:
+                target = _open_stack(stack, directory, options, command, tmp)
+                _run_engine(target, options, on_event, chunks.append)
             exit_ok, failure = True, ""
         except CommandError as error:
             exit_ok, failure = False, str(error)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sandbox.workspace import engine_environment
 from stacks.config.example_stacks import is_example_stack
+from stacks.engine_tmpdir import private_tmpdir, with_tmpdir
 
 ROOT = Path(__file__).resolve().parents[2]
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
@@ -107,7 +108,23 @@ def preview(
     pulumi = require_pulumi()
     if allow_dev_passphrase is None:
         allow_dev_passphrase = not is_example_stack(stack)
-    env = engine_env(backend, allow_dev_passphrase=allow_dev_passphrase)
+    with private_tmpdir() as tmp:
+        env = with_tmpdir(engine_env(backend, allow_dev_passphrase=allow_dev_passphrase), tmp)
+        return _select_and_preview(
+            pulumi, project_dir, stack, backend, env, policy_packs, timeout, policy_pack_configs
+        )
+
+
+def _select_and_preview(
+    pulumi: str,
+    project_dir: Path,
+    stack: str,
+    backend: Path,
+    env: dict[str, str],
+    policy_packs: list[Path] | None,
+    timeout: int,
+    policy_pack_configs: list[Path] | None,
+) -> PreviewResult:
     backend.mkdir(parents=True, exist_ok=True)
     select = subprocess.run(
         [pulumi, "stack", "select", stack, "--create", "--secrets-provider", "passphrase"],

@@ -15,6 +15,7 @@ pytest temp directory, which pytest keeps for the last runs; failures print the 
 from __future__ import annotations
 
 import contextlib
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,4 +76,9 @@ def live_stack(
         )
         workspace.init()
         prepare_stack(workspace, config, cluster, Targets.of(services))
-        yield LiveStack(services, workspace)
+        try:
+            yield LiveStack(services, workspace)
+        finally:
+            # `StackWorkspace.start` (killed and interrupted updates) leaves its TMPDIR,
+            # with the provider's kubeconfigs, to the workspace's owner.
+            shutil.rmtree(workspace.directory / "tmp", ignore_errors=True)

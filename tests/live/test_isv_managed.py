@@ -9,8 +9,12 @@ destroy cleanly.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import signal
+import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +27,7 @@ from sandbox.chart_mirror import ChartMirror
 from sandbox.cluster import ADMIN_TOKEN
 from sandbox.workspace import interrupt
 from stacks.config.loader import CONFIG_KEY
+from stacks.engine_tmpdir import PREFIX
 from stacks.fleet.runner import FleetOptions, run_fleet
 from stacks.fleet.selection import TenantStack
 from stacks.fleet.summary import TenantResult
@@ -110,6 +115,42 @@ def test_every_planned_resource_exists_on_the_server(live: LiveStack) -> None:
 
 def test_no_perpetual_diff(live: LiveStack) -> None:
     flavor_checks.no_changes(live)
+
+
+def _files_holding(directory: Path, secret: str) -> set[Path]:
+    found = set()
+    for path in directory.glob("kubeconfig*"):
+        with contextlib.suppress(OSError):
+            if path.is_file() and secret in path.read_text(errors="replace"):
+                found.add(path)
+    return found
+
+
+def test_no_admin_kubeconfig_is_left_in_tmp(live: LiveStack, tmp_path: Path) -> None:
+    # The Kubernetes provider writes its kubeconfig to $TMPDIR/kubeconfig<digits> and
+    # never removes it (stacks/engine_tmpdir.py). A plain pulumi command shows it...
+    exposed = tmp_path / "plain-tmpdir"
+    exposed.mkdir(mode=0o700)
+    try:
+        plain = subprocess.run(
+            ["pulumi", "preview", "--non-interactive", "--stack", live.workspace.stack],
+            cwd=live.workspace.project,
+            env={**live.workspace.environment(), "TMPDIR": str(exposed)},
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        assert plain.returncode == 0, plain.stderr[-2000:]
+        assert _files_holding(exposed, ADMIN_TOKEN), "the provider no longer leaves a kubeconfig"
+    finally:
+        shutil.rmtree(exposed, ignore_errors=True)
+    # ...gpu-caas' tools run each command with a private TMPDIR, removed afterwards.
+    machine_tmp = Path(tempfile.gettempdir())
+    before = _files_holding(machine_tmp, ADMIN_TOKEN), set(machine_tmp.glob(f"{PREFIX}*"))
+    live.workspace.preview().check()
+    after = _files_holding(machine_tmp, ADMIN_TOKEN), set(machine_tmp.glob(f"{PREFIX}*"))
+    assert after == before
 
 
 def test_adding_a_team_creates_only_its_resources(live: LiveStack) -> None:

@@ -90,3 +90,25 @@ def test_dev_passphrase_opt_in_only_when_asked(
     assert allowed["GPU_CAAS_ALLOW_DEV_PASSPHRASE"] == "1"
     workspace = StackWorkspace(tmp_path / "ws", ROOT / "Pulumi.dev.yaml", "copy-of-dev")
     assert workspace.environment()["GPU_CAAS_ALLOW_DEV_PASSPHRASE"] == "1"
+
+
+def test_each_pulumi_command_runs_with_a_private_tmpdir_removed_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stand-in `pulumi` that records its TMPDIR and leaves a kubeconfig in it, as the
+    # Kubernetes provider does (stacks/engine_tmpdir.py).
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    record = tmp_path / "tmpdirs"
+    fake = bin_dir / "pulumi"
+    fake.write_text(
+        f'#!/bin/sh\necho "$TMPDIR" >> {record}\necho "token: t" > "$TMPDIR/kubeconfig123"\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    workspace = StackWorkspace(tmp_path / "ws", ROOT / "Pulumi.dev.yaml", "copy-of-dev")
+    assert workspace.pulumi("version").returncode == 0
+    assert workspace.pulumi("version").returncode == 0
+    used = [Path(line) for line in record.read_text().splitlines()]
+    assert len(used) == 2 and used[0] != used[1]
+    assert all(p.name.startswith("gpu-caas-pulumi-") and not p.exists() for p in used)

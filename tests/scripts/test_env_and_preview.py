@@ -8,7 +8,9 @@ repository's `.toolchain/env`, as a shell that has not sourced env.sh yet.
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -155,3 +157,56 @@ def test_preview_sh_creates_no_stack_that_is_not_an_example(repo: Path) -> None:
     assert "pulumi stack init acme --secrets-provider" in proc.stderr, proc.stderr
     assert "encryptionsalt" not in (repo / "Pulumi.acme.yaml").read_text(encoding="utf-8")
     assert not list((repo / ".pulumi").rglob("acme.json*")), "preview.sh created the stack"
+
+
+LEAVING_PULUMI = """#!/bin/sh
+# Stands in for the CLI: preview leaves a kubeconfig in TMPDIR, as the Kubernetes
+# provider does (stacks/engine_tmpdir.py), records where and how private it was, and
+# then fails, or waits to be killed.
+[ "$1" = stack ] && exit 0
+echo "token: t" > "$TMPDIR/kubeconfig123"
+echo "$TMPDIR $(stat -c %a "$TMPDIR")" > "$FAKE_TMPDIR_LOG"
+[ -n "${FAKE_WAIT:-}" ] && exec sleep 60
+exit 3
+"""
+
+
+def _wait_gone(path: Path, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while path.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not path.exists()
+
+
+@pytest.mark.parametrize("ending", ["exit 3", "SIGTERM"])
+def test_preview_sh_runs_pulumi_in_a_private_tmpdir_removed_after_it(
+    repo: Path, ending: str
+) -> None:
+    fake_bin = repo.parent / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "pulumi").write_text(LEAVING_PULUMI)
+    (fake_bin / "python").write_text(FAKE_PYTHON)
+    for name in ("pulumi", "python"):
+        (fake_bin / name).chmod(0o755)
+    record = repo.parent / "tmpdir.log"
+    env = new_user_env(repo.parent / "home")
+    env.update(
+        PATH=f"{fake_bin}:{env['PATH']}",
+        FAKE_PYTHON_LOG=str(repo.parent / "validate.log"),
+        FAKE_TMPDIR_LOG=str(record),
+        TMPDIR=str(repo.parent),
+    )
+    if ending == "SIGTERM":
+        env["FAKE_WAIT"] = "1"
+    proc = subprocess.Popen(["scripts/preview.sh", "dev"], cwd=repo, env=env)
+    if ending == "SIGTERM":
+        deadline = time.monotonic() + 30
+        while not record.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        # `exec`: the signal reaches the command itself, as without the private TMPDIR.
+        proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == (3 if ending == "exit 3" else -signal.SIGTERM)
+    used, mode = record.read_text().split()
+    assert Path(used).parent == repo.parent and Path(used).name.startswith("gpu-caas-pulumi-")
+    assert mode == "700"
+    assert _wait_gone(Path(used)), "the private TMPDIR (with its kubeconfig) outlived the preview"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -173,3 +174,47 @@ def test_a_config_error_fails_its_tenant_before_the_engine(tmp_path: Path) -> No
     assert (by_name["broken"].result, by_name["broken"].failure) == ("failed", "config")
     assert any("isv-manged" in line for line in by_name["broken"].config_errors)
     assert [r.tenant for r in summary.failed] == ["broken"]
+
+
+@pytest.mark.parametrize("failures", [[], ["error: preview failed"]])
+def test_each_run_has_a_private_tmpdir_removed_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failures: list[str]
+) -> None:
+    # The Kubernetes provider leaves `$TMPDIR/kubeconfig<digits>` (credentials) behind.
+    seen: list[Path] = []
+    fake = _FakeStack(list(failures))
+
+    def open_stack(*args: Any) -> _FakeStack:
+        tmp = args[-1]
+        assert tmp.is_dir() and stat.S_IMODE(tmp.stat().st_mode) == 0o700
+        (tmp / "kubeconfig123").write_text("users: [{name: admin, user: {token: t}}]")
+        seen.append(tmp)
+        return fake
+
+    monkeypatch.setattr(runner, "_open_stack", open_stack)
+    stack = TenantStack("dev", ROOT / "Pulumi.dev.yaml", "tenant-managed")
+    options = FleetOptions("preview", tmp_path, retries=0, backoff_s=0.0)
+    result = TenantResult("dev", "tenant-managed", "preview")
+    runner.run_tenant(stack, options, None, NoProgress(), result, sleep=lambda _: None)  # type: ignore[arg-type]
+    assert result.ok is (not failures)
+    assert len(seen) == 1 and not seen[0].exists()
+
+
+@pytest.mark.parametrize("operation", ["preview", "up"])
+def test_the_stack_runs_with_tmpdir_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, operation: str
+) -> None:
+    captured: dict[str, Any] = {}
+
+    def open_workspace_stack(name: str, *, work_dir: str, opts: Any) -> str:
+        captured.update(name=name, env=opts.env_vars)
+        return "stack"
+
+    monkeypatch.setattr(runner, "select_stack", open_workspace_stack)
+    monkeypatch.setattr(runner, "create_or_select_stack", open_workspace_stack)
+    stack = TenantStack("dev", ROOT / "Pulumi.dev.yaml", "tenant-managed")
+    options = FleetOptions(operation, tmp_path, env={"PULUMI_BACKEND_URL": "file:///x"})
+    private = tmp_path / "private"
+    runner._open_stack(stack, tmp_path / "dev", options, None, private)  # type: ignore[arg-type]
+    assert captured["env"]["TMPDIR"] == str(private)
+    assert captured["env"]["PULUMI_BACKEND_URL"] == "file:///x"
