@@ -9,8 +9,8 @@ key declared once under `sshKeys`: `bench.host_tenants`), in one run:
   host, program, providers, packs);
 * the same for the flat program (`bench.flat_program`) planning the same number of
   resources, also with both packs;
-* the ratio tenant / flat of the wall times, as the median over alternating pairs of
-  previews (tenant, then flat program; `PAIRS` per size, `SizeResult.ratio`). Target:
+* the ratio tenant / flat of the wall times, as the median over pairs of back-to-back
+  previews (`PAIRS` per size, `bench_size`, `SizeResult.ratio`). Target:
   <= 1.3 at every size (the program's own work grows like the engine's); the
   2048-host preview is also the "2048 hosts validate and preview on the real engine
   with both packs" check;
@@ -190,8 +190,8 @@ def measure_preview(
 
 @dataclass
 class SizeResult:
-    """The tenant and flat measurements of one size, as alternating pairs: pair i is
-    `(tenants[i], flats[i])`, previewed one right after the other."""
+    """The tenant and flat measurements of one size, as pairs: pair i is
+    `(tenants[i], flats[i])`, previewed one right after the other (`bench_size`)."""
 
     gpu_hosts: int
     tenants: list[Measurement]
@@ -260,23 +260,30 @@ def _median_run(runs: list[Measurement]) -> Measurement:
 
 
 def bench_size(gpu_hosts: int, pairs: int = 2) -> SizeResult:
-    """Preview the generated tenant of `gpu_hosts`, then the flat program of as many
-    resources as the tenant planned, `pairs` times in alternation.
+    """Preview the generated tenant of `gpu_hosts` and the flat program of as many
+    resources as the tenant planned, as `pairs` pairs of back-to-back previews: the
+    tenant first in the first pair (its plan gives the flat program's size), the flat
+    program first in the next, and so on.
 
     A machine shared with other work changes speed from one second to the next (up to
     1.7x on the CI type): the two previews of a pair see about the same machine, so
     each pair gives one ratio and the size's ratio is their median. Keeping each
     side's fastest run instead could set one side's quiet moment against the other's
-    busy one.
+    busy one. Swapping the order from pair to pair keeps a trend (a machine slowing
+    down, the first preview of a fresh workspace) from always falling on one side.
     """
     with tempfile.TemporaryDirectory(prefix=f"gpu-caas-hosts-{gpu_hosts}-") as tmp:
         tenant_ws = tenant_workspace(Path(tmp) / "tenant", gpu_hosts)
         tenants = [measure_preview(tenant_ws)]
         flat_ws = flat_workspace(Path(tmp) / "flat", tenants[0].resources or 2)
         flats = [measure_preview(flat_ws)]
-        for _ in range(pairs - 1):
-            tenants.append(measure_preview(tenant_ws))
-            flats.append(measure_preview(flat_ws))
+        for pair in range(1, pairs):
+            if pair % 2:
+                flats.append(measure_preview(flat_ws))
+                tenants.append(measure_preview(tenant_ws))
+            else:
+                tenants.append(measure_preview(tenant_ws))
+                flats.append(measure_preview(flat_ws))
     return SizeResult(gpu_hosts, tenants, flats)
 
 
@@ -294,7 +301,8 @@ def line(result: SizeResult) -> str:
     ratios = result.pair_ratios
     if len(ratios) > 1:
         text += (
-            f"\n  median of {len(ratios)} alternating pairs (tenant then flat program); "
+            f"\n  median of {len(ratios)} pairs of back-to-back previews (order swapped "
+            "from pair to pair); "
             f"pair ratios {min(ratios):.2f}-{max(ratios):.2f}; times are each side's "
             "median run (the faster middle one of an even count)"
         )

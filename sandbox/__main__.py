@@ -230,13 +230,19 @@ def _pulumi(workspace: StackWorkspace, args: list[str]) -> int:
     if pulumi is None:
         _say("the pulumi CLI is not on PATH: run `make setup` and `. scripts/env.sh`")
         return 2
-    with private_tmpdir() as tmp:  # the Kubernetes provider leaves kubeconfigs in TMPDIR
-        return subprocess.run(
-            [pulumi, *args],
-            cwd=workspace.project,
-            env=with_tmpdir(workspace.environment(), tmp),
-            check=False,
-        ).returncode
+    with (
+        private_tmpdir() as tmp,  # the Kubernetes provider leaves kubeconfigs in TMPDIR
+        subprocess.Popen(
+            [pulumi, *args], cwd=workspace.project, env=with_tmpdir(workspace.environment(), tmp)
+        ) as process,
+    ):
+        while True:
+            try:
+                return process.wait()
+            except KeyboardInterrupt:
+                # pulumi got the same Ctrl-C and cancels the update itself (a second
+                # one forces it); killing it here would leave pending operations.
+                continue
 
 
 def down() -> int:

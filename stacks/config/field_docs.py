@@ -33,7 +33,8 @@ from stacks.config.base import ConfigModel
 
 
 def config_models() -> list[type[BaseModel]]:
-    """Every `ConfigModel` subclass, in the order the classes were created."""
+    """Every `ConfigModel` subclass defined in `stacks.config`, in the order the classes
+    were created (subclasses made elsewhere, e.g. in tests, are left alone)."""
     found: dict[type[BaseModel], None] = {}
     pending: list[type[BaseModel]] = [ConfigModel]
     while pending:
@@ -41,7 +42,7 @@ def config_models() -> list[type[BaseModel]]:
             if subclass not in found:
                 found[subclass] = None
                 pending.append(subclass)
-    return list(found)
+    return [m for m in found if m.__module__.startswith("stacks.config.")]
 
 
 def _named_models(annotation: object) -> set[type[BaseModel]]:

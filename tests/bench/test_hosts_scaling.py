@@ -65,7 +65,8 @@ def test_line_reports_the_pairs() -> None:
     text = line(_pairs((4.4, 4.0), (6.0, 5.0), (4.5, 3.0)))
     assert "ratio 1.20 (target <= 1.3) ok" in text
     assert (
-        "median of 3 alternating pairs (tenant then flat program); pair ratios 1.10-1.50; "
+        "median of 3 pairs of back-to-back previews (order swapped from pair to pair); "
+        "pair ratios 1.10-1.50; "
         "times are each side's median run (the faster middle one of an even count)"
     ) in text
 

@@ -210,3 +210,18 @@ def test_preview_sh_runs_pulumi_in_a_private_tmpdir_removed_after_it(
     assert Path(used).parent == repo.parent and Path(used).name.startswith("gpu-caas-pulumi-")
     assert mode == "700"
     assert _wait_gone(Path(used)), "the private TMPDIR (with its kubeconfig) outlived the preview"
+
+
+def test_private_tmpdir_refuses_an_interactive_shell() -> None:
+    # There $$ is the user's shell: the directory would live, and be shared, until logout.
+    proc = subprocess.run(
+        ["bash", "-ic", ". scripts/private-tmpdir.sh && gpu_caas_private_tmpdir; echo rc=$?"],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert "rc=1" in proc.stdout, proc.stdout + proc.stderr
+    assert "source it from a script that then execs pulumi" in proc.stderr
