@@ -119,6 +119,10 @@ class StackWorkspace:
         env: extra environment for every pulumi command (e.g. the mirror's CA bundle).
         program: directory holding the program (default: this repository); a fixture
             program directory is used as it is.
+
+    Relative paths are resolved against the working directory when the workspace is
+    made: the backend is a `file://` URL, the project's symlinks point at the program,
+    and every command runs in the project directory.
     """
 
     directory: Path
@@ -128,6 +132,10 @@ class StackWorkspace:
     program: Path | None = None
 
     def __post_init__(self) -> None:
+        self.directory = Path(self.directory).resolve()
+        self.stack_file = Path(self.stack_file).resolve()
+        if self.program is not None:
+            self.program = Path(self.program).resolve()
         self.backend = self.directory / ".state"
         self.project = self.directory / "project"
         if (self.project / "Pulumi.yaml").is_file():

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from stacks.config import ConfigError, Problem, TenantConfig, load_stack_file
+from stacks.config.engine_env_limit import engine_env_problems
 from stacks.config.errors import ROOT, in_reading_order, plural
 from stacks.config.field_docs import document_models
 from stacks.config.loader import stack_file_warnings
@@ -70,16 +71,22 @@ def render_schema() -> str:
     return json.dumps(stack_file_schema(), indent=2, sort_keys=True) + "\n"
 
 
-def _secret_report(path: Path) -> SecretReport:
+def _read_document(path: Path) -> dict[str, Any] | None:
+    """The stack file as YAML loads it; None when unreadable (`load_stack_file` says
+    why)."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _secret_report(path: Path, document: dict[str, Any] | None) -> SecretReport:
     """The secret checks of one stack file (`check_stack_document`), located in it.
 
     An unreadable file gives an empty report: `load_stack_file` reports it.
     """
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return SecretReport()
-    if not isinstance(document, dict):
+    if document is None:
         return SecretReport()
     report = check_stack_document(document, stack_name_of(path), os.environ)
     try:
@@ -115,18 +122,25 @@ def _print_errors(path: Path, problems: list[Problem]) -> None:
 def _validate(paths: list[Path]) -> int:
     failed = False
     for path in paths:
-        secrets = _secret_report(path)
+        document = _read_document(path)
+        secrets = _secret_report(path, document)
+        # Whether the engine can start the program with this config at all: the whole
+        # config travels in one environment variable, capped at 128 KiB
+        # (stacks/config/engine_env_limit.py).
+        env_errors, env_warnings = engine_env_problems(document) if document else ([], [])
+        errors = [*secrets.errors, *(p.at(str(path)) for p in env_errors)]
+        warnings = [*secrets.warnings, *(p.at(str(path)) for p in env_warnings)]
         try:
             config = load_stack_file(path)
         except ConfigError as error:
             failed = True
-            _print_warnings(path, secrets.warnings)
-            _print_errors(path, [*error.problems, *secrets.errors])
+            _print_warnings(path, warnings)
+            _print_errors(path, [*error.problems, *errors])
             continue
-        _print_warnings(path, [*secrets.warnings, *stack_file_warnings(path, config)])
-        if secrets.errors:
+        _print_warnings(path, [*warnings, *stack_file_warnings(path, config)])
+        if errors:
             failed = True
-            _print_errors(path, secrets.errors)
+            _print_errors(path, errors)
             continue
         print(
             f"{path}: ok ({config.flavor.value}, backend {config.backend.value}, "

@@ -38,6 +38,54 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _KEY_PATH_PART = re.compile(r'\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\["([^"]*)"\]')
 _VALUE_LIMIT = 60
 """Longer values (certificates, kubeconfigs, scripts) are never echoed."""
+_PRIVATE_KEY_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+_OPENSSH_KEY_BODY = "b3BlbnNzaC1rZXktdjE"
+"""The base64 of `openssh-key-v1`, how every OpenSSH private key's body starts."""
+_CREDENTIALS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # A whole PEM/OpenSSH private key, or what is left of one cut short: its base64
+    # lines (line breaks as such or written `\n`), up to the first other character.
+    (
+        re.compile(
+            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----"
+            r"(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY-----|(?:[A-Za-z0-9+/=\s]|\\n)*)",
+            re.DOTALL,
+        ),
+        "<a private key, not shown>",
+    ),
+    (re.compile(_OPENSSH_KEY_BODY + r"[A-Za-z0-9+/=\\\n]*"), "<a private key, not shown>"),
+    # base64 of `-----BEGIN`: a kubeconfig's client-key-data / certificate data.
+    (re.compile(r"LS0tLS1CRUdJTi[A-Za-z0-9+/=]*"), "<base64 key or certificate, not shown>"),
+    # NGC API keys: `nvapi-` and about 64 characters (a name like `nvapi-docs` stays).
+    (re.compile(r"\bnvapi-[A-Za-z0-9_\-]{40,}"), "<an NGC API key, not shown>"),
+    # A JSON Web Token (a Kubernetes service-account or OIDC token): base64url of a
+    # JSON header (`{"...` is `eyJ`), a payload and a signature.
+    (
+        re.compile(r"\beyJ[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"),
+        "<a token, not shown>",
+    ),
+)
+"""Credentials that must not reach a terminal even when pasted into a field that is not
+a secret (`redact_credentials`); the shapes gpu-caas handles: SSH keys, kubeconfigs,
+service-account tokens, NGC API keys."""
+
+
+def looks_like_private_key(value: str) -> bool:
+    """Whether `value` holds a PEM or OpenSSH private key (or the start of one)."""
+    return bool(_PRIVATE_KEY_BEGIN.search(value)) or _OPENSSH_KEY_BODY in value
+
+
+def redact_credentials(text: str) -> str:
+    """`text` with every credential of `_CREDENTIALS` replaced by what it is.
+
+    Every `Problem` passes its path and message through this: a rule that quotes what
+    the user wrote (a reference that names nothing, a misspelt name) must not print a
+    key pasted into the wrong field to the terminal or a CI log.
+    """
+    for pattern, replacement in _CREDENTIALS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 _CLOSE = 0.6
 """difflib ratio from which a misspelt name suggests a candidate (difflib's default)."""
 
@@ -57,6 +105,11 @@ class Problem:
     file: str | None = None
     line: int | None = None
     column: int | None = None
+
+    def __post_init__(self) -> None:
+        # Frozen: set through object.__setattr__, once, before anyone reads them.
+        object.__setattr__(self, "path", redact_credentials(self.path))
+        object.__setattr__(self, "message", redact_credentials(self.message))
 
     @property
     def location(self) -> str | None:

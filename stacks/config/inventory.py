@@ -20,7 +20,7 @@ from pydantic import (
 from components.gpu.catalog import DeclaredGpuModel, GpuModel, ModelName, spec
 from components.naming import is_dns_label, is_label_name
 from stacks.config.base import ConfigModel
-from stacks.config.errors import closest_match
+from stacks.config.errors import ROOT, closest_match, looks_like_private_key
 from stacks.config.secret import SshPrivateKey
 
 _ADDRESS = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.:-]*)$")
@@ -62,6 +62,36 @@ def check_dns_label(value: str) -> str:
     return value
 
 
+LOGIN_USER = re.compile(r"(?!-)(?![0-9]+$)(?!\.{1,2}$)[^\s:,/\\\x00-\x1f\x7f]{1,256}")
+"""An SSH login user name: what shadow-utils accepts (`is_valid_user_name`,
+lib/chkname.c: https://github.com/shadow-maint/shadow/blob/master/lib/chkname.c) and
+directory services hand out (`john.doe`, `jdoe@corp.example.com` from SSSD/AD): not
+empty, no whitespace or control characters, no `:` `,` `/` `\\`, not starting with
+`-`, not all digits, not `.` or `..`, at most 256 bytes (`LOGIN_NAME_MAX` of glibc).
+The user only reaches the SSH client (`ClientConfig.User`), never a shell."""
+
+
+def check_login_user(value: str) -> str:
+    """Validate an SSH login user name (`LOGIN_USER`).
+
+    Raises:
+        ValueError: not a user name; the message never repeats the value (a key pasted
+            into the wrong field must not reach a terminal).
+    """
+    if looks_like_private_key(value):
+        raise ValueError(
+            "holds a private key, not a login user name: remove it and rotate the key "
+            "(it has been written outside a secret)"
+        )
+    if not LOGIN_USER.fullmatch(value) or len(value.encode("utf-8")) > 256:
+        raise ValueError(
+            "must be a login user name: no spaces, control characters, ':', ',', '/' or "
+            "'\\', not starting with '-', not all digits (e.g. ubuntu, ec2-user, "
+            "jdoe@corp.example.com)"
+        )
+    return value
+
+
 class HostRole(StrEnum):
     """What a host runs."""
 
@@ -99,15 +129,43 @@ class SshConfig(ConfigModel):
     """
 
     user: str | None = None
-    """Login user; needs passwordless sudo unless it is root. Unset: the `user` of the
-    host's `sshKeys` entry."""
+    """Login user (e.g. `ubuntu`, `ec2-user`, `jdoe@corp.example.com`: no spaces, `:`,
+    `,`, `/`, not starting with `-`); needs passwordless sudo unless it is root. Unset:
+    the `user` of the host's `sshKeys` entry."""
     private_key: SshPrivateKey | None = Field(default=None, exclude=True)
     """SSH private key of this host alone (secret). For many hosts declare the key once
     under `sshKeys` and refer to it (`privateKeyRef`) or scope it to racks / node groups."""
     private_key_ref: str | None = None
-    """Name of an `sshKeys` entry: the key this host uses."""
+    """Name of an `sshKeys` entry (a DNS label): the key this host uses. Never the key
+    itself: a key here is refused, without being printed."""
     port: int = Field(default=22, ge=1, le=65535)
     """SSH port."""
+
+    @field_validator("user")
+    @classmethod
+    def _user(cls, value: str | None) -> str | None:
+        return None if value is None else check_login_user(value)
+
+    @field_validator("private_key_ref")
+    @classmethod
+    def _key_ref(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if looks_like_private_key(value):
+            # Said without the value: error lines reach terminals and CI logs.
+            raise ValueError(
+                "holds a private key, not the name of an sshKeys entry: remove it, "
+                "declare the key once as a Pulumi secret with "
+                f"{SshPrivateKey.set_hint(f'{ROOT}.sshKeys[<i>].privateKey')} "
+                "(and sshKeys[<i>].name) and put that name here; the key has been "
+                "written outside a secret, so rotate it"
+            )
+        if not is_dns_label(value):
+            raise ValueError(
+                "must be the name of an sshKeys entry, a DNS label: <= 63 lowercase "
+                "alphanumerics or '-', starting and ending with an alphanumeric"
+            )
+        return value
 
     @model_validator(mode="after")
     def _one_key(self) -> SshConfig:
@@ -158,7 +216,8 @@ class SshKeyConfig(ConfigModel):
     """The private key (secret): `pulumi config set --stack <stack> --secret --path
     'gpu-caas:tenant.sshKeys[<i>].privateKey' < <key file>`."""
     user: str | None = None
-    """Login user of the hosts that use this key and set no `ssh.user`."""
+    """Login user of the hosts that use this key and set no `ssh.user` (a login user
+    name, as `hosts[].ssh.user`)."""
     racks: list[str] = []
     """Racks (`topology.rack`) whose hosts use this key by default."""
     node_groups: list[str] = []
@@ -168,6 +227,11 @@ class SshKeyConfig(ConfigModel):
     @classmethod
     def _name(cls, value: str) -> str:
         return check_dns_label(value)
+
+    @field_validator("user")
+    @classmethod
+    def _user(cls, value: str | None) -> str | None:
+        return None if value is None else check_login_user(value)
 
 
 class InventoryFileConfig(ConfigModel):

@@ -1,8 +1,9 @@
 """Hosts kept outside the stack config: the inventory file `inventory.file` names.
 
-The engine hands the whole stack config to the program and to every policy pack in
-one environment variable, which Linux caps at 128 KiB (pulumi/pulumi#8680): an
-in-config inventory of a few hundred hosts no longer starts. An inventory file keeps
+The engine hands the whole stack config to the program in one environment variable,
+which Linux caps at 128 KiB (pulumi/pulumi#8680; `stacks.config.engine_env_limit`): an
+in-config inventory of a few dozen to a few hundred hosts (with a key each) no longer
+starts. An inventory file keeps
 `Pulumi.<tenant>.yaml` small at any size:
 
 ```yaml
@@ -19,6 +20,8 @@ The file is validated by the same models as in-config hosts; it may hold no secr
 (an SSH key is declared once under `gpu-caas:tenant.sshKeys` and referred to).
 Problems are reported at the file's line and column with the key path inside it:
 `inventory/acme.yaml:12:7: hosts[3].address: must be an IP address or DNS name ...`.
+A `.json` file must be strict JSON (a trailing comma or a comment is a syntax error at
+its line and column); the YAML parser only gives the positions of its keys.
 
 The path is relative to the project directory (the one holding `Pulumi.yaml`): the
 program finds it there (`pulumi.get_root_directory()`), `python -m stacks validate`
@@ -27,13 +30,16 @@ looks for `Pulumi.yaml` from the stack file's directory upwards.
 
 from __future__ import annotations
 
+import json
+import re
+import typing
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from yaml.nodes import Node
 
 from stacks.config.base import ConfigModel
@@ -92,26 +98,34 @@ def _problem(
 
 
 def _parse(path: Path, shown: str) -> tuple[Any, Node | None]:
-    """The file's data and (only for YAML syntax problems) nothing else: fast path.
+    """The file's data and its YAML node (the positions of its keys; None only for a
+    JSON file the YAML parser cannot read).
+
+    A `.json` file is parsed as strict JSON (its data); being JSON, it is also YAML,
+    whose node gives the positions.
 
     Raises:
-        ConfigError: unreadable, not YAML/JSON, or repeated keys (located).
+        ConfigError: unreadable, or not YAML/JSON (located).
     """
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         reason = error.strerror or str(error)
+        tried = path.resolve()
+        at = f" at {tried}" if str(tried) != shown else ""
         raise ConfigError(
             [
                 Problem(
                     f"{ROOT}.inventory.file",
-                    f"cannot read the inventory file {shown!r} ({reason}); the path is "
-                    "relative to the project directory (the one holding Pulumi.yaml)",
+                    f"cannot read the inventory file {shown!r}{at} ({reason}); the path "
+                    "is relative to the project directory (the one holding Pulumi.yaml)",
                 )
             ]
         ) from None
     except UnicodeDecodeError:
         raise ConfigError([_problem(shown, "cannot read the inventory file: not UTF-8")]) from None
+    if path.suffix == ".json":
+        return _parse_json(text.removeprefix("\ufeff"), shown)
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -136,17 +150,115 @@ def _parse(path: Path, shown: str) -> tuple[Any, Node | None]:
     return data, node
 
 
-def _secret_paths() -> list[tuple[str, ...]]:
-    """The secret fields of a host (`("ssh", "privateKey")`), from the models: a secret
-    field added to `HostConfig` later is refused in the file too."""
+def _parse_json(text: str, shown: str) -> tuple[Any, Node | None]:
+    """Strict JSON (`json`), and the YAML node of the same text for positions.
+
+    Every JSON text is YAML, except for what PyYAML cannot read in strings (e.g. a
+    `\\ud83d\\ude00` surrogate pair): such a file is read without positions (and
+    without the repeated-key check)."""
+    try:
+        data = json.loads(text, parse_constant=_not_json)
+    except json.JSONDecodeError as error:
+        raise ConfigError(
+            [_problem(shown, f"not valid JSON: {error.msg}", error.lineno, error.colno)]
+        ) from None
+    except ValueError as error:  # NaN / Infinity, which Python's json would read
+        raise ConfigError([_problem(shown, f"not valid JSON: {error}")]) from None
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.YAMLError:
+        node = None
+    finally:
+        loader.dispose()
+    return data, node
+
+
+def _not_json(name: str) -> Any:
+    """`NaN`, `Infinity` and `-Infinity`: Python's json reads them, JSON has no such
+    value (RFC 8259, section 6)."""
+    raise ValueError(f"{name} is not a JSON value (RFC 8259 numbers are finite)")
+
+
+def _secret_paths() -> list[tuple[tuple[str, ...], ...]]:
+    """The secret fields of a host, each key with every spelling the models accept
+    (`(("ssh",), ("privateKey", "private_key"))`: camelCase, and the field's name, as
+    `populate_by_name` allows), from the models: a secret field added to `HostConfig`
+    later is refused in the file too."""
     from stacks.config.secret_checks import secret_fields
 
     paths = []
     for dotted in secret_fields(HostConfig):
         if "[]" in dotted or "{}" in dotted:  # pragma: no cover - no such field today
             raise NotImplementedError(f"secret field {dotted} inside a list or map of a host")
-        paths.append(tuple(dotted.split(".")))
+        model: type[BaseModel] | None = HostConfig
+        path = []
+        for part in dotted.split("."):
+            spellings, inner = [part], None
+            for name, info in (model.model_fields if model else {}).items():
+                if (info.alias or name) == part:
+                    spellings += [name] if name != part else []
+                    inner = _model_in(info.annotation)
+            path.append(tuple(spellings))
+            model = inner
+        paths.append(tuple(path))
     return paths
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model an annotation holds (`SshConfig` of `SshConfig | None`), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _found_at(node: Any, path: Sequence[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """The key paths, as spelt in the file, at which `node` holds a value for `path`."""
+    if not path:
+        return [()] if node is not None else []
+    if not isinstance(node, Mapping):
+        return []
+    return [
+        (key, *rest) for key in path[0] if key in node for rest in _found_at(node[key], path[1:])
+    ]
+
+
+def _no_secret_in_the_file() -> str:
+    """What to do instead of a key in the file: declare it once under `sshKeys`, refer
+    to it with `ssh.privateKeyRef` (or scope it)."""
+    return (
+        "an inventory file holds no secret (it is not encrypted): remove this "
+        "key, declare the key once as a Pulumi secret with "
+        f"{SshPrivateKey.set_hint(f'{ROOT}.sshKeys[<i>].privateKey')} "
+        "(and sshKeys[<i>].name), and refer to it with "
+        "ssh.privateKeyRef or scope it to racks or node groups; if this file "
+        "held a real key, rotate it"
+    )
+
+
+_INLINE_KEY = "privateKey"
+"""The host's `ssh.privateKey`: a key of the model, never of the file."""
+_SUGGESTS_INLINE_KEY = re.compile(rf"did you mean `{_INLINE_KEY}`\?")
+_ALLOWED_KEYS = re.compile(r"(allowed keys: )([^);]*)")
+
+
+def _in_file_terms(problem: Problem) -> Problem:
+    """A problem in the file, without `ssh.privateKey` as a key to use: a suggestion of
+    it ("did you mean `privateKey`?" for `privatekey`) says what to do instead, and it
+    is left out of the allowed keys."""
+    if _INLINE_KEY not in problem.message:
+        return problem
+    message = _SUGGESTS_INLINE_KEY.sub(lambda _: _no_secret_in_the_file(), problem.message)
+
+    def allowed(match: re.Match[str]) -> str:
+        keys = [key for key in match.group(2).split(", ") if key != _INLINE_KEY]
+        return match.group(1) + ", ".join(keys)
+
+    return replace(problem, message=_ALLOWED_KEYS.sub(allowed, message))
 
 
 def _secret_problems(raw: Mapping[str, Any]) -> list[Problem]:
@@ -160,27 +272,13 @@ def _secret_problems(raw: Mapping[str, Any]) -> list[Problem]:
     problems = []
     for i, host in enumerate(hosts):
         for path in paths:
-            node: Any = host
-            for part in path:
-                node = node.get(part) if isinstance(node, Mapping) else None
-            if node is None:
-                continue
-            problems.append(
-                Problem(
-                    f"hosts[{i}].{'.'.join(path)}",
-                    "an inventory file holds no secret (it is not encrypted): remove this "
-                    "key, declare the key once as a Pulumi secret with "
-                    f"{SshPrivateKey.set_hint(f'{ROOT}.sshKeys[<i>].privateKey')} "
-                    "(and sshKeys[<i>].name), and refer to it with "
-                    "ssh.privateKeyRef or scope it to racks or node groups; if this file "
-                    "held a real key, rotate it",
-                )
-            )
+            for found in _found_at(host, path):
+                problems.append(Problem(f"hosts[{i}].{'.'.join(found)}", _no_secret_in_the_file()))
     return problems
 
 
 def read_inventory(path: Path, shown: str) -> InventoryFile:
-    """Read and validate an inventory file (YAML or JSON: JSON is read as YAML).
+    """Read and validate an inventory file (YAML, or strict JSON for `.json`).
 
     Args:
         path: the file.
@@ -189,7 +287,8 @@ def read_inventory(path: Path, shown: str) -> InventoryFile:
     Raises:
         ConfigError: every problem, each at `shown:line:column` with the key path in
             the file (`hosts[3].gpu.count`): unreadable file, syntax errors, repeated
-            keys, secrets in the file, schema problems.
+            keys, secrets in the file, schema problems. A suggestion of
+            `ssh.privateKey` (refused in the file) points at `ssh.privateKeyRef`.
     """
     from stacks.config.errors import problems_from_validation_error
     from stacks.config.stack_file import repeated_key_problems
@@ -223,8 +322,9 @@ def read_inventory(path: Path, shown: str) -> InventoryFile:
 def _locate(
     path: Path, shown: str, problems: Sequence[Problem], node: Node | None = None
 ) -> list[Problem]:
-    """`problems` (paths inside the file) at their line/column; the file is parsed again
-    for positions only when there is something to locate and no node was given."""
+    """`problems` (paths inside the file) at their line/column, in the file's terms
+    (`_in_file_terms`); the file is parsed again for positions only when there is
+    something to locate and no node was given."""
     if not problems:
         return []
     if node is None:
@@ -235,7 +335,7 @@ def _locate(
     from stacks.config.stack_file import node_at
 
     located = []
-    for problem in problems:
+    for problem in map(_in_file_terms, problems):
         parts = parse_key_path("." + problem.path if problem.path else "", root="")
         if node is None or parts is None:
             located.append(problem.at(shown))

@@ -285,6 +285,9 @@ def node_group_hosts(config: TenantConfig) -> list[Problem]:
             and host.state is HostState.ACTIVE
             and host.name not in member
             and host.name not in typos_of
+            # A host that names its group (`nodeGroup`, inventory files) is placed by
+            # host_resolution, which reports an unknown or autoscaled group there.
+            and host.node_group is None
             and not any(host.name in g.hosts for g in config.node_groups)
         ):
             problems.append(

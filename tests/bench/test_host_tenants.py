@@ -20,11 +20,9 @@ from bench import host_tenants
 from policies.gpu_caas_policies import stack_config
 from policies.gpu_caas_policies.stack_secrets import plaintext_secret_problems
 from stacks.config import load_stack_file, parse_tenant
+from stacks.config.engine_env_limit import MAX_ARG_STRLEN
 from stacks.config.errors import ROOT
 from tests.stacks.samples import PRIVATE_KEY
-
-ENV_LIMIT = 128 * 1024
-"""Linux's cap on one environment variable (MAX_ARG_STRLEN), which carries the config."""
 
 
 def _project(tmp_path: Path, gpu_hosts: int) -> Path:
@@ -81,7 +79,7 @@ def test_the_config_the_engine_passes_does_not_grow_with_the_hosts() -> None:
     # bytes per host, against ~700 per host (address, GPU, topology, an encrypted key)
     # in the stack config before.
     assert (len(large) - len(small)) / (2048 - 16) < 2
-    assert len(large) < ENV_LIMIT // 16
+    assert len(large) < MAX_ARG_STRLEN // 16
 
 
 def test_the_policy_packs_read_a_2048_host_stack_config(

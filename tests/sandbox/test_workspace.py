@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -112,3 +113,26 @@ def test_each_pulumi_command_runs_with_a_private_tmpdir_removed_after_it(
     used = [Path(line) for line in record.read_text().splitlines()]
     assert len(used) == 2 and used[0] != used[1]
     assert all(p.name.startswith("gpu-caas-pulumi-") and not p.exists() for p in used)
+
+
+def test_a_relative_directory_is_resolved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Relative paths are made absolute: the backend URL needs it, the program's symlinks
+    must not point relative to the project, and commands run with `cwd=project`."""
+    monkeypatch.chdir(tmp_path)
+    program = tmp_path / "program"
+    program.mkdir()
+    (program / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    (program / "__main__.py").write_text("")
+    shutil.copyfile(ROOT / "Pulumi.dev.yaml", tmp_path / "Pulumi.dev.yaml")
+    workspace = StackWorkspace(
+        Path("ws"), Path("Pulumi.dev.yaml"), "copy-of-dev", program=Path("program")
+    )
+    # was `ValueError: relative path can't be expressed as a file URI`
+    assert (
+        workspace.environment()["PULUMI_BACKEND_URL"]
+        == (tmp_path.resolve() / "ws" / ".state").as_uri()
+    )
+    assert workspace.directory == tmp_path.resolve() / "ws"
+    assert workspace.project.is_absolute() and workspace.backend.is_absolute()
+    assert (workspace.project / "__main__.py").resolve() == (program / "__main__.py").resolve()
+    assert workspace.stack_file_path.is_file()

@@ -182,3 +182,62 @@ def test_an_unresolved_key_is_an_error_not_a_none() -> None:
     config = TenantConfig.model_validate(_tenant([_key("tenant")], _hosts()))
     with pytest.raises(ValueError, match="parse_tenant"):
         config.hosts[0].ssh.key()
+
+
+def test_a_host_naming_an_unknown_group_gets_one_problem_not_two() -> None:
+    # The rule "worker host ... is in no node group; list it in nodeGroups[].hosts" is
+    # the wrong fix for a host that names its group (`nodeGroup`, inventory files).
+    hosts = _hosts()
+    hosts.append({"name": "gpu-2", "address": "10.0.1.12", "nodeGroup": "trian",
+                  "gpu": {"model": "H100-80GB", "count": 8}})  # fmt: skip
+    problems = _problems(_tenant([_key("tenant")], hosts))
+    about_gpu2 = [p for p in problems if "hosts[3]" in p]
+    assert about_gpu2 == [
+        "gpu-caas:tenant.hosts[3].nodeGroup: no node group 'trian'; did you mean 'train'?; "
+        "node groups: train, infer"
+    ], problems
+
+
+@pytest.mark.parametrize(
+    ("ssh", "expected"),
+    [
+        # a key pasted where its name goes: refused, never echoed
+        ({"privateKeyRef": PRIVATE_KEY},
+         "gpu-caas:tenant.hosts[1].ssh.privateKeyRef: holds a private key, not the name of an "
+         "sshKeys entry"),
+        ({"privateKeyRef": "Fleet Key"},
+         "gpu-caas:tenant.hosts[1].ssh.privateKeyRef: 'Fleet Key' must be the name of an "
+         "sshKeys entry, a DNS label"),
+        ({"user": PRIVATE_KEY},
+         "gpu-caas:tenant.hosts[1].ssh.user: holds a private key, not a login user name"),
+        ({"user": "root\nx"}, "gpu-caas:tenant.hosts[1].ssh.user: must be a login user name"),
+        ({"user": "ubuntu:x"},
+         "gpu-caas:tenant.hosts[1].ssh.user: 'ubuntu:x' must be a login user name"),
+        ({"user": "-oProxyCommand=x"},
+         "gpu-caas:tenant.hosts[1].ssh.user: '-oProxyCommand=x' must be a login user name"),
+        ({"user": "1000"}, "gpu-caas:tenant.hosts[1].ssh.user: '1000' must be a login user name"),
+    ],
+)  # fmt: skip
+def test_key_references_and_users_are_checked_without_echoing_a_key(
+    ssh: dict[str, Any], expected: str
+) -> None:
+    problems = _problems(_tenant([_key("tenant")], _hosts(**{"gpu-0": ssh})))
+    assert any(p.startswith(expected) for p in problems), problems
+    body = PRIVATE_KEY.strip().splitlines()[1]
+    assert not any("PRIVATE KEY" in p or body in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "user",
+    # cloud images' users, directory-service logins (SSSD/AD), shadow-utils' limits
+    ["root", "ubuntu", "ec2-user", "cloud-user", "core", "opc", "azureuser", "_svc",
+     "john.doe", "Admin", "jdoe@corp.example.com", "1password", "a" * 256],
+)  # fmt: skip
+def test_login_users_as_shadow_utils_accepts_them(user: str) -> None:
+    hosts = _hosts(**{"gpu-0": {"user": user}})
+    assert parse_tenant(_tenant([_key("tenant")], hosts)).host("gpu-0").ssh.user == user
+
+
+def test_a_key_declaration_user_is_checked_too() -> None:
+    problems = _problems(_tenant([{**_key("tenant"), "user": "ubuntu admin"}], _hosts()))
+    assert any(p.startswith("gpu-caas:tenant.sshKeys[0].user: ") for p in problems), problems

@@ -12,9 +12,12 @@ from stacks.config.errors import (
     did_you_mean,
     in_reading_order,
     key_path,
+    looks_like_private_key,
     parse_key_path,
     plural,
+    redact_credentials,
 )
+from tests.stacks.samples import PRIVATE_KEY
 
 
 @pytest.mark.parametrize(
@@ -123,3 +126,50 @@ def test_for_stack_names_the_stack_in_fix_commands() -> None:
     assert problem.for_stack(None) == problem
     error = ConfigError([problem, Problem("", "no command")]).for_stack("acme")
     assert [p.message for p in error.problems] == [named.message, "no command"]
+
+
+_KEY_BODY = PRIVATE_KEY.splitlines()[1]
+_JWT = "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJpc3MiOiJrdWJlcm5ldGVzIn0.c2lnbmF0dXJlLXh4eA"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"no key {PRIVATE_KEY!r} here", "no key '<a private key, not shown>' here"),
+        (f"got {PRIVATE_KEY}; must be", "got <a private key, not shown>; must be"),  # multi-line
+        (f"x {PRIVATE_KEY[:80]!r} y", "x '<a private key, not shown>' y"),  # cut short
+        (f"x {_KEY_BODY} y", "x <a private key, not shown> y"),  # the body alone
+        (f"token {_JWT} z", "token <a token, not shown> z"),
+        ("key nvapi-" + "AbCd0123" * 8 + ", no", "key <an NGC API key, not shown>, no"),
+        # a key cut short: its base64 goes, the rest of the message stays
+        ("x -----BEGIN RSA PRIVATE KEY-----\nMIIEow; did you mean 'y'?",
+         "x <a private key, not shown>; did you mean 'y'?"),
+        # names that only look like the start of a credential stay
+        ("group nvapi-docs-team", "group nvapi-docs-team"),
+        ("host gpu-eyJabcdefghijk.abcdefghijk.lab", "host gpu-eyJabcdefghijk.abcdefghijk.lab"),
+        ("data LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t end",
+         "data <base64 key or certificate, not shown> end"),
+        # what problems legitimately quote stays
+        ("image digest sha256:" + "ab" * 32, "image digest sha256:" + "ab" * 32),
+        ("no key 'fleet' under sshKeys", "no key 'fleet' under sshKeys"),
+    ],
+)  # fmt: skip
+def test_redact_credentials(text: str, expected: str) -> None:
+    assert redact_credentials(text) == expected
+
+
+def test_problems_never_carry_a_credential() -> None:
+    # The rules quote what the user wrote; a key pasted into the wrong field must not
+    # reach a terminal through them (Problem redacts path and message).
+    problem = Problem(f"hosts[0].ssh.{PRIVATE_KEY}", f"no key {PRIVATE_KEY!r} here")
+    for text in (str(problem), problem.path, problem.message, *ConfigError([problem]).lines()):
+        assert "PRIVATE KEY" not in text and _KEY_BODY not in text
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(PRIVATE_KEY, True), (_KEY_BODY, True), ("-----BEGIN RSA PRIVATE KEY-----", True),
+     ("fleet", False), ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI", False)],
+)  # fmt: skip
+def test_looks_like_private_key(value: str, expected: bool) -> None:
+    assert looks_like_private_key(value) is expected

@@ -242,6 +242,53 @@ def test_a_failed_host_keeps_its_join_and_is_only_cordoned() -> None:
     assert group.inputs["failedHosts"] == ["gpu-1"]
 
 
+def _waits_for(mocks: RecordingMocks, name: str) -> set[str]:
+    """Every resource `name` waits for, directly or through others (by name)."""
+    by_name = {r.name: r for r in mocks.resources}
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        for dep in _depends(mocks, by_name[todo.pop()]):
+            if dep not in seen:
+                seen.add(dep)
+                todo.append(dep)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("max_unavailable", "held_back"),
+    [(1, {"gpu-1", "gpu-2", "gpu-3"}), (2, {"gpu-2"})],
+)
+def test_a_failed_join_holds_back_its_lane_of_the_rollout(
+    max_unavailable: int, held_back: set[str]
+) -> None:
+    """docs/inventory.md, "Bring-up of many hosts": host i's drain waits for host
+    i - maxUnavailable's node step, so a join that fails (here gpu-0's) holds back the
+    steps of the later hosts of its lane; the other lane and every join go on."""
+    workers = ("gpu-0", "gpu-1", "gpu-2", "gpu-3")
+    mocks = _deploy(workers=workers, max_unavailable=max_unavailable)
+    failed_join = "acme-train-join-gpu-0"
+    waiting = {w for w in workers[1:] if failed_join in _waits_for(mocks, f"acme-train-node-{w}")}
+    assert waiting == held_back
+    for worker in workers[1:]:
+        assert failed_join not in _waits_for(mocks, f"acme-train-join-{worker}")
+
+
+def test_an_unreachable_host_is_tried_as_the_docs_say() -> None:
+    """docs/inventory.md, "Bring-up of many hosts": 31 SSH tries (the first and 30
+    retries) of up to 15 s each; the waits between them are the command provider's."""
+    connection = _deploy().one(REMOTE, "acme-train-join-gpu-0").inputs["connection"]
+    assert (connection["dialErrorLimit"], connection["perDialTimeout"]) == (30, 15)
+
+
+def test_a_host_set_failed_leaves_the_rollout_order() -> None:
+    """The remedy the docs give for a host that keeps failing: with `state: failed` no
+    other host's steps wait for it (removing it from the inventory does the same)."""
+    mocks = _deploy(workers=("gpu-1", "gpu-2", "gpu-3"), failed=("gpu-0",))
+    for worker in ("gpu-1", "gpu-2", "gpu-3"):
+        assert not {n for n in _waits_for(mocks, f"acme-train-node-{worker}") if "gpu-0" in n}
+
+
 @pytest.mark.parametrize(
     ("name", "ignored"),
     [
