@@ -41,20 +41,31 @@ _VALUE_LIMIT = 60
 _PRIVATE_KEY_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
 _OPENSSH_KEY_BODY = "b3BlbnNzaC1rZXktdjE"
 """The base64 of `openssh-key-v1`, how every OpenSSH private key's body starts."""
+_DER_KEY_BODY = re.compile(r"MII[A-Za-z0-9+/]{60,}")
+"""How the base64 body of a PEM key (PKCS#1, PKCS#8: DER, `0x30 0x82`) starts."""
+_BASE64_RUN = r"(?:[A-Za-z0-9+/=]|(?:\s|\\[rn])+(?=[A-Za-z0-9+/]{16}))*"
+"""base64 text across line breaks, whether as such (LF, CRLF, YAML indentation or
+folding into spaces) or written out (`\\n`, `\\r\\n`, as `repr` shows them); a break
+counts only before another 16 base64 characters, so the words after a key stay."""
 _CREDENTIALS: tuple[tuple[re.Pattern[str], str], ...] = (
     # A whole PEM/OpenSSH private key, or what is left of one cut short: its base64
-    # lines (line breaks as such or written `\n`), up to the first other character.
+    # lines, up to the first other character.
     (
         re.compile(
             r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----"
-            r"(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY-----|(?:[A-Za-z0-9+/=\s]|\\n)*)",
+            rf"(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY-----|(?:\s|\\[rn])*{_BASE64_RUN})",
             re.DOTALL,
         ),
         "<a private key, not shown>",
     ),
-    (re.compile(_OPENSSH_KEY_BODY + r"[A-Za-z0-9+/=\\\n]*"), "<a private key, not shown>"),
+    # A key's body without its armour lines: OpenSSH, or PEM (two 64-character lines on).
+    (re.compile(_OPENSSH_KEY_BODY + _BASE64_RUN), "<a private key, not shown>"),
+    (
+        re.compile(r"MII[A-Za-z0-9+/]{61}(?:\s|\\[rn])+[A-Za-z0-9+/]{64}" + _BASE64_RUN),
+        "<a private key, not shown>",
+    ),
     # base64 of `-----BEGIN`: a kubeconfig's client-key-data / certificate data.
-    (re.compile(r"LS0tLS1CRUdJTi[A-Za-z0-9+/=]*"), "<base64 key or certificate, not shown>"),
+    (re.compile(r"LS0tLS1CRUdJTi" + _BASE64_RUN), "<base64 key or certificate, not shown>"),
     # NGC API keys: `nvapi-` and about 64 characters (a name like `nvapi-docs` stays).
     (re.compile(r"\bnvapi-[A-Za-z0-9_\-]{40,}"), "<an NGC API key, not shown>"),
     # A JSON Web Token (a Kubernetes service-account or OIDC token): base64url of a
@@ -71,7 +82,11 @@ service-account tokens, NGC API keys."""
 
 def looks_like_private_key(value: str) -> bool:
     """Whether `value` holds a PEM or OpenSSH private key (or the start of one)."""
-    return bool(_PRIVATE_KEY_BEGIN.search(value)) or _OPENSSH_KEY_BODY in value
+    return (
+        bool(_PRIVATE_KEY_BEGIN.search(value))
+        or _OPENSSH_KEY_BODY in value
+        or bool(_DER_KEY_BODY.search(value))
+    )
 
 
 def redact_credentials(text: str) -> str:

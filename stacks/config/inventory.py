@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -62,32 +63,41 @@ def check_dns_label(value: str) -> str:
     return value
 
 
-LOGIN_USER = re.compile(r"(?!-)(?![0-9]+$)(?!\.{1,2}$)[^\s:,/\\\x00-\x1f\x7f]{1,256}")
-"""An SSH login user name: what shadow-utils accepts (`is_valid_user_name`,
-lib/chkname.c: https://github.com/shadow-maint/shadow/blob/master/lib/chkname.c) and
-directory services hand out (`john.doe`, `jdoe@corp.example.com` from SSSD/AD): not
-empty, no whitespace or control characters, no `:` `,` `/` `\\`, not starting with
-`-`, not all digits, not `.` or `..`, at most 256 bytes (`LOGIN_NAME_MAX` of glibc).
-The user only reaches the SSH client (`ClientConfig.User`), never a shell."""
+LOGIN_USER = re.compile(r"(?!-)(?![0-9]+$)(?!\.{1,2}$)[^\s:,/]{1,255}")
+"""An SSH login user name: what shadow-utils accepts with `--badname`
+(`is_valid_user_name`, lib/chkname.c:
+https://github.com/shadow-maint/shadow/blob/master/lib/chkname.c: not empty, no `:`
+`,` `/`, not starting with `-`, not all digits, not `.` or `..`, shorter than
+`LOGIN_NAME_MAX`, 256 with its NUL) and the logins directory services hand out
+(`john.doe`, `jdoe@corp.example.com` from SSSD, `CORP\\jdoe` from winbind); no
+whitespace. Invisible characters are refused too (`check_login_user`). The user only
+reaches the SSH client (`ClientConfig.User`), never a shell."""
+_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
+"""Unicode categories of control and format characters (a zero-width space or a BOM
+makes `ubuntu` a different user that looks the same)."""
 
 
 def check_login_user(value: str) -> str:
     """Validate an SSH login user name (`LOGIN_USER`).
 
     Raises:
-        ValueError: not a user name; the message never repeats the value (a key pasted
-            into the wrong field must not reach a terminal).
+        ValueError: not a user name. A private key pasted into the field is never
+            repeated (nor any multi-line or long value: `stacks.config.errors`).
     """
     if looks_like_private_key(value):
         raise ValueError(
             "holds a private key, not a login user name: remove it and rotate the key "
             "(it has been written outside a secret)"
         )
-    if not LOGIN_USER.fullmatch(value) or len(value.encode("utf-8")) > 256:
+    if (
+        not LOGIN_USER.fullmatch(value)
+        or len(value.encode("utf-8")) > 255
+        or any(unicodedata.category(char) in _INVISIBLE for char in value)
+    ):
         raise ValueError(
-            "must be a login user name: no spaces, control characters, ':', ',', '/' or "
-            "'\\', not starting with '-', not all digits (e.g. ubuntu, ec2-user, "
-            "jdoe@corp.example.com)"
+            "must be a login user name: no whitespace, control or invisible characters, "
+            "':', ',' or '/', not starting with '-', not all digits (e.g. ubuntu, "
+            "ec2-user, jdoe@corp.example.com)"
         )
     return value
 
@@ -129,9 +139,10 @@ class SshConfig(ConfigModel):
     """
 
     user: str | None = None
-    """Login user (e.g. `ubuntu`, `ec2-user`, `jdoe@corp.example.com`: no spaces, `:`,
-    `,`, `/`, not starting with `-`); needs passwordless sudo unless it is root. Unset:
-    the `user` of the host's `sshKeys` entry."""
+    """Login user, e.g. `ubuntu`, `ec2-user` or `jdoe@corp.example.com` (refused:
+    whitespace, control or invisible characters, `:` `,` `/`, a leading `-`, all
+    digits); needs passwordless sudo unless it is root. Unset: the `user` of the host's
+    `sshKeys` entry."""
     private_key: SshPrivateKey | None = Field(default=None, exclude=True)
     """SSH private key of this host alone (secret). For many hosts declare the key once
     under `sshKeys` and refer to it (`privateKeyRef`) or scope it to racks / node groups."""

@@ -164,7 +164,9 @@ def _parse_json(text: str, shown: str) -> tuple[Any, Node | None]:
         ) from None
     except ValueError as error:  # NaN / Infinity, which Python's json would read
         raise ConfigError([_problem(shown, f"not valid JSON: {error}")]) from None
-    loader = _Loader(text)
+    # In strict JSON a tab can only be whitespace between tokens, which YAML's pure
+    # Python scanner refuses in places (indentation); a space keeps every column.
+    loader = _Loader(text.replace("\t", " "))
     try:
         node = loader.get_single_node()
     except yaml.YAMLError:

@@ -216,6 +216,11 @@ def test_a_host_naming_an_unknown_group_gets_one_problem_not_two() -> None:
         ({"user": "-oProxyCommand=x"},
          "gpu-caas:tenant.hosts[1].ssh.user: '-oProxyCommand=x' must be a login user name"),
         ({"user": "1000"}, "gpu-caas:tenant.hosts[1].ssh.user: '1000' must be a login user name"),
+        # looks like `ubuntu`, is another user: a zero-width space, a BOM, a C1 control
+        ({"user": "ubuntu\u200b"}, "gpu-caas:tenant.hosts[1].ssh.user: "),
+        ({"user": "\ufeffubuntu"}, "gpu-caas:tenant.hosts[1].ssh.user: "),
+        ({"user": "ubu\x9bntu"}, "gpu-caas:tenant.hosts[1].ssh.user: "),
+        ({"user": "a" * 256}, "gpu-caas:tenant.hosts[1].ssh.user: "),
     ],
 )  # fmt: skip
 def test_key_references_and_users_are_checked_without_echoing_a_key(
@@ -223,15 +228,15 @@ def test_key_references_and_users_are_checked_without_echoing_a_key(
 ) -> None:
     problems = _problems(_tenant([_key("tenant")], _hosts(**{"gpu-0": ssh})))
     assert any(p.startswith(expected) for p in problems), problems
-    body = PRIVATE_KEY.strip().splitlines()[1]
-    assert not any("PRIVATE KEY" in p or body in p for p in problems), problems
+    body = PRIVATE_KEY.strip().splitlines()[1:-1]
+    assert not any("PRIVATE KEY" in p or any(b in p for b in body) for p in problems), problems
 
 
 @pytest.mark.parametrize(
     "user",
     # cloud images' users, directory-service logins (SSSD/AD), shadow-utils' limits
     ["root", "ubuntu", "ec2-user", "cloud-user", "core", "opc", "azureuser", "_svc",
-     "john.doe", "Admin", "jdoe@corp.example.com", "1password", "a" * 256],
+     "john.doe", "Admin", "jdoe@corp.example.com", "CORP\\jdoe", "1password", "a" * 255],
 )  # fmt: skip
 def test_login_users_as_shadow_utils_accepts_them(user: str) -> None:
     hosts = _hosts(**{"gpu-0": {"user": user}})

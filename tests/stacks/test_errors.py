@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from stacks.config.errors import (
@@ -158,6 +160,40 @@ def test_redact_credentials(text: str, expected: str) -> None:
     assert redact_credentials(text) == expected
 
 
+def _rsa_pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+@pytest.mark.parametrize("key", [PRIVATE_KEY, _rsa_pem()], ids=["openssh", "pkcs8"])
+@pytest.mark.parametrize(
+    "layout",
+    [
+        lambda k: k,  # as the file holds it
+        lambda k: k.replace("\n", "\r\n"),  # Windows line endings
+        lambda k: repr(k.replace("\n", "\r\n")[:300]),  # cut short, as `!r` shows it
+        lambda k: "\n".join(k.strip().splitlines()[1:-1]),  # the body alone
+        lambda k: "\n    ".join(k.strip().splitlines()[1:-1]),  # indented, as in YAML
+        lambda k: " ".join(k.strip().splitlines()[1:-1]),  # folded into one line
+    ],
+    ids=["file", "crlf", "cut-repr", "body", "indented", "folded"],
+)
+def test_no_line_of_a_key_survives_redaction(key: str, layout: Callable[[str], str]) -> None:
+    redacted = redact_credentials(f"no key {layout(key)} under sshKeys")
+    shown = ("no key <a private key, not shown>", "no key '<a private key, not shown>")
+    assert redacted.startswith(shown), redacted
+    for line in key.strip().splitlines()[1:-1]:
+        # a cut-short key may keep a few characters of its last, partial line
+        assert line[:16] not in redacted, (line, redacted)
+
+
 def test_problems_never_carry_a_credential() -> None:
     # The rules quote what the user wrote; a key pasted into the wrong field must not
     # reach a terminal through them (Problem redacts path and message).
@@ -169,6 +205,7 @@ def test_problems_never_carry_a_credential() -> None:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [(PRIVATE_KEY, True), (_KEY_BODY, True), ("-----BEGIN RSA PRIVATE KEY-----", True),
+     ("\n".join(_rsa_pem().splitlines()[1:-1]), True),  # a PEM key's body alone
      ("fleet", False), ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI", False)],
 )  # fmt: skip
 def test_looks_like_private_key(value: str, expected: bool) -> None:
