@@ -285,9 +285,10 @@ def config_env_size(config: Mapping[Any, Any]) -> ConfigEnvSize:
     it: `{secure: ...}` values still encrypted)."""
     entries = 0
     secrets = 0
+    sizes: dict[Any, int] = {}
     for key, value in config.items():
-        size, count = value_bytes(value)
-        entries += _utf8(go_json_string(config_key(key))) + 1 + size
+        sizes[key], count = value_bytes(value)
+        entries += _utf8(go_json_string(config_key(key))) + 1 + sizes[key]
         secrets += count
     body = 2 + entries + max(len(config) - 1, 0)  # braces and commas
     tenant = config.get(ROOT)
@@ -295,7 +296,7 @@ def config_env_size(config: Mapping[Any, Any]) -> ConfigEnvSize:
     hosts_bytes = 0
     if isinstance(hosts, list) and hosts:
         without = {k: v for k, v in tenant.items() if k != "hosts"}  # type: ignore[union-attr]
-        hosts_bytes = value_bytes(tenant)[0] - value_bytes(without)[0]
+        hosts_bytes = sizes[ROOT] - value_bytes(without)[0]
     return ConfigEnvSize(
         total=len(CONFIG_ENV) + 1 + body + 1,  # `=` and the NUL
         secrets=secrets,

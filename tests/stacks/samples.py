@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 # A real (parseable) unencrypted Ed25519 key, made from the bytes 0..31: the program
@@ -136,3 +137,21 @@ SAMPLES = {"tenant-managed": TENANT_MANAGED, "ncp-managed": NCP_MANAGED, "isv-ma
 def sample(flavor: str) -> dict[str, Any]:
     """A deep copy of the sample config of `flavor`."""
     return copy.deepcopy(SAMPLES[flavor])
+
+
+@functools.cache
+def rsa_private_key_pem(key_size: int = 2048, *, pkcs8: bool = False) -> str:
+    """A real, unencrypted RSA private key in PEM: PKCS#1 (`BEGIN RSA PRIVATE KEY`, as
+    `ssh-keygen -m PEM` writes) or PKCS#8 (`BEGIN PRIVATE KEY`). One per arguments and
+    test process (a 4096-bit key takes about a second to generate)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8
+        if pkcs8
+        else serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()

@@ -23,8 +23,6 @@ from typing import Any
 
 import pytest
 import yaml
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bench import host_tenants
 from stacks.__main__ import main
@@ -39,23 +37,12 @@ from stacks.config.engine_env_limit import (
 )
 from stacks.config.errors import ROOT
 from stacks.config.passphrase import PassphraseCrypter, encrypt_value
-from tests.stacks.samples import PRIVATE_KEY
+from tests.stacks.samples import PRIVATE_KEY, rsa_private_key_pem
 
 PASSPHRASE = "an engine-env test passphrase"  # noqa: S105 - test value
 ACK = "gpu-caas:secretsProviderAcknowledged"
 MARK = f"(`{CONFIG_ENV}`"
 """How the size problem names the variable (other messages name PULUMI_CONFIG_PASSPHRASE)."""
-
-
-@functools.cache
-def _rsa_4096_pem() -> str:
-    """A real RSA-4096 private key in PEM (PKCS#1), as a user's stack file holds them."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=4096)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    ).decode()
 
 
 @functools.cache
@@ -157,8 +144,8 @@ def test_other_ciphertexts_are_bounded_by_their_length() -> None:
 @pytest.mark.parametrize(
     ("secret", "where"),
     [
-        (_rsa_4096_pem, "nested"),
-        (_rsa_4096_pem, "top"),
+        (lambda: rsa_private_key_pem(4096), "nested"),
+        (lambda: rsa_private_key_pem(4096), "top"),
         (lambda: PRIVATE_KEY, "nested"),  # OpenSSH ed25519
         (lambda: "nvapi-" + "k" * 64, "nested"),
         (lambda: "short", "top"),
@@ -283,7 +270,7 @@ def _validate(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 def test_the_user_trials_203_hosts_fail_validate_with_the_fix(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], no_passphrase: None
 ) -> None:
-    path = _in_config_stack(tmp_path, 200, _rsa_4096_pem())
+    path = _in_config_stack(tmp_path, 200, rsa_private_key_pem(4096))
     code, out, err = _validate(path, capsys)
     assert code == 1
     assert ": ok (" not in out
@@ -305,7 +292,7 @@ def test_the_user_trials_203_hosts_fail_validate_with_the_fix(
 def test_just_under_the_limit_warns_and_just_over_fails(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], no_passphrase: None
 ) -> None:
-    key = _rsa_4096_pem()
+    key = rsa_private_key_pem(4096)
     # The most hosts (each with its own RSA-4096 key) that still fit.
     hosts = 20
     while _size_of_tenant(_in_config_tenant(hosts + 1, key)) <= MAX_ARG_STRLEN:
@@ -338,7 +325,7 @@ def test_an_inventory_file_and_one_shared_key_stay_far_below(
         yaml.safe_dump(host_tenants.inventory_document(2048), sort_keys=False)
     )
     tenant = host_tenants.tenant_config(2048, name="acme")
-    tenant["sshKeys"][0]["privateKey"] = _secure(_rsa_4096_pem())
+    tenant["sshKeys"][0]["privateKey"] = _secure(rsa_private_key_pem(4096))
     path = _write_stack(tmp_path, tenant)
     size = config_env_size(yaml.safe_load(path.read_text())["config"])
     assert (size.hosts, size.secrets) == (0, 1)
@@ -372,7 +359,7 @@ def test_no_secret_reaches_the_message(
 def test_validate_reports_the_size_even_when_the_config_is_invalid(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], no_passphrase: None
 ) -> None:
-    path = _in_config_stack(tmp_path, 200, _rsa_4096_pem())
+    path = _in_config_stack(tmp_path, 200, rsa_private_key_pem(4096))
     document = yaml.safe_load(path.read_text())
     document["config"][ROOT]["kubernetes"]["version"] = "1.31"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
@@ -453,7 +440,7 @@ def test_the_engine_passes_what_is_computed_and_stops_one_byte_over(tmp_path: Pa
     actual, output = probe.preview({**PLAIN_CONFIG, **FLOATS})
     assert actual == config_env_size({**PLAIN_CONFIG, **FLOATS}).total, output[-2000:]
     # Secrets, nested and top-level: never under, at most a few bytes over per secret.
-    pem = _rsa_4096_pem()
+    pem = rsa_private_key_pem(4096)
     secret_config = {
         **PLAIN_CONFIG,
         "probe:token": {"secure": probe.crypter.encrypt("nvapi-" + "k" * 64)},
@@ -481,7 +468,7 @@ def test_the_engine_passes_what_is_computed_and_stops_one_byte_over(tmp_path: Pa
 def test_module_entry_point_exits_non_zero_over_the_limit(
     tmp_path: Path, no_passphrase: None
 ) -> None:
-    path = _in_config_stack(tmp_path, 40, _rsa_4096_pem())
+    path = _in_config_stack(tmp_path, 40, rsa_private_key_pem(4096))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_CONFIG_PASSPHRASE")}
     result = subprocess.run(
         [sys.executable, "-m", "stacks", "validate", str(path)],

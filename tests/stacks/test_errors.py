@@ -19,7 +19,7 @@ from stacks.config.errors import (
     plural,
     redact_credentials,
 )
-from tests.stacks.samples import PRIVATE_KEY
+from tests.stacks.samples import PRIVATE_KEY, rsa_private_key_pem
 
 
 @pytest.mark.parametrize(
@@ -160,19 +160,10 @@ def test_redact_credentials(text: str, expected: str) -> None:
     assert redact_credentials(text) == expected
 
 
-def _rsa_pem() -> str:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
+_PKCS8 = rsa_private_key_pem(pkcs8=True)
 
 
-@pytest.mark.parametrize("key", [PRIVATE_KEY, _rsa_pem()], ids=["openssh", "pkcs8"])
+@pytest.mark.parametrize("key", [PRIVATE_KEY, _PKCS8], ids=["openssh", "pkcs8"])
 @pytest.mark.parametrize(
     "layout",
     [
@@ -205,7 +196,7 @@ def test_problems_never_carry_a_credential() -> None:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [(PRIVATE_KEY, True), (_KEY_BODY, True), ("-----BEGIN RSA PRIVATE KEY-----", True),
-     ("\n".join(_rsa_pem().splitlines()[1:-1]), True),  # a PEM key's body alone
+     ("\n".join(_PKCS8.splitlines()[1:-1]), True),  # a PEM key's body alone
      ("fleet", False), ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI", False)],
 )  # fmt: skip
 def test_looks_like_private_key(value: str, expected: bool) -> None:
