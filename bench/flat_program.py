@@ -17,6 +17,10 @@ CONFIG_NAMESPACE = "flat"
 RESOURCES_KEY = "resources"
 OVERHEAD = 2
 """Resources besides the commands: the stack and the provider."""
+PRELOAD = "pulumi_command"
+"""What the flat project's `preload` runtime option imports before the program runs
+(the tenant's project preloads `stacks.warm_start`): the SDK the program declares
+its resources from."""
 
 
 def main() -> None:

@@ -28,6 +28,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -106,6 +107,12 @@ type languageHost struct {
 	engineAddress string
 	execShim      string
 	cwd           string
+
+	// The warm start (warm.go): one interpreter started early with the
+	// project's `preload` modules imported, handed to the first Run.
+	warmMu      sync.Mutex
+	warmStarted bool
+	warm        *warmProgram
 }
 
 // python resolves the interpreter for a program: the `virtualenv` runtime
@@ -226,6 +233,7 @@ func semverTag(v string) string {
 func (h *languageHost) GetRequiredPackages(
 	ctx context.Context, req *pulumirpc.GetRequiredPackagesRequest,
 ) (*pulumirpc.GetRequiredPackagesResponse, error) {
+	h.startWarm(req.GetInfo())
 	pkgs, err := h.listPlugins(ctx, req.GetInfo())
 	if err != nil {
 		return nil, err
@@ -243,6 +251,7 @@ func (h *languageHost) GetRequiredPackages(
 func (h *languageHost) GetRequiredPlugins(
 	ctx context.Context, req *pulumirpc.GetRequiredPluginsRequest,
 ) (*pulumirpc.GetRequiredPluginsResponse, error) {
+	h.startWarm(req.GetInfo())
 	pkgs, err := h.listPlugins(ctx, req.GetInfo())
 	if err != nil {
 		return nil, err
@@ -301,32 +310,45 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 		return nil, fmt.Errorf("serializing secret configuration keys: %w", err)
 	}
 
-	cmd := exec.CommandContext(ctx, py.exe, args...)
-	cmd.Dir = req.GetPwd()
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	cmd.Env = py.env(append(os.Environ(),
+	env := py.env(append(os.Environ(),
 		"PULUMI_CONFIG="+string(config),
 		"PULUMI_CONFIG_SECRET_KEYS="+string(secretKeys),
 		"PYTHONUNBUFFERED=1",
 	))
-	if err := cmd.Run(); err != nil {
+	if warm := h.takeWarm(py.exe, req.GetPwd()); warm != nil {
+		// The warm interpreter already runs with -u: it gets the shim and its arguments.
+		if ran, err := warm.run(ctx, args[1:], env); ran {
+			return runResponse(err), nil
+		}
+		// The warm interpreter was gone before it got the program: run it cold.
+	}
+	cmd := exec.CommandContext(ctx, py.exe, args...)
+	cmd.Dir = req.GetPwd()
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.Env = env
+	return runResponse(cmd.Run()), nil
+}
+
+// runResponse maps how the program's interpreter exited to the engine's answer.
+func runResponse(err error) *pulumirpc.RunResponse {
+	if err != nil {
 		var exitErr *exec.ExitError
 		if errors.As(err, &exitErr) {
 			if status, ok := exitErr.Sys().(syscall.WaitStatus); ok {
 				if status.ExitStatus() == userActionableExit {
-					return &pulumirpc.RunResponse{Bail: true}, nil
+					return &pulumirpc.RunResponse{Bail: true}
 				}
 				return &pulumirpc.RunResponse{
 					Error: fmt.Sprintf("Program exited with non-zero exit code: %d", status.ExitStatus()),
-				}, nil
+				}
 			}
-			return &pulumirpc.RunResponse{Error: fmt.Sprintf("Program exited unexpectedly: %v", exitErr)}, nil
+			return &pulumirpc.RunResponse{Error: fmt.Sprintf("Program exited unexpectedly: %v", exitErr)}
 		}
 		return &pulumirpc.RunResponse{
 			Error: fmt.Sprintf("Problem executing program (could not run language executor): %v", err),
-		}, nil
+		}
 	}
-	return &pulumirpc.RunResponse{}, nil
+	return &pulumirpc.RunResponse{}
 }
 
 func nonNil(s []string) []string {
@@ -482,4 +504,3 @@ func (h *languageHost) RuntimeOptionsPrompts(
 ) (*pulumirpc.RuntimeOptionsResponse, error) {
 	return &pulumirpc.RuntimeOptionsResponse{}, nil
 }
-
