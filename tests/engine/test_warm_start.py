@@ -9,12 +9,14 @@ cold start would, and a preload that fails must change nothing but the time. Wit
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.engine.harness import ROOT, preview
+from stacks.engine_tmpdir import private_tmpdir, with_tmpdir
+from tests.engine.harness import ROOT, engine_env, preview, require_pulumi
 
 pytestmark = pytest.mark.engine
 
@@ -91,3 +93,27 @@ def test_a_failed_preload_is_reported_by_the_program_as_a_cold_start_would(
 
     assert result.returncode != 0
     assert "broken preload module" in "\n".join(result.errors) + result.stderr, result.describe()
+
+
+def test_a_warm_interpreter_that_gets_no_program_ends_quietly(tmp_path: Path) -> None:
+    """`pulumi destroy` asks for the program's packages (the warm start begins) and
+    then runs no program; the engine interrupts its plugins at the end."""
+    project = _project(tmp_path, ["warm_marker"])
+    backend = tmp_path / "backend"
+    assert preview(project, "test", backend, policy_packs=[]).returncode == 0
+
+    with private_tmpdir() as tmp:
+        env = with_tmpdir(engine_env(backend, allow_dev_passphrase=True), tmp)
+        destroy = subprocess.run(
+            [require_pulumi(), "destroy", "--yes", "--non-interactive", "--stack", "test"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    output = destroy.stdout + destroy.stderr
+    assert destroy.returncode == 0, output[-3000:]
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output, output[-3000:]

@@ -178,5 +178,11 @@ def scheduler_agrees_with_the_model(cluster: LocalCluster, config: TenantConfig)
                 disagreements.append(f"{probe.label}: scheduled on {node}, the model refuses it")
         assert not disagreements, "\n".join(disagreements)
     finally:
-        cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false")
+        # Wait until the probes are gone: deleting a namespace is asynchronous, and a
+        # drain (the next test's `destroy`, a rollout) refuses pods without a
+        # controller that are still there.
+        deleted = cluster.kubectl(
+            "delete", "namespace", NAMESPACE, "--wait=true", "--timeout=120s", timeout=180
+        )
+        assert deleted.returncode == 0, deleted.stderr
     return found

@@ -21,7 +21,9 @@ package main
 // program imports the module itself and reports the error as a cold start
 // would. An interpreter that is gone before Run (killed, crashed) is replaced
 // by a cold start. A second Run in the same host starts cold. When the host
-// exits, the interpreter reads end-of-file instead of a program and exits.
+// exits, the interpreter reads end-of-file instead of a program and exits; an
+// interrupt before the program arrives (the engine stopping its plugins after a
+// `pulumi destroy`, which runs no program) ends it quietly.
 
 import (
 	"context"
@@ -36,7 +38,10 @@ import (
 // warmBootstrap runs in the warm interpreter: argv is [shim, program
 // directory, module...]; stdin carries the Run as JSON {argv, env, cwd}.
 const warmBootstrap = `
-import importlib, json, os, runpy, sys
+import importlib, json, os, runpy, signal, sys
+# Until the program arrives, an interrupt (the engine stopping its plugins) ends
+# the interpreter quietly; the program gets Python's usual KeyboardInterrupt.
+signal.signal(signal.SIGINT, signal.SIG_DFL)
 shim, program_dir, modules = sys.argv[1], sys.argv[2], sys.argv[3:]
 sys.path.insert(0, program_dir)
 try:
@@ -49,6 +54,7 @@ request = sys.stdin.buffer.read()
 if not request:
     sys.exit(0)  # the host exited without a Run
 run = json.loads(request)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 null = os.open(os.devnull, os.O_RDONLY)
 os.dup2(null, 0)
 os.close(null)
