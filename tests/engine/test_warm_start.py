@@ -1,10 +1,12 @@
 """The language host's warm start (`preload` runtime option) on the real engine.
 
-A throwaway project preloads `warm_marker` (and `broken_preload`, which raises): the
-program must run in the interpreter that imported the marker before the stack's
-configuration existed, see the configuration, the working directory and stdin as a
-cold start would, and a preload that fails must change nothing but the time. Without
-`preload` the same program runs cold (nothing imported before it).
+A throwaway project preloads `broken_preload` (which raises), `stdin_reader` (which
+reads stdin and prints) and `warm_marker`: the program must run in the interpreter
+that imported the marker before the stack's configuration existed, see the
+configuration, the working directory and stdin as a cold start would; a preload that
+fails or reads stdin must change nothing but the time. Without `preload` the same
+program runs cold (nothing imported before it). A command that runs no program shows
+nothing a preload printed.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ pytestmark = pytest.mark.engine
 MARKER = """\
 import os
 
+print("warm_marker imported")
 IMPORTED_WITHOUT_CONFIG = "PULUMI_CONFIG" not in os.environ
 PID = os.getpid()
 """
@@ -60,6 +63,9 @@ def _project(tmp_path: Path, preload: list[str] | None, *, import_broken: bool =
     (project / "__main__.py").write_text(PROGRAM)
     (project / "warm_marker.py").write_text(MARKER)
     (project / "broken_preload.py").write_text('raise RuntimeError("broken preload module")\n')
+    (project / "stdin_reader.py").write_text(
+        'import sys\nprint("stdin_reader read", len(sys.stdin.read(10)), "characters")\n'
+    )
     config = {"warmtest:greeting": "hello", "warmtest:importBroken": str(import_broken).lower()}
     (project / "Pulumi.test.yaml").write_text(yaml.safe_dump({"config": config}))
     return project
@@ -69,7 +75,8 @@ def _project(tmp_path: Path, preload: list[str] | None, *, import_broken: bool =
 def test_program_runs_in_the_preloaded_interpreter_as_it_would_cold(
     warm: bool, tmp_path: Path
 ) -> None:
-    project = _project(tmp_path, ["warm_marker", "broken_preload"] if warm else None)
+    preload = ["broken_preload", "stdin_reader", "warm_marker"]
+    project = _project(tmp_path, preload if warm else None)
 
     result = preview(project, "test", tmp_path / "backend", policy_packs=[])
 
@@ -98,7 +105,7 @@ def test_a_failed_preload_is_reported_by_the_program_as_a_cold_start_would(
 def test_a_warm_interpreter_that_gets_no_program_ends_quietly(tmp_path: Path) -> None:
     """`pulumi destroy` asks for the program's packages (the warm start begins) and
     then runs no program; the engine interrupts its plugins at the end."""
-    project = _project(tmp_path, ["warm_marker"])
+    project = _project(tmp_path, ["stdin_reader", "warm_marker"])
     backend = tmp_path / "backend"
     assert preview(project, "test", backend, policy_packs=[]).returncode == 0
 
@@ -117,3 +124,4 @@ def test_a_warm_interpreter_that_gets_no_program_ends_quietly(tmp_path: Path) ->
     output = destroy.stdout + destroy.stderr
     assert destroy.returncode == 0, output[-3000:]
     assert "Traceback" not in output and "KeyboardInterrupt" not in output, output[-3000:]
+    assert "warm_marker imported" not in output, output[-3000:]

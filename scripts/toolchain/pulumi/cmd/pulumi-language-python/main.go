@@ -315,12 +315,12 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 		"PULUMI_CONFIG_SECRET_KEYS="+string(secretKeys),
 		"PYTHONUNBUFFERED=1",
 	))
-	if warm := h.takeWarm(py.exe, req.GetPwd()); warm != nil {
+	if warm := h.takeWarm(py.exe); warm != nil {
 		// The warm interpreter already runs with -u: it gets the shim and its arguments.
-		if ran, err := warm.run(ctx, args[1:], env); ran {
+		if ran, err := warm.run(ctx, args[1:], env, req.GetPwd()); ran {
 			return runResponse(err), nil
 		}
-		// The warm interpreter was gone before it got the program: run it cold.
+		// The warm interpreter did not take the program (it ran none of it): run it cold.
 	}
 	cmd := exec.CommandContext(ctx, py.exe, args...)
 	cmd.Dir = req.GetPwd()
