@@ -42,6 +42,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
@@ -230,11 +231,8 @@ func (w *warmProgram) discard() {
 func envMap(env []string) map[string]string {
 	out := make(map[string]string, len(env))
 	for _, kv := range env {
-		for i := 0; i < len(kv); i++ {
-			if kv[i] == '=' {
-				out[kv[:i]] = kv[i+1:]
-				break
-			}
+		if key, value, ok := strings.Cut(kv, "="); ok {
+			out[key] = value
 		}
 	}
 	return out
